@@ -1,0 +1,43 @@
+# donorflow: `make up` runs it, `make test` proves it. Everything needed is installed from here.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+export DONORFLOW_TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+
+.PHONY: install up test lint unit integration bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy .
+	$(BIN)/lint-imports
+
+unit: install
+	$(BIN)/python -m pytest tests/unit -q
+
+# The integration and e2e suites run once per database: SQLite (embedded) and PostgreSQL (production).
+integration: install
+	DONORFLOW_TEST_REQUIRE_POSTGRES=1 $(BIN)/python -m pytest tests/integration tests/e2e -q
+
+test: lint
+	DONORFLOW_TEST_REQUIRE_POSTGRES=1 $(BIN)/python -m pytest -q
+
+up: install
+	$(BIN)/donorflow up
+
+bench: install
+	$(BIN)/python bench/import_signups.py
+
+clean:
+	rm -rf $(VENV) var build *.egg-info .mypy_cache .ruff_cache .pytest_cache

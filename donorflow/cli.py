@@ -1,0 +1,245 @@
+"""The `donorflow` command line: what a registry data manager types. `--json` for machines."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from sqlmodel import Session
+
+from donorflow import bootstrap
+from models.errors import ConflictError, DonorflowError, NotFoundError, ValidationError
+from models.funnel import funnel_counts
+from models.members import create_event, show_donor, withdraw_donor
+from models.registry import RecruitmentEventCreate
+from models.signup_import import import_signups
+from models.signup_sheet import write_rejects_csv
+
+app = typer.Typer(help="donorflow: stem-cell and blood donor programmes.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+events_app = typer.Typer(help="Recruitment drives.", no_args_is_help=True)
+donors_app = typer.Typer(help="Registry members.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(events_app, name="events")
+app.add_typer(donors_app, name="donors")
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
+ActorOption = Annotated[str, typer.Option(help="Who does this (goes into the audit log).")]
+
+
+def _default_actor() -> str:
+    return f"cli:{getpass.getuser()}"
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    err.print(f"[bold red]error:[/] {message}", soft_wrap=True, markup=True)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def _session() -> Iterator[Session]:
+    """One session per command; our errors become one line on stderr and a meaningful exit code."""
+    bootstrap.configure_logging()
+    try:
+        with Session(bootstrap.get_engine()) as session:
+            yield session
+    except NotFoundError as exc:
+        _fail(str(exc), 3)
+    except ConflictError as exc:
+        _fail(str(exc), 4)
+    except ValidationError as exc:
+        _fail(str(exc), 2)
+    except DonorflowError as exc:
+        _fail(str(exc), 1)
+
+
+def _print_json(payload: Any) -> None:
+    out.file.write(json.dumps(payload, ensure_ascii=False, default=str, indent=2) + "\n")
+
+
+def _parse_date(value: str, option: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        _fail(f"{option}: {value!r} is not a date (YYYY-MM-DD)", 2)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the database schema to the latest version (safe to run again)."""
+    bootstrap.configure_logging()
+    bootstrap.upgrade_database()
+    err.print("database is up to date")
+
+
+@events_app.command("add")
+def events_add(
+    name: Annotated[str, typer.Option(help="Name of the drive.")],
+    date_: Annotated[str, typer.Option("--date", help="Day it is held, YYYY-MM-DD.")],
+    location: Annotated[str, typer.Option(help="Where it is held.")],
+    district: Annotated[str | None, typer.Option(help="District, e.g. 金水区.")] = None,
+    kind: Annotated[str, typer.Option(help="stem_cell or blood.")] = "stem_cell",
+    json_: JsonFlag = False,
+) -> None:
+    """Record a recruitment drive; prints its id (use it with `donors import --event-id`)."""
+    if kind not in ("stem_cell", "blood"):
+        _fail(f"--kind must be stem_cell or blood, not {kind!r}", 2)
+    held_on = _parse_date(date_, "--date")
+    with _session() as session:
+        try:
+            data = RecruitmentEventCreate(name=name, held_on=held_on, location=location, district=district,
+                                          kind=kind)  # type: ignore[arg-type]  # fmt: skip
+        except ValueError as exc:
+            _fail(f"invalid drive: {exc}", 2)
+        event = create_event(session=session, data=data)
+        if json_:
+            _print_json({"id": event.id, "name": event.name, "held_on": event.held_on, "kind": event.kind})
+        else:
+            out.print(event.id)
+
+
+@donors_app.command("import")
+def donors_import(
+    path: Annotated[Path, typer.Argument(help="Sign-up sheet: .csv (UTF-8 or GBK) or .xlsx.")],
+    event_id: Annotated[int | None, typer.Option(help="The drive these people signed up at.")] = None,
+    rejects_out: Annotated[
+        Path | None, typer.Option(help="Write the rejected rows and their reasons to this CSV to fix.")
+    ] = None,
+    actor: ActorOption = "",
+    json_: JsonFlag = False,
+) -> None:
+    """Import a drive's sign-up sheet. Good rows land, bad rows are reported; safe to run again."""
+    with _session() as session, _progress(enabled=not json_) as advance:
+        report = import_signups(
+            session=session, path=path, policy=bootstrap.import_policy(), event_id=event_id,
+            actor=actor or _default_actor(), progress=advance,
+        )  # fmt: skip
+    if rejects_out is not None and report.rejected:
+        write_rejects_csv(rejects_out, report.columns, report.rejected_rows())
+        err.print(f"rejected rows written to {rejects_out}")
+    summary = report.to_json()
+    if json_:
+        _print_json(summary)
+        return
+    out.print(
+        f"created {summary['created']}, updated {summary['updated']}, unchanged {summary['unchanged']}, "
+        f"rejected {len(report.rejected)}"
+    )
+    if report.rejected:
+        table = Table("row", "reasons", title="Rejected rows (fix them in the sheet and import it again)")
+        for rejection in report.rejected:
+            table.add_row(str(rejection.row), "; ".join(rejection.errors))
+        out.print(table)
+
+
+@contextmanager
+def _progress(*, enabled: bool) -> Iterator[Callable[[int], None] | None]:
+    if not enabled or not sys.stderr.isatty():
+        yield None
+        return
+    columns = (TextColumn("importing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err, transient=True) as progress:
+        task = progress.add_task("rows", total=None)
+        yield lambda n: progress.advance(task, n)
+
+
+@donors_app.command("show")
+def donors_show(code: Annotated[str, typer.Argument(help="Registry code, e.g. ZZ21-000123.")],
+                json_: JsonFlag = False) -> None:  # fmt: skip
+    """Show a member, personal data masked."""
+    with _session() as session:
+        donor = show_donor(session=session, code=code)
+    if json_:
+        _print_json(donor.model_dump(mode="json"))
+        return
+    table = Table(show_header=False)
+    for key, value in donor.model_dump().items():
+        if key == "hla" and value:
+            value = " ".join(f"{k.upper()}={v}" for k, v in value.items() if v)
+        table.add_row(key, "" if value is None else str(value))
+    out.print(table)
+
+
+@donors_app.command("withdraw")
+def donors_withdraw(
+    code: Annotated[str, typer.Argument(help="Registry code of the member withdrawing consent.")],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    actor: ActorOption = "",
+) -> None:
+    """Consent withdrawn: erase the member's personal data; anonymous counts and the audit trail stay."""
+    if not yes and sys.stdin.isatty() and not typer.confirm(f"Erase the personal data of {code}?"):
+        raise typer.Exit(1)
+    with _session() as session:
+        donor = withdraw_donor(session=session, code=code, actor=actor or _default_actor())
+        out.print(f"{donor.code} withdrawn; personal data erased")
+
+
+@app.command("funnel")
+def funnel(
+    from_: Annotated[str, typer.Option("--from", help="First day, YYYY-MM-DD (Asia/Shanghai).")],
+    to: Annotated[str, typer.Option("--to", help="Last day, inclusive.")],
+    json_: JsonFlag = False,
+) -> None:
+    """Funnel counts for a period: drives, registrations, screenings … donations."""
+    start, end = _parse_date(from_, "--from"), _parse_date(to, "--to")
+    if end < start:
+        _fail("--to is before --from", 2)
+    with _session() as session:
+        counts = funnel_counts(session=session, start=start, end=end)
+    if json_:
+        _print_json(counts.model_dump())
+        return
+    rates = counts.conversion()
+    table = Table("stage", "count", "of previous", title=f"Funnel {start} – {end}")
+    for key, value in counts.model_dump().items():
+        rate = rates.get(key)
+        table.add_row(key, str(value), f"{rate:.1%}" if rate is not None else "")
+    out.print(table)
+
+
+def main() -> None:  # pragma: no cover
+    app()
+
+
+demo_app = typer.Typer(help="Synthetic demo data (nobody in it is a real person).", no_args_is_help=True)
+app.add_typer(demo_app, name="demo")
+
+
+@demo_app.command("signups")
+def demo_signups(
+    out_path: Annotated[Path, typer.Option("--out", help="Where to write the CSV.")],
+    rows: Annotated[int, typer.Option(min=1, help="How many people.")] = 2358,
+    seed: Annotated[int, typer.Option(help="Same seed, same sheet.")] = 2021,
+    encoding: Annotated[str, typer.Option(help="utf-8, utf-8-sig or gbk.")] = "utf-8",
+) -> None:
+    """Write a synthetic sign-up sheet with valid ID numbers (the seed year has 2,358 rows)."""
+    from donorflow.demo import signup_rows, write_signup_csv
+
+    write_signup_csv(out_path, list(signup_rows(rows, seed=seed)), encoding=encoding)
+    err.print(f"wrote {rows} rows to {out_path}")
+
+
+@app.command("up")
+def up() -> None:
+    """Migrate the database and load the demo drive once; prints what to do next."""
+    from donorflow.setup import bring_up
+
+    bootstrap.configure_logging()
+    try:
+        for line in bring_up():
+            out.print(line)
+    except DonorflowError as exc:
+        _fail(str(exc), 1)

@@ -1,0 +1,106 @@
+"""Case aggregate: patient searches, one case per member considered for a search, and the audit log."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Literal
+
+from sqlmodel import Field, SQLModel, UniqueConstraint
+
+from models.db import UtcDateTime, utcnow
+
+__all__ = [
+    "DonorCase",
+    "DonorCasePublic",
+    "PatientSearch",
+    "PatientSearchCreate",
+    "StageEvent",
+    "StageEventPublic",
+]
+
+
+def _new_id() -> str:
+    # String UUIDs: Prefect event labels are strings, so ids travel through triggers unchanged.
+    return str(uuid.uuid4())
+
+
+class PatientSearchBase(SQLModel):
+    patient_code: str = Field(min_length=1, max_length=64)
+    centre: str = Field(min_length=1, max_length=200)
+    diagnosis: str | None = Field(default=None, max_length=200)
+    urgency: str = Field(default="routine", max_length=10)
+
+
+class PatientSearchCreate(PatientSearchBase):
+    urgency: Literal["routine", "urgent"] = "routine"
+
+
+class PatientSearch(PatientSearchBase, table=True):
+    __tablename__ = "patient_search"
+
+    id: str = Field(default_factory=_new_id, primary_key=True, max_length=36)
+    patient_code: str = Field(unique=True, max_length=64)
+    status: str = Field(default="open", max_length=10)
+    requested_on: date | None = None
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+
+
+class DonorCase(SQLModel, table=True):
+    """One registry member considered for one patient search; `version` is the optimistic lock."""
+
+    __tablename__ = "donor_case"
+    __table_args__ = (UniqueConstraint("search_id", "donor_id", name="uq_case_search_donor"),)
+
+    id: str = Field(default_factory=_new_id, primary_key=True, max_length=36)
+    search_id: str = Field(foreign_key="patient_search.id", index=True, max_length=36)
+    donor_id: int = Field(foreign_key="donor.id", index=True)
+    stage: str = Field(default="screened", max_length=20, index=True)
+    status: str = Field(default="active", max_length=10, index=True)
+    closed_reason: str | None = Field(default=None, max_length=20)
+    version: int = 1
+    stage_entered_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+    due_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    opened_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+
+
+class DonorCasePublic(SQLModel):
+    id: str
+    search_id: str
+    donor_code: str
+    stage: str
+    status: str
+    closed_reason: str | None
+    version: int
+    stage_entered_at: datetime
+    due_at: datetime | None
+
+
+class StageEvent(SQLModel, table=True):
+    """Append-only audit of every case stage change and every registry status change. Never updated."""
+
+    __tablename__ = "stage_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    entity: str = Field(max_length=8)  # "donor" | "case"
+    donor_id: int = Field(foreign_key="donor.id", index=True)
+    case_id: str | None = Field(default=None, foreign_key="donor_case.id", index=True, max_length=36)
+    from_state: str | None = Field(default=None, max_length=20)
+    to_state: str = Field(max_length=20, index=True)
+    at: datetime = Field(sa_type=UtcDateTime, index=True)  # when it happened (business time)
+    recorded_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+    actor: str = Field(max_length=100)
+    reason: str | None = Field(default=None, max_length=200)
+    flow_run_id: str | None = Field(default=None, max_length=36)
+
+
+class StageEventPublic(SQLModel):
+    entity: str
+    case_id: str | None
+    from_state: str | None
+    to_state: str
+    at: datetime
+    actor: str
+    reason: str | None
+    flow_run_id: str | None

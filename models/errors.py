@@ -1,0 +1,50 @@
+"""donorflow's exception tree.
+
+Third-party errors are caught at the boundary and re-raised as one of these, the original chained.
+Messages never carry personal data (names, phones, ID numbers): callers pass masked values only.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConflictError",
+    "DonorflowError",
+    "IllegalTransitionError",
+    "NotFoundError",
+    "PermanentDeliveryError",
+    "SheetError",
+    "TransientDeliveryError",
+    "ValidationError",
+]
+
+
+class DonorflowError(Exception):
+    """Base of every error donorflow raises on purpose."""
+
+
+class ValidationError(DonorflowError):
+    """Input that breaks a rule; the message says which rule, never the personal value."""
+
+
+class SheetError(ValidationError):
+    """A sign-up file that cannot be read at all: missing, unknown encoding, missing required column."""
+
+
+class NotFoundError(DonorflowError):
+    """A case, member, drive or search that does not exist."""
+
+
+class ConflictError(DonorflowError):
+    """Someone else changed the record first (stale version), or the record is busy."""
+
+
+class IllegalTransitionError(ValidationError):
+    """A move the state machine does not allow from the current stage."""
+
+
+class TransientDeliveryError(DonorflowError):
+    """A channel failed in a way that may succeed on retry (timeout, 5xx, 429)."""
+
+
+class PermanentDeliveryError(DonorflowError):
+    """A channel refused the message for good (bad recipient, 4xx): dead-letter it."""

@@ -1,0 +1,80 @@
+"""Funnel counts for a period, counted from StageEvents (DESIGN.md §3)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from models.cases import StageEvent
+from models.pipeline import CaseStage, RegistryStatus
+from models.registry import RecruitmentEvent
+
+__all__ = ["FUNNEL_KEYS", "FunnelCounts", "funnel_counts"]
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+class FunnelCounts(BaseModel):
+    recruitment_events: int
+    registered: int
+    initial_screenings: int
+    remobilisations: int
+    high_res_samples: int
+    pre_donation_exams: int
+    donations: int
+
+    def conversion(self) -> dict[str, float | None]:
+        """Each stage over the previous one (registered over drives is not a rate, so it is skipped)."""
+        keys = FUNNEL_KEYS[2:]
+        rates: dict[str, float | None] = {}
+        previous = self.registered
+        for key in keys:
+            value = getattr(self, key)
+            rates[key] = round(value / previous, 4) if previous else None
+            previous = value
+        return rates
+
+
+FUNNEL_KEYS = tuple(FunnelCounts.model_fields)
+
+# Which StageEvent target counts for which funnel key: person-times of entering the stage.
+_CASE_KEYS = {
+    "initial_screenings": CaseStage.SCREENED,
+    "remobilisations": CaseStage.REMOBILISING,
+    "high_res_samples": CaseStage.HIGH_RES_TYPING,
+    "pre_donation_exams": CaseStage.EXAM,
+    "donations": CaseStage.DONATION,
+}
+
+
+def _utc_bounds(start: date, end: date) -> tuple[datetime, datetime]:
+    """The period is whole local days in Asia/Shanghai, inclusive; events are stored in UTC."""
+    low = datetime.combine(start, time.min, SHANGHAI).astimezone(UTC)
+    high = datetime.combine(end + timedelta(days=1), time.min, SHANGHAI).astimezone(UTC)
+    return low, high
+
+
+def funnel_counts(*, session: Session, start: date, end: date, kind: str = "stem_cell") -> FunnelCounts:
+    if end < start:
+        raise ValueError("the period ends before it starts")
+    low, high = _utc_bounds(start, end)
+    drives = session.exec(
+        select(func.count())
+        .select_from(RecruitmentEvent)
+        .where(RecruitmentEvent.kind == kind, col(RecruitmentEvent.held_on).between(start, end))
+    ).one()
+    rows = session.exec(
+        select(StageEvent.entity, StageEvent.to_state, func.count())
+        .where(col(StageEvent.at) >= low, col(StageEvent.at) < high)
+        .group_by(StageEvent.entity, StageEvent.to_state)
+    ).all()
+    counts = {(entity, state): n for entity, state, n in rows}
+    return FunnelCounts(
+        recruitment_events=drives,
+        registered=counts.get(("donor", RegistryStatus.REGISTERED.value), 0),
+        **{key: counts.get(("case", stage.value), 0) for key, stage in _CASE_KEYS.items()},
+    )

@@ -1,0 +1,93 @@
+"""The donor pipeline as state machines: pure code, no I/O (DESIGN.md §3)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+__all__ = [
+    "CASE_MOVES",
+    "CLOSABLE_STAGES",
+    "REGISTRY_MOVES",
+    "CaseStage",
+    "CaseStatus",
+    "CloseReason",
+    "RegistryStatus",
+    "allowed_case_moves",
+    "allowed_registry_moves",
+]
+
+
+class RegistryStatus(StrEnum):
+    RECRUITED = "recruited"  # interest only
+    REGISTERED = "registered"  # 入库: consent signed and sample taken at the drive
+    ACTIVE = "active"  # HLA typing received: searchable
+    DEFERRED = "deferred"  # temporarily unavailable, with an `until`
+    WITHDRAWN = "withdrawn"  # consent withdrawn: personal data erased, counts kept
+    RETIRED = "retired"  # age limit (CMDP: may donate up to 55)
+
+
+class CaseStage(StrEnum):
+    SCREENED = "screened"  # 初筛
+    REMOBILISING = "remobilising"  # 再动员
+    HIGH_RES_TYPING = "high_res_typing"  # 高分辨
+    EXAM = "exam"  # 捐献前体检
+    DONATION = "donation"  # 捐献
+    FOLLOW_UP = "follow_up"
+    COMPLETED = "completed"
+
+
+class CaseStatus(StrEnum):
+    ACTIVE = "active"
+    CLOSED = "closed"
+
+
+class CloseReason(StrEnum):
+    UNREACHABLE = "unreachable"
+    DECLINED = "declined"
+    MEDICAL_DEFERRAL = "medical_deferral"
+    NOT_SELECTED = "not_selected"
+    PATIENT_CANCELLED = "patient_cancelled"
+    DUPLICATE = "duplicate"
+
+
+CASE_MOVES: dict[CaseStage, frozenset[CaseStage]] = {
+    CaseStage.SCREENED: frozenset({CaseStage.REMOBILISING}),
+    CaseStage.REMOBILISING: frozenset({CaseStage.HIGH_RES_TYPING}),
+    CaseStage.HIGH_RES_TYPING: frozenset({CaseStage.EXAM}),
+    CaseStage.EXAM: frozenset({CaseStage.DONATION}),
+    CaseStage.DONATION: frozenset({CaseStage.FOLLOW_UP}),
+    CaseStage.FOLLOW_UP: frozenset({CaseStage.COMPLETED}),
+    CaseStage.COMPLETED: frozenset(),
+}
+
+# Any stage still in progress may close with a reason; a completed case is finished, not closed.
+CLOSABLE_STAGES = frozenset(stage for stage in CaseStage if stage is not CaseStage.COMPLETED)
+
+REGISTRY_MOVES: dict[RegistryStatus | None, frozenset[RegistryStatus]] = {
+    None: frozenset({RegistryStatus.RECRUITED, RegistryStatus.REGISTERED}),
+    RegistryStatus.RECRUITED: frozenset({RegistryStatus.REGISTERED, RegistryStatus.WITHDRAWN}),
+    RegistryStatus.REGISTERED: frozenset(
+        {RegistryStatus.ACTIVE, RegistryStatus.DEFERRED, RegistryStatus.WITHDRAWN, RegistryStatus.RETIRED}
+    ),
+    RegistryStatus.ACTIVE: frozenset(
+        {RegistryStatus.DEFERRED, RegistryStatus.WITHDRAWN, RegistryStatus.RETIRED}
+    ),
+    RegistryStatus.DEFERRED: frozenset(
+        {RegistryStatus.ACTIVE, RegistryStatus.REGISTERED, RegistryStatus.WITHDRAWN, RegistryStatus.RETIRED}
+    ),
+    # A withdrawn member may join again, but only with a new consent (a new sign-up row).
+    RegistryStatus.WITHDRAWN: frozenset({RegistryStatus.REGISTERED}),
+    RegistryStatus.RETIRED: frozenset({RegistryStatus.WITHDRAWN}),
+}
+
+
+def allowed_case_moves(stage: CaseStage, status: CaseStatus) -> list[str]:
+    """What a coordinator may do next, as shown in error messages: stages, then `close`."""
+    if status is CaseStatus.CLOSED:
+        return []
+    moves = sorted(CASE_MOVES[stage])
+    return [*moves, "close"] if stage in CLOSABLE_STAGES else list(moves)
+
+
+def allowed_registry_moves(status: RegistryStatus | None) -> list[str]:
+    return sorted(REGISTRY_MOVES[status])

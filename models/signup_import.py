@@ -1,0 +1,389 @@
+"""Sign-up import: validate every row, dedupe on the salted ID hash, upsert members in batches.
+
+Each batch is one transaction, so a crash (even kill -9) loses at most the batch in flight, and a rerun
+finds the committed members by their ID hash: nothing is created twice, nothing is lost.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from itertools import islice
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import insert, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from models.cases import StageEvent
+from models.db import utcnow
+from models.errors import NotFoundError
+from models.masking import mask_national_id
+from models.pipeline import RegistryStatus
+from models.registry import HLA_COLUMNS, Donor, HlaTyping, RecruitmentEvent, RegistryCodeCounter
+from models.signup_sheet import read_sheet
+from models.signup_validation import RowRejection, SignupRecord, validate_row
+
+__all__ = [
+    "AcceptedRow",
+    "ImportPolicy",
+    "ImportReport",
+    "import_records",
+    "import_signups",
+    "national_id_hash",
+]
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+Action = Literal["created", "updated", "unchanged"]
+Progress = Callable[[int], None]
+
+# Member fields a later sign-up row may change; identity (ID hash, sex, birth date) never changes.
+_MUTABLE = ("name", "phone", "email", "blood_group", "external_id")
+
+
+@dataclass(frozen=True)
+class ImportPolicy:
+    id_salt: bytes
+    registry_prefix: str = "ZZ"
+    min_age: int = 18  # CMDP joining ages
+    max_age: int = 45
+    batch_size: int = 2000
+
+
+@dataclass(frozen=True)
+class AcceptedRow:
+    row: int
+    code: str
+    action: Action
+
+
+@dataclass
+class ImportReport:
+    accepted: list[AcceptedRow] = field(default_factory=list)
+    rejected: list[RowRejection] = field(default_factory=list)
+    # The sheet's own cells, kept in memory only, so rejected rows can be written back for fixing.
+    columns: list[str] = field(default_factory=list)
+    cells: dict[int, Mapping[str, str | None]] = field(default_factory=dict, repr=False)
+
+    def rejected_rows(self) -> Iterator[tuple[int, Mapping[str, str | None], tuple[str, ...]]]:
+        for rejection in self.rejected:
+            yield rejection.row, self.cells.get(rejection.row, {}), rejection.errors
+
+    def count(self, action: Action) -> int:
+        return sum(1 for row in self.accepted if row.action == action)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "created": self.count("created"),
+            "updated": self.count("updated"),
+            "unchanged": self.count("unchanged"),
+            "accepted": [{"row": a.row, "code": a.code, "action": a.action} for a in self.accepted],
+            "rejected": [{"row": r.row, "errors": list(r.errors)} for r in self.rejected],
+        }
+
+
+def national_id_hash(national_id: str, salt: bytes) -> str:
+    """HMAC-SHA256 of the normalised ID number: stable for dedupe, useless without the salt."""
+    return hmac.new(salt, national_id.strip().upper().encode(), hashlib.sha256).hexdigest()
+
+
+def import_signups(
+    *,
+    session: Session,
+    path: Path,
+    policy: ImportPolicy,
+    event_id: int | None = None,
+    actor: str = "import",
+    progress: Progress | None = None,
+) -> ImportReport:
+    """Import one drive's sheet. Unusable files raise SheetError; bad rows are reported, good rows land."""
+    sheet = read_sheet(path)
+    event = session.get(RecruitmentEvent, event_id) if event_id is not None else None
+    if event_id is not None and event is None:
+        raise NotFoundError(f"recruitment event {event_id} does not exist")
+    drive_date = event.held_on if event else None
+    report = ImportReport(columns=list(sheet.columns))
+    now = utcnow()  # one "now" for the whole file, so every row is judged alike
+
+    def records() -> Iterator[SignupRecord]:
+        for row, cells in sheet:
+            report.cells[row] = cells
+            result = validate_row(
+                row, cells, drive_date=drive_date, min_age=policy.min_age, max_age=policy.max_age, now=now
+            )
+            if isinstance(result, RowRejection):
+                report.rejected.append(result)
+                if progress:
+                    progress(1)
+            else:
+                yield result
+
+    import_records(
+        session=session, records=records(), policy=policy, event=event, actor=actor,
+        report=report, progress=progress,
+    )  # fmt: skip
+    report.accepted.sort(key=lambda a: a.row)
+    report.rejected.sort(key=lambda r: r.row)
+    return report
+
+
+def import_records(
+    *,
+    session: Session,
+    records: Iterable[SignupRecord],
+    policy: ImportPolicy,
+    event: RecruitmentEvent | None = None,
+    actor: str = "import",
+    report: ImportReport | None = None,
+    progress: Progress | None = None,
+) -> ImportReport:
+    report = report if report is not None else ImportReport()
+    iterator = iter(records)
+    while batch := list(islice(iterator, policy.batch_size)):
+        _import_batch_with_retry(session, batch, policy, event, actor, report)
+        if progress:
+            progress(len(batch))
+    return report
+
+
+def _import_batch_with_retry(
+    session: Session,
+    batch: Sequence[SignupRecord],
+    policy: ImportPolicy,
+    event: RecruitmentEvent | None,
+    actor: str,
+    report: ImportReport,
+) -> None:
+    # A concurrent import of the same people can win the unique ID hash between our read and our insert;
+    # the retry then sees them as existing members. Two tries are enough: the second read is fresh.
+    for attempt in (1, 2):
+        try:
+            outcome = _BatchWriter(session, policy, event, actor).write(batch)
+            session.commit()
+        except IntegrityError:
+            session.rollback()
+            if attempt == 2:
+                raise
+            continue
+        report.accepted.extend(outcome.accepted)
+        report.rejected.extend(outcome.rejected)
+        return
+
+
+@dataclass
+class _Outcome:
+    accepted: list[AcceptedRow] = field(default_factory=list)
+    rejected: list[RowRejection] = field(default_factory=list)
+
+
+class _BatchWriter:
+    """Writes one batch: reads the members it already has, inserts the new, updates the changed."""
+
+    def __init__(
+        self, session: Session, policy: ImportPolicy, event: RecruitmentEvent | None, actor: str
+    ) -> None:
+        self.session = session
+        self.policy = policy
+        self.event = event
+        self.actor = actor
+        self.now = utcnow()
+        self.events: list[dict[str, Any]] = []
+        self.typings: dict[int, dict[str, Any]] = {}  # donor id -> the typing row to insert
+        self.activate: set[int] = set()
+        self.updates: dict[int, dict[str, Any]] = {}
+
+    def write(self, batch: Sequence[SignupRecord]) -> _Outcome:
+        outcome = _Outcome()
+        keys = [national_id_hash(r.national_id, self.policy.id_salt) for r in batch]
+        existing = {
+            d.national_id_hash: d
+            for d in self.session.exec(select(Donor).where(col(Donor.national_id_hash).in_(set(keys))))
+        }
+        new: dict[str, _NewMember] = {}
+        actions: list[tuple[SignupRecord, str, Action]] = []
+        for record, key in zip(batch, keys, strict=True):
+            if key in new:  # the same person twice in one batch: the later row updates the first
+                actions.append((record, key, new[key].merge(record)))
+            elif key in existing:
+                result = self._update_existing(existing[key], record)
+                if isinstance(result, RowRejection):
+                    outcome.rejected.append(result)
+                else:
+                    actions.append((record, key, result))
+            else:
+                new[key] = _NewMember(record, self._member_values(record, key))
+                actions.append((record, key, "created"))
+        codes = self._insert_new(new)
+        self._flush_writes()
+        for record, key, action in actions:
+            code = codes[key] if key in codes else existing[key].code
+            outcome.accepted.append(AcceptedRow(row=record.row, code=code, action=action))
+        return outcome
+
+    # -- new members -----------------------------------------------------------------------------------
+    def _member_values(self, record: SignupRecord, key: str) -> dict[str, Any]:
+        return {
+            "name": record.name, "sex": record.sex, "birth_date": record.birth_date, "phone": record.phone,
+            "email": record.email, "national_id_hash": key,
+            "national_id_masked": mask_national_id(record.national_id), "blood_group": record.blood_group,
+            "external_id": record.external_id, "consent_at": record.consent_at,
+            "event_id": self.event.id if self.event else None,
+            "district": self.event.district if self.event else None,
+            "status": RegistryStatus.REGISTERED.value, "version": 1,
+            "created_at": self.now, "updated_at": self.now,
+        }  # fmt: skip
+
+    def _insert_new(self, new: dict[str, _NewMember]) -> dict[str, str]:
+        if not new:
+            return {}
+        by_prefix: dict[str, list[str]] = {}
+        for key, member in new.items():
+            by_prefix.setdefault(self._code_prefix(member.record), []).append(key)
+        codes: dict[str, str] = {}
+        for prefix, prefix_keys in by_prefix.items():
+            first = self._reserve_codes(prefix, len(prefix_keys))
+            for offset, key in enumerate(prefix_keys):
+                codes[key] = f"{prefix}-{first + offset:06d}"
+        rows = [{**member.values, "code": codes[key]} for key, member in new.items()]
+        inserted = self.session.execute(
+            insert(Donor).returning(col(Donor.id), col(Donor.national_id_hash)), rows
+        ).all()
+        ids = {key: donor_id for donor_id, key in inserted}
+        for key, member in new.items():
+            donor_id = ids[key]
+            self._event(donor_id, None, RegistryStatus.REGISTERED, member.record.consent_at, "sign-up sheet")
+            if member.hla:
+                self._add_typing(donor_id, member.hla, member.record, RegistryStatus.REGISTERED)
+        return codes
+
+    def _code_prefix(self, record: SignupRecord) -> str:
+        when = self.event.held_on if self.event else record.consent_at.astimezone(SHANGHAI).date()
+        return f"{self.policy.registry_prefix}{when.year % 100:02d}"
+
+    def _reserve_codes(self, prefix: str, count: int) -> int:
+        """Reserve `count` sequence numbers atomically; returns the first. Rolled back with the batch."""
+        if self.session.get(RegistryCodeCounter, prefix) is None:
+            self.session.add(RegistryCodeCounter(prefix=prefix, last_value=0))
+            self.session.flush()
+        last = self.session.execute(
+            update(RegistryCodeCounter)
+            .where(col(RegistryCodeCounter.prefix) == prefix)
+            .values(last_value=col(RegistryCodeCounter.last_value) + count)
+            .returning(col(RegistryCodeCounter.last_value))
+        ).scalar_one()
+        return int(last) - count + 1
+
+    # -- existing members ------------------------------------------------------------------------------
+    def _update_existing(self, donor: Donor, record: SignupRecord) -> Action | RowRejection:
+        assert donor.id is not None
+        pending = self.updates.setdefault(donor.id, {})
+        status = RegistryStatus(pending.get("status", donor.status))
+        if status is RegistryStatus.WITHDRAWN:
+            if donor.withdrawn_at and record.consent_at <= donor.withdrawn_at:
+                return RowRejection(
+                    row=record.row,
+                    errors=(f"member {donor.code} withdrew consent after this sign-up; "
+                            "re-registration needs a new consent",),
+                )  # fmt: skip
+            values = self._member_values(record, donor.national_id_hash)
+            pending.update({k: values[k] for k in (*_MUTABLE, "birth_date", "consent_at")})
+            pending.update(withdrawn_at=None, status=RegistryStatus.REGISTERED.value, status_until=None)
+            self._event(donor.id, status, RegistryStatus.REGISTERED, record.consent_at, "re-joined")
+            if record.hla:
+                self._add_typing(donor.id, record.hla, record, RegistryStatus.REGISTERED)
+            return "updated"
+        current = {k: getattr(donor, k) for k in _MUTABLE} | pending
+        changed = _changed_fields(current, record)
+        pending.update(changed)
+        typed = False
+        if record.hla and record.hla != self._known_hla(donor.id):
+            self._add_typing(donor.id, record.hla, record, status)
+            typed = True
+        return "updated" if changed or typed else "unchanged"
+
+    def _known_hla(self, donor_id: int) -> dict[str, str]:
+        if donor_id in self.typings:
+            row = self.typings[donor_id]
+        else:
+            latest = self.session.exec(
+                select(HlaTyping).where(HlaTyping.donor_id == donor_id).order_by(col(HlaTyping.id).desc())
+            ).first()
+            if latest is None:
+                return {}
+            row = latest.model_dump()
+        return {column.upper(): row[column] for column in HLA_COLUMNS if row.get(column)}
+
+    # -- typings and audit -----------------------------------------------------------------------------
+    def _add_typing(
+        self, donor_id: int, hla: dict[str, str], record: SignupRecord, status: RegistryStatus
+    ) -> None:
+        """Store the sheet's HLA typing; a registered member with a typing becomes active (searchable)."""
+        values = {column: hla.get(column.upper()) for column in HLA_COLUMNS}
+        self.typings[donor_id] = {
+            "donor_id": donor_id, "resolution": _resolution(values), "created_at": self.now,
+            "sampled_on": record.consent_at.astimezone(SHANGHAI).date(), **values,
+        }  # fmt: skip
+        if status is RegistryStatus.REGISTERED and donor_id not in self.activate:
+            self.activate.add(donor_id)
+            self._event(donor_id, RegistryStatus.REGISTERED, RegistryStatus.ACTIVE, record.consent_at,
+                        "HLA typing received")  # fmt: skip
+
+    def _event(
+        self, donor_id: int, from_state: RegistryStatus | None, to: RegistryStatus, at: datetime, reason: str
+    ) -> None:
+        self.events.append(
+            {"entity": "donor", "donor_id": donor_id, "case_id": None,
+             "from_state": from_state.value if from_state else None, "to_state": to.value, "at": at,
+             "recorded_at": self.now, "actor": self.actor, "reason": reason, "flow_run_id": None}
+        )  # fmt: skip
+
+    def _flush_writes(self) -> None:
+        for donor_id in self.activate:
+            self.updates.setdefault(donor_id, {})["status"] = RegistryStatus.ACTIVE.value
+        for donor_id, values in self.updates.items():
+            if values:
+                self.session.execute(
+                    update(Donor)
+                    .where(col(Donor.id) == donor_id)
+                    .values(**values, updated_at=self.now, version=col(Donor.version) + 1)
+                )
+        if self.typings:
+            self.session.execute(insert(HlaTyping), list(self.typings.values()))
+        if self.events:
+            self.session.execute(insert(StageEvent), self.events)
+
+
+@dataclass
+class _NewMember:
+    """A person first seen in this batch; later rows for the same person merge into it."""
+
+    record: SignupRecord
+    values: dict[str, Any]
+    hla: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.hla = dict(self.record.hla)
+
+    def merge(self, record: SignupRecord) -> Action:
+        changed = _changed_fields(self.values, record)
+        self.values.update(changed)
+        hla_changed = bool(record.hla) and record.hla != self.hla
+        if hla_changed:
+            self.hla = dict(record.hla)
+        return "updated" if changed or hla_changed else "unchanged"
+
+
+def _changed_fields(current: dict[str, Any], record: SignupRecord) -> dict[str, Any]:
+    return {k: getattr(record, k) for k in _MUTABLE if getattr(record, k) != current.get(k)}
+
+
+def _resolution(values: dict[str, str | None]) -> str:
+    typed = [v for v in values.values() if v]
+    if typed and all(v.count(":") >= 1 and "/" not in v and "XX" not in v.upper() for v in typed):
+        return "high"
+    return "low" if all(":" not in v for v in typed) else "intermediate"

@@ -1,0 +1,218 @@
+"""Use cases that move a case or a member: each writes the change and its StageEvent in one transaction.
+
+Every move checks the `version` column with a conditional UPDATE, so two coordinators answering the same
+case at once give exactly one transition and one ConflictError — on SQLite and PostgreSQL alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, datetime
+
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from models.cases import DonorCase, PatientSearch, StageEvent
+from models.db import transaction, utcnow
+from models.errors import ConflictError, IllegalTransitionError, NotFoundError, ValidationError
+from models.pipeline import (
+    CASE_MOVES,
+    CLOSABLE_STAGES,
+    REGISTRY_MOVES,
+    CaseStage,
+    CaseStatus,
+    CloseReason,
+    RegistryStatus,
+    allowed_case_moves,
+    allowed_registry_moves,
+)
+from models.registry import Donor
+
+__all__ = ["advance_case", "change_registry_status", "close_case", "get_case", "open_case"]
+
+
+def get_case(*, session: Session, case_id: str) -> DonorCase:
+    case = session.get(DonorCase, case_id)
+    if case is None:
+        raise NotFoundError(f"case {case_id} does not exist")
+    return case
+
+
+def open_case(
+    *,
+    session: Session,
+    search_id: str,
+    donor_id: int,
+    actor: str,
+    at: datetime | None = None,
+    flow_run_id: str | None = None,
+) -> DonorCase:
+    """Initial screening (初筛): the member is a candidate for the search. Idempotent per (search, member)."""
+    existing = session.exec(
+        select(DonorCase).where(DonorCase.search_id == search_id, DonorCase.donor_id == donor_id)
+    ).first()
+    if existing is not None:
+        return existing
+    if session.get(PatientSearch, search_id) is None:
+        raise NotFoundError(f"patient search {search_id} does not exist")
+    donor = session.get(Donor, donor_id)
+    if donor is None:
+        raise NotFoundError(f"member {donor_id} does not exist")
+    if donor.status != RegistryStatus.ACTIVE:
+        raise ValidationError(f"member {donor.code} is {donor.status}, not active: cannot be screened")
+    when = at or utcnow()
+    with transaction(session):
+        case = DonorCase(search_id=search_id, donor_id=donor_id, stage_entered_at=when, opened_at=when)
+        session.add(case)
+        session.flush()
+        session.add(_case_event(case, None, CaseStage.SCREENED, when, actor, None, flow_run_id))
+    session.refresh(case)
+    return case
+
+
+def advance_case(
+    *,
+    session: Session,
+    case_id: str,
+    to: CaseStage,
+    actor: str,
+    expected_version: int | None = None,
+    at: datetime | None = None,
+    reason: str | None = None,
+    flow_run_id: str | None = None,
+    due_at: datetime | None = None,
+) -> DonorCase:
+    """Move an active case one step down the pipeline."""
+    case = get_case(session=session, case_id=case_id)
+    stage, status = CaseStage(case.stage), CaseStatus(case.status)
+    if status is CaseStatus.CLOSED or to not in CASE_MOVES[stage]:
+        raise IllegalTransitionError(
+            f"case {case_id} is {status.value} at {stage.value}: cannot move to {to.value}; "
+            f"allowed: {', '.join(allowed_case_moves(stage, status)) or 'none'}"
+        )
+    when = at or utcnow()
+    values = {"stage": to.value, "stage_entered_at": when, "due_at": due_at}
+    if to is CaseStage.COMPLETED:
+        values["status"] = CaseStatus.CLOSED.value
+    return _write_case_move(
+        session,
+        case,
+        expected_version,
+        values,
+        _case_event(case, stage, to, when, actor, reason, flow_run_id),
+    )
+
+
+def close_case(
+    *,
+    session: Session,
+    case_id: str,
+    reason: CloseReason,
+    actor: str,
+    expected_version: int | None = None,
+    at: datetime | None = None,
+    note: str | None = None,
+    flow_run_id: str | None = None,
+) -> DonorCase:
+    """End a case early with a reason: unreachable, declined, medical deferral, not selected, …"""
+    case = get_case(session=session, case_id=case_id)
+    stage, status = CaseStage(case.stage), CaseStatus(case.status)
+    if status is CaseStatus.CLOSED or stage not in CLOSABLE_STAGES:
+        raise IllegalTransitionError(
+            f"case {case_id} is {status.value} at {stage.value}: cannot close; "
+            f"allowed: {', '.join(allowed_case_moves(stage, status)) or 'none'}"
+        )
+    when = at or utcnow()
+    event_reason = reason.value if not note else f"{reason.value}: {note}"[:200]
+    event = StageEvent(
+        entity="case", donor_id=case.donor_id, case_id=case.id, from_state=stage.value,
+        to_state="closed", at=when, actor=actor, reason=event_reason, flow_run_id=flow_run_id,
+    )  # fmt: skip
+    values = {"status": CaseStatus.CLOSED.value, "closed_reason": reason.value, "due_at": None}
+    return _write_case_move(session, case, expected_version, values, event)
+
+
+def _write_case_move(
+    session: Session,
+    case: DonorCase,
+    expected_version: int | None,
+    values: Mapping[str, object],
+    event: StageEvent,
+) -> DonorCase:
+    version = case.version if expected_version is None else expected_version
+    if version != case.version:
+        raise _conflict(case, version)
+    with transaction(session):
+        result = session.exec(
+            update(DonorCase)
+            .where(col(DonorCase.id) == case.id, col(DonorCase.version) == version)
+            .values(**values, version=version + 1, updated_at=utcnow())
+        )
+        if result.rowcount != 1:
+            raise _conflict(case, version)
+        session.add(event)
+    session.refresh(case)
+    return case
+
+
+def _conflict(case: DonorCase, version: int) -> ConflictError:
+    return ConflictError(
+        f"case {case.id} was changed by someone else (you had version {version}); "
+        "reload the case and answer again"
+    )
+
+
+def _case_event(
+    case: DonorCase,
+    from_stage: CaseStage | None,
+    to: CaseStage,
+    at: datetime,
+    actor: str,
+    reason: str | None,
+    flow_run_id: str | None,
+) -> StageEvent:
+    return StageEvent(
+        entity="case", donor_id=case.donor_id, case_id=case.id,
+        from_state=from_stage.value if from_stage else None, to_state=to.value,
+        at=at, actor=actor, reason=reason, flow_run_id=flow_run_id,
+    )  # fmt: skip
+
+
+def change_registry_status(
+    *,
+    session: Session,
+    donor: Donor,
+    to: RegistryStatus,
+    actor: str,
+    at: datetime | None = None,
+    reason: str | None = None,
+    until: date | None = None,
+    commit: bool = True,
+) -> Donor:
+    """Move a member between registry states, with its StageEvent (the donor side of the audit log)."""
+    current = RegistryStatus(donor.status)
+    if to not in REGISTRY_MOVES[current]:
+        raise IllegalTransitionError(
+            f"member {donor.code} is {current.value}: cannot become {to.value}; "
+            f"allowed: {', '.join(allowed_registry_moves(current)) or 'none'}"
+        )
+    if to is RegistryStatus.DEFERRED and until is None:
+        raise ValidationError(f"member {donor.code}: a deferral needs an `until` date")
+    assert donor.id is not None
+    when = at or utcnow()
+    result = session.exec(
+        update(Donor)
+        .where(col(Donor.id) == donor.id, col(Donor.version) == donor.version)
+        .values(status=to.value, status_until=until, version=donor.version + 1, updated_at=utcnow())
+    )
+    if result.rowcount != 1:
+        session.rollback()
+        raise ConflictError(f"member {donor.code} was changed by someone else; reload and try again")
+    session.add(
+        StageEvent(entity="donor", donor_id=donor.id, from_state=current.value, to_state=to.value,
+                   at=when, actor=actor, reason=reason)
+    )  # fmt: skip
+    if commit:
+        session.commit()
+        session.refresh(donor)
+    return donor

@@ -1,0 +1,34 @@
+"""Small builders for test data that goes straight into the database (no import sheet needed)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from itertools import count
+
+from sqlmodel import Session
+
+from models.cases import PatientSearch
+from models.registry import Donor
+
+_serial = count(1)
+
+
+def add_donor(session: Session, *, status: str = "active", name: str = "王小明") -> Donor:
+    n = next(_serial)
+    donor = Donor(
+        code=f"TT21-{n:06d}", name=name, sex="M", birth_date=date(1995, 5, 17), phone="13800138000",
+        national_id_hash=f"hash-{n}-{datetime.now(UTC).timestamp()}", national_id_masked="4101**********0011",
+        consent_at=datetime(2021, 3, 1, 2, tzinfo=UTC), status=status,
+    )  # fmt: skip
+    session.add(donor)
+    session.commit()
+    session.refresh(donor)
+    return donor
+
+
+def add_search(session: Session, *, patient_code: str | None = None) -> PatientSearch:
+    search = PatientSearch(patient_code=patient_code or f"P-{next(_serial)}", centre="河南省肿瘤医院")
+    session.add(search)
+    session.commit()
+    session.refresh(search)
+    return search

@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from models.masking import PiiMaskingFilter, mask_name, mask_national_id, mask_phone, mask_text
+
+
+@pytest.mark.parametrize(
+    ("raw", "masked"),
+    [("张三丰", "张**"), ("李四", "李*"), ("王", "王*"), ("", ""), (None, "")],
+)
+def test_name_keeps_only_the_family_name(raw: str | None, masked: str) -> None:
+    assert mask_name(raw) == masked
+
+
+def test_phone_keeps_prefix_and_last_four() -> None:
+    assert mask_phone("13812341234") == "138****1234"
+    assert mask_phone("+86 138-1234-5678") == "138****5678"
+
+
+def test_national_id_hides_birth_date_and_sequence() -> None:
+    assert mask_national_id("41010219900101123X") == "4101**********123X"
+
+
+def test_free_text_masks_ids_and_phones_but_not_other_numbers() -> None:
+    text = "row 12: 41010219900101123X called 13812345678, batch 2000"
+    assert mask_text(text) == "row 12: 4101**********123X called 138****5678, batch 2000"
+
+
+def test_logging_filter_masks_the_formatted_message() -> None:
+    record = logging.LogRecord("t", logging.INFO, __file__, 1, "phone %s", ("13812345678",), None)
+    PiiMaskingFilter().filter(record)
+    assert record.getMessage() == "phone 138****5678"
