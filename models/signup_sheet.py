@@ -1,0 +1,378 @@
+"""Reading a drive's sign-up sheet: a CSV or .xlsx file → rows of text cells keyed by canonical column names.
+
+This module only reads. Whether a row is a valid sign-up is `models.signup_validation`'s question; cells
+come out as the spreadsheet shows them (stripped text, None when empty), never evaluated.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import re
+import unicodedata
+import zipfile
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+
+import charset_normalizer
+
+from models.errors import SheetError
+
+__all__ = [
+    "CHINESE_COLUMN_NAMES",
+    "HLA_COLUMNS",
+    "OPTIONAL_COLUMNS",
+    "REQUIRED_COLUMNS",
+    "SheetRow",
+    "SheetRows",
+    "read_sheet",
+    "safe_cell",
+    "write_rejects_csv",
+]
+
+SheetRow = tuple[int, dict[str, str | None]]
+"""(row number as the spreadsheet shows it, cells keyed by canonical column name)."""
+_RawRows = Generator[Sequence[object], None, None]
+
+REQUIRED_COLUMNS: tuple[str, ...] = ("name", "sex", "national_id", "phone", "consent_at")
+HLA_COLUMNS: tuple[str, ...] = tuple(
+    f"{locus}_{i}" for locus in ("A", "B", "C", "DRB1", "DQB1", "DPB1") for i in (1, 2)
+)
+OPTIONAL_COLUMNS: tuple[str, ...] = ("birth_date", "email", "blood_group", "external_id", *HLA_COLUMNS)
+CHINESE_COLUMN_NAMES: dict[str, str] = {
+    "name": "姓名",
+    "sex": "性别",
+    "birth_date": "出生日期",
+    "national_id": "身份证号",
+    "phone": "手机号",
+    "email": "邮箱",
+    "blood_group": "血型",
+    "consent_at": "知情同意时间",
+    "external_id": "外部编号",
+}
+
+_ALIASES: dict[str, tuple[str, ...]] = {
+    "name": ("name", "full name", "姓名"),
+    "sex": ("sex", "gender", "性别"),
+    "birth_date": ("birth_date", "date of birth", "birthday", "dob", "出生日期", "生日"),
+    "national_id": ("national_id", "id number", "id_no", "resident id", "身份证号", "身份证号码", "身份证"),
+    "phone": (
+        "phone",
+        "mobile",
+        "phone number",
+        "mobile phone",
+        "手机号",
+        "手机号码",
+        "手机",
+        "电话",
+        "联系电话",
+    ),
+    "email": ("email", "e-mail", "mail", "邮箱", "电子邮箱", "电子邮件"),
+    "blood_group": ("blood_group", "blood type", "abo", "血型"),
+    "consent_at": ("consent_at", "consent", "consent date", "consent time", "知情同意时间", "同意时间"),
+    "external_id": ("external_id", "外部编号"),
+}
+_NOTE_RE = re.compile(r"\(.*\)$")  # "手机号（必填）", "出生日期(yyyy-mm-dd)"
+_KEY_DROP_RE = re.compile(r"[\s_\-.*:]+")
+_EDGE_BLANKS_RE = re.compile(r"^[\s\u200b\ufeff]+|[\s\u200b\ufeff]+$")
+_HEADER_SEARCH_ROWS = 10  # a title row ("2021年…报名表") often sits above the header
+_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+_GB_ENCODINGS = frozenset({"gb2312", "gbk", "gb18030", "hz"})
+_CSV_SUFFIXES = frozenset({".csv", ".tsv", ".txt"})
+_EXACT_FLOAT_LIMIT = 1e15  # Excel keeps 15 significant digits; beyond that a "whole" float is not exact
+
+
+def _header_key(label: str) -> str:
+    key = unicodedata.normalize("NFKC", label).strip().lower()
+    key = _NOTE_RE.sub("", key)
+    return _KEY_DROP_RE.sub("", key)
+
+
+def _build_lookup() -> dict[str, str]:
+    lookup = {_header_key(alias): column for column, aliases in _ALIASES.items() for alias in aliases}
+    for column in HLA_COLUMNS:  # A_1, A1, A-1, HLA-A_1, hla a1 all reduce to "a1"
+        lookup[_header_key(column)] = column
+    return lookup
+
+
+_LOOKUP = _build_lookup()
+
+
+def _canonical(label: str) -> str | None:
+    key = _header_key(label)
+    if key.startswith("hla") and _LOOKUP.get(key[3:], "") in HLA_COLUMNS:
+        key = key[3:]
+    return _LOOKUP.get(key)
+
+
+class SheetRows:
+    """The rows of one sign-up sheet. Iterating reads the file again, so it may be iterated more than once.
+
+    `columns` are the canonical names found, `labels` maps each to its header text as written,
+    `ignored_columns` are header texts that map to nothing, `encoding` is the detected text encoding
+    (None for .xlsx), `header_row` is the spreadsheet row of the header (1 unless title rows sit above it).
+    """
+
+    def __init__(
+        self,
+        *,
+        source: str,
+        columns: list[str],
+        labels: dict[str, str],
+        ignored_columns: list[str],
+        encoding: str | None,
+        header_row: int,
+        read_rows: Callable[[], Iterator[SheetRow]],
+    ) -> None:
+        self.source = source
+        self.columns = columns
+        self.labels = labels
+        self.ignored_columns = ignored_columns
+        self.encoding = encoding
+        self.header_row = header_row
+        self._read_rows = read_rows
+
+    def __iter__(self) -> Iterator[SheetRow]:
+        return self._read_rows()
+
+    def __repr__(self) -> str:
+        return (
+            f"SheetRows(source={self.source!r}, columns={self.columns!r}, encoding={self.encoding!r}, "
+            f"header_row={self.header_row})"
+        )
+
+
+def read_sheet(path: Path) -> SheetRows:
+    """Open a sign-up sheet (.csv/.tsv/.txt or .xlsx) and map its header; SheetError if it can't be used."""
+    if not path.exists():
+        raise SheetError(f"file not found: {path.name}")
+    if not path.is_file():
+        raise SheetError(f"not a file: {path.name}")
+    suffix = path.suffix.lower()
+    if suffix == ".xlsx":
+        return _read_xlsx(path)
+    if suffix in _CSV_SUFFIXES:
+        return _read_csv(path)
+    if suffix == ".xls":
+        raise SheetError(f"{path.name} is an old Excel .xls file, not supported; save as .xlsx or CSV")
+    raise SheetError(f"unsupported file type {suffix or '(none)'!r} for {path.name}; save as .xlsx or CSV")
+
+
+# --- CSV ---------------------------------------------------------------------------------------------------
+
+
+def _read_csv(path: Path) -> SheetRows:
+    data = path.read_bytes()
+    if data.startswith(b"PK\x03\x04"):
+        raise SheetError(f"{path.name} is an Excel workbook with a {path.suffix} name; rename it to .xlsx")
+    if data.startswith(b"\xd0\xcf\x11\xe0"):
+        raise SheetError(f"{path.name} is an old Excel .xls file; save as .xlsx or CSV")
+    text, encoding = _decode(data, path.name)
+    delimiter = _sniff_delimiter(text)
+
+    def raw_rows() -> _RawRows:
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+        try:
+            yield from reader
+        except csv.Error as exc:
+            raise SheetError(f"{path.name}: row {reader.line_num} is not valid CSV ({exc})") from exc
+
+    return _sheet_rows(path.name, encoding, raw_rows)
+
+
+def _decode(data: bytes, name: str) -> tuple[str, str]:
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    else:
+        return text, ("utf-8-sig" if data.startswith(codecs.BOM_UTF8) else "utf-8")
+    matches = list(charset_normalizer.from_bytes(data))
+    # On short Chinese text charset-normalizer often ranks Big5 or a Japanese/Korean code page first while
+    # GB18030 also decodes cleanly; for a mainland registry GBK is by far the likelier, so prefer it.
+    if any(match.encoding in _GB_ENCODINGS for match in matches):
+        encoding = "gb18030"
+    elif matches:
+        encoding = matches[0].encoding
+    else:
+        raise SheetError(f"cannot detect the text encoding of {name}; save it as UTF-8 or GBK")
+    try:
+        text = data.decode(encoding)
+    except (UnicodeDecodeError, LookupError) as exc:
+        raise SheetError(f"cannot detect the text encoding of {name}; save it as UTF-8 or GBK") from exc
+    return text.removeprefix("\ufeff"), encoding
+
+
+def _sniff_delimiter(text: str) -> str:
+    lines = [line for line in text.splitlines()[:_HEADER_SEARCH_ROWS] if line.strip()]
+    if not lines:
+        return ","
+    try:
+        return csv.Sniffer().sniff(lines[0], delimiters=",\t;").delimiter
+    except csv.Error:
+        counts = {d: lines[0].count(d) for d in ",\t;"}
+        best = max(counts, key=counts.__getitem__)
+        return best if counts[best] else ","
+
+
+# --- xlsx --------------------------------------------------------------------------------------------------
+
+
+def _read_xlsx(path: Path) -> SheetRows:
+    # Imported here: CSV-only callers skip openpyxl's import cost.
+    from openpyxl import load_workbook
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    def raw_rows() -> _RawRows:
+        try:
+            # data_only: a formula cell yields the value Excel last calculated; nothing is evaluated here.
+            workbook = load_workbook(path, read_only=True, data_only=True)
+        except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
+            raise SheetError(f"cannot open {path.name} as an .xlsx workbook; save as .xlsx or CSV") from exc
+        try:
+            # First sheet, not the active one: the active sheet is whichever was open when it was saved.
+            yield from workbook.worksheets[0].iter_rows(values_only=True)
+        finally:
+            workbook.close()
+
+    return _sheet_rows(path.name, None, raw_rows)
+
+
+def _cell_text(value: object) -> str | None:
+    """A cell as the text a spreadsheet user sees, stripped; None when empty."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        text = _EDGE_BLANKS_RE.sub("", value)
+        return text or None
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, float):
+        # Phones and IDs typed into a General cell become numbers: 1.3800138e10 → "13800138000". An 18-digit
+        # ID has already lost its last digits, so it stays in scientific form for validation to reject.
+        if value.is_integer() and abs(value) < _EXACT_FLOAT_LIMIT:
+            return str(int(value))
+        return repr(value)
+    if isinstance(value, datetime):
+        rounded = (value + timedelta(microseconds=500_000)).replace(microsecond=0)  # Excel float noise
+        if rounded.time() == time(0) and rounded.tzinfo is None:
+            return rounded.date().isoformat()
+        return rounded.isoformat()
+    if isinstance(value, date | time):
+        return value.isoformat()
+    return str(value)
+
+
+# --- header and rows ---------------------------------------------------------------------------------------
+
+
+def _sheet_rows(source: str, encoding: str | None, raw_rows: Callable[[], _RawRows]) -> SheetRows:
+    header_row, header = _find_header(raw_rows(), source)
+    positions, labels, ignored = _map_header(header, source)
+    missing = [column for column in REQUIRED_COLUMNS if column not in positions]
+    if missing:
+        names = ", ".join(f"{column} ({CHINESE_COLUMN_NAMES[column]})" for column in missing)
+        raise SheetError(f"{source}: missing required column(s): {names}")
+
+    def read_rows() -> Iterator[SheetRow]:
+        rows = raw_rows()
+        try:
+            for number, values in enumerate(rows, start=1):
+                if number <= header_row:
+                    continue
+                cells = {c: _cell_text(values[i]) if i < len(values) else None for c, i in positions.items()}
+                # Blank = nothing in any recognised column (templates often pre-number empty rows with 序号).
+                if any(value is not None for value in cells.values()):
+                    yield number, cells
+        finally:
+            rows.close()  # releases the workbook's file handle if the caller stops early
+
+    return SheetRows(
+        source=source,
+        columns=list(positions),
+        labels=labels,
+        ignored_columns=ignored,
+        encoding=encoding,
+        header_row=header_row,
+        read_rows=read_rows,
+    )
+
+
+def _find_header(rows: _RawRows, source: str) -> tuple[int, list[str]]:
+    """The first row naming at least two known columns within the first few rows, else the first non-blank."""
+    first: tuple[int, list[str]] | None = None
+    try:
+        for number, values in enumerate(rows, start=1):
+            labels = [_cell_text(value) or "" for value in values]
+            if not any(labels):
+                continue
+            if first is None:
+                first = (number, labels)
+            if sum(_canonical(label) is not None for label in labels if label) >= 2:
+                return number, labels
+            if number >= _HEADER_SEARCH_ROWS:
+                break
+    finally:
+        rows.close()  # releases the workbook's file handle
+    if first is None:
+        raise SheetError(f"{source} is empty: no header row")
+    return first
+
+
+def _map_header(header: list[str], source: str) -> tuple[dict[str, int], dict[str, str], list[str]]:
+    positions: dict[str, int] = {}
+    labels: dict[str, str] = {}
+    ignored: list[str] = []
+    for index, label in enumerate(header):
+        if not label:
+            continue
+        column = _canonical(label)
+        if column is None:
+            ignored.append(label)
+        elif column in positions:
+            raise SheetError(
+                f"{source}: columns {labels[column]!r} and {label!r} both mean {column}; keep one of them"
+            )
+        else:
+            positions[column] = index
+            labels[column] = label
+    return positions, labels, ignored
+
+
+# --- re-export ---------------------------------------------------------------------------------------------
+
+
+def safe_cell(value: str | None) -> str:
+    """Text safe to put in a CSV someone will open in Excel: a leading = + - @ tab or CR gets a single quote.
+
+    OWASP "CSV Injection": prefixing the cell with ' makes spreadsheets treat it as text, not a formula.
+    """
+    if value is None:
+        return ""
+    if value.lstrip(" ").startswith(_FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+def write_rejects_csv(
+    path: Path,
+    header: Sequence[str],
+    rows: Iterable[tuple[int, Mapping[str, str | None], Sequence[str]]],
+    *,
+    labels: Mapping[str, str] | None = None,
+) -> int:
+    """Write rejected rows — `(row number, cells, errors)` — as UTF-8 with BOM (so Excel reads it) and return
+    how many were written. Columns: row, then `header` (shown as `labels[column]` when given), then errors.
+    """
+    shown = [labels.get(column, column) if labels else column for column in header]
+    count = 0
+    with path.open("w", encoding="utf-8-sig", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow([safe_cell(text) for text in ["row", *shown, "errors"]])
+        for number, cells, errors in rows:
+            values = [str(number), *(cells.get(column) for column in header), "; ".join(errors)]
+            writer.writerow([safe_cell(value) for value in values])
+            count += 1
+    return count

@@ -1,0 +1,364 @@
+from __future__ import annotations
+
+import csv
+from datetime import date, datetime
+from pathlib import Path
+
+import pytest
+from openpyxl import Workbook
+from stdnum.cn import ric
+
+from models.errors import SheetError
+from models.signup_sheet import SheetRows, _cell_text, read_sheet, safe_cell, write_rejects_csv
+from models.signup_validation import RowRejection, validate_row
+
+
+def make_id(birth: str, *, region: str = "410103", sequence: str = "123") -> str:
+    body = region + birth + sequence
+    return body + ric.calc_check_digit(body + "0")  # calc_check_digit ignores the last character
+
+
+ID_1 = make_id("19900101")
+ID_2 = make_id("19920202", region="410122", sequence="124")
+EN_HEADER = "name,sex,national_id,phone,consent_at"
+ZH_HEADER = "姓名,性别,身份证号,手机号,知情同意时间"
+
+
+def write_text(path: Path, lines: list[str], encoding: str = "utf-8") -> Path:
+    path.write_bytes(("\r\n".join(lines) + "\r\n").encode(encoding))
+    return path
+
+
+def rows_of(sheet: SheetRows) -> list[tuple[int, dict[str, str | None]]]:
+    return list(sheet)
+
+
+def test_utf8_csv_gives_canonical_cells_with_spreadsheet_row_numbers(tmp_path: Path) -> None:
+    path = write_text(
+        tmp_path / "drive.csv",
+        [EN_HEADER, f" Zhang San ,M,{ID_1}, 13800138000 ,2021-05-01", f"Li Si,F,{ID_2},13900139000,"],
+    )
+    sheet = read_sheet(path)
+    assert sheet.columns == ["name", "sex", "national_id", "phone", "consent_at"]
+    assert sheet.encoding == "utf-8"
+    assert sheet.header_row == 1
+    assert rows_of(sheet) == [
+        (2, {"name": "Zhang San", "sex": "M", "national_id": ID_1, "phone": "13800138000",
+             "consent_at": "2021-05-01"}),
+        (3, {"name": "Li Si", "sex": "F", "national_id": ID_2, "phone": "13900139000", "consent_at": None}),
+    ]  # fmt: skip
+
+
+def test_utf8_bom_is_detected_and_does_not_leak_into_the_first_header(tmp_path: Path) -> None:
+    path = write_text(
+        tmp_path / "drive.csv", [ZH_HEADER, f"张三,男,{ID_1},13800138000,2021/5/1"], "utf-8-sig"
+    )
+    sheet = read_sheet(path)
+    assert sheet.encoding == "utf-8-sig"
+    assert sheet.labels["name"] == "姓名"
+    assert rows_of(sheet)[0][1]["name"] == "张三"
+
+
+def test_gbk_csv_with_chinese_headers_and_names_is_read_as_gb18030(tmp_path: Path) -> None:
+    path = write_text(
+        tmp_path / "报名表.csv",
+        ["姓名,性别,身份证号码,手机,同意时间,血型", f"张三丰,男,{ID_1},13800138000,2021年5月1日,A型",
+         f"欧阳娜娜,女,{ID_2},13900139000,2021年5月2日,O型Rh阴性"],
+        "gbk",
+    )  # fmt: skip
+    sheet = read_sheet(path)
+    assert sheet.encoding == "gb18030"
+    assert [cells["name"] for _, cells in sheet] == ["张三丰", "欧阳娜娜"]
+    assert rows_of(sheet)[1][1]["blood_group"] == "O型Rh阴性"
+
+
+def test_gbk_csv_with_english_header_and_short_chinese_text_is_not_taken_for_big5(tmp_path: Path) -> None:
+    # charset-normalizer ranks Big5-HKSCS first for this; the reader must still choose GB18030.
+    path = write_text(tmp_path / "drive.csv", [EN_HEADER, f"张三,男,{ID_1},13800138000,2021-05-01"], "gbk")
+    sheet = read_sheet(path)
+    assert sheet.encoding == "gb18030"
+    assert rows_of(sheet)[0][1]["name"] == "张三"
+
+
+def test_excel_unicode_text_export_utf16_tab_separated_txt_is_read(tmp_path: Path) -> None:
+    path = write_text(tmp_path / "drive.txt", [ZH_HEADER.replace(",", "\t"),
+                      "\t".join(["张三", "男", ID_1, "13800138000", "2021-05-01"])], "utf-16")  # fmt: skip
+    sheet = read_sheet(path)
+    assert sheet.encoding is not None and sheet.encoding.startswith("utf_16")
+    assert rows_of(sheet) == [
+        (
+            2,
+            {
+                "name": "张三",
+                "sex": "男",
+                "national_id": ID_1,
+                "phone": "13800138000",
+                "consent_at": "2021-05-01",
+            },
+        )
+    ]
+
+
+def test_bytes_no_encoding_explains_raise_sheet_error_asking_for_utf8_or_gbk(tmp_path: Path) -> None:
+    path = tmp_path / "garbled.csv"
+    path.write_bytes(EN_HEADER.encode() + b"\n" + bytes(range(128, 256)) * 3)
+    with pytest.raises(
+        SheetError, match=r"cannot detect the text encoding of garbled\.csv; save it as UTF-8 or GBK"
+    ):
+        read_sheet(path)
+
+
+@pytest.mark.parametrize("delimiter", ["\t", ";", ","])
+def test_tab_and_semicolon_delimiters_are_sniffed_from_the_header(tmp_path: Path, delimiter: str) -> None:
+    header = EN_HEADER.replace(",", delimiter)
+    line = delimiter.join(["Zhang, San", "M", ID_1, "13800138000", "2021-05-01 10:30"])
+    if delimiter == ",":
+        line = line.replace("Zhang, San", '"Zhang, San"')
+    sheet = read_sheet(write_text(tmp_path / "drive.csv", [header, line]))
+    assert rows_of(sheet)[0][1]["name"] == "Zhang, San"
+    assert rows_of(sheet)[0][1]["consent_at"] == "2021-05-01 10:30"
+
+
+def test_header_variants_map_to_canonical_names(tmp_path: Path) -> None:
+    header = [" NAME ", "Gender", "身份证号码", "手机", "Consent", "出生日期（yyyy-mm-dd）", "E-Mail", "血型",
+              "HLA-A_1", "A-2", "b1", "HLA-DRB1*1", "dqb1_2", "外部编号", "备注"]  # fmt: skip
+    path = write_text(
+        tmp_path / "drive.csv", [",".join(header), ",".join(str(i) for i in range(len(header)))]
+    )
+    sheet = read_sheet(path)
+    assert sheet.columns == [
+        "name",
+        "sex",
+        "national_id",
+        "phone",
+        "consent_at",
+        "birth_date",
+        "email",
+        "blood_group",
+        "A_1",
+        "A_2",
+        "B_1",
+        "DRB1_1",
+        "DQB1_2",
+        "external_id",
+    ]
+    assert sheet.ignored_columns == ["备注"]
+    assert sheet.labels["A_1"] == "HLA-A_1"
+    assert rows_of(sheet)[0][1]["DQB1_2"] == "12"
+
+
+def test_two_columns_meaning_the_same_field_are_refused(tmp_path: Path) -> None:
+    path = write_text(tmp_path / "drive.csv", [EN_HEADER + ",电话", "a,b,c,d,e,f"])
+    with pytest.raises(SheetError, match="columns 'phone' and '电话' both mean phone"):
+        read_sheet(path)
+
+
+def test_missing_required_columns_are_named_in_english_and_chinese(tmp_path: Path) -> None:
+    path = write_text(tmp_path / "drive.csv", ["姓名,性别,手机号", "张三,男,13800138000"])
+    with pytest.raises(SheetError) as caught:
+        read_sheet(path)
+    message = str(caught.value)
+    assert "national_id (身份证号)" in message
+    assert "consent_at (知情同意时间)" in message
+    assert "name" not in message.replace("drive.csv", "")  # present columns are not listed
+
+
+def test_missing_file_is_a_sheet_error_naming_it(tmp_path: Path) -> None:
+    with pytest.raises(SheetError, match=r"^file not found: nope\.csv$"):
+        read_sheet(tmp_path / "nope.csv")
+
+
+@pytest.mark.parametrize("name", ["drive.xls", "drive.ods", "drive.numbers", "drive"])
+def test_unsupported_file_types_advise_xlsx_or_csv(tmp_path: Path, name: str) -> None:
+    path = tmp_path / name
+    path.write_bytes(b"\xd0\xcf\x11\xe0 not really")
+    with pytest.raises(SheetError, match=r"save as \.xlsx or CSV"):
+        read_sheet(path)
+
+
+def test_workbook_saved_with_a_csv_name_says_to_rename_it(tmp_path: Path) -> None:
+    book = Workbook()
+    book.save(tmp_path / "drive.csv")
+    with pytest.raises(SheetError, match=r"rename it to \.xlsx"):
+        read_sheet(tmp_path / "drive.csv")
+
+
+def test_file_that_is_not_a_workbook_with_xlsx_name_is_a_sheet_error(tmp_path: Path) -> None:
+    path = write_text(tmp_path / "drive.xlsx", [EN_HEADER])
+    with pytest.raises(SheetError, match=r"cannot open drive\.xlsx as an \.xlsx workbook"):
+        read_sheet(path)
+
+
+def test_blank_rows_are_skipped_but_keep_their_row_numbers(tmp_path: Path) -> None:
+    lines = [EN_HEADER, f"A,M,{ID_1},13800138000,2021-05-01", "", ",,  ,,", "\t,,,,",
+             f"B,F,{ID_2},13900139000,2021-05-01"]  # fmt: skip
+    assert [number for number, _ in read_sheet(write_text(tmp_path / "drive.csv", lines))] == [2, 6]
+
+
+def test_rows_with_only_unrecognised_cells_count_as_blank(tmp_path: Path) -> None:
+    lines = ["序号," + EN_HEADER, f"1,A,M,{ID_1},13800138000,2021-05-01", "2,,,,,", "3,,,,,"]
+    assert [number for number, _ in read_sheet(write_text(tmp_path / "drive.csv", lines))] == [2]
+
+
+def test_a_quoted_multi_line_cell_is_one_spreadsheet_row(tmp_path: Path) -> None:
+    lines = [EN_HEADER + ",note", f'A,M,{ID_1},13800138000,2021-05-01,"line one\nline two"',
+             f"B,F,{ID_2},13900139000,2021-05-01,"]  # fmt: skip
+    assert [number for number, _ in read_sheet(write_text(tmp_path / "drive.csv", lines))] == [2, 3]
+
+
+def test_title_row_above_the_header_is_skipped(tmp_path: Path) -> None:
+    lines = [
+        "2021年郑州大学造血干细胞捐献者招募报名表,,,,",
+        ZH_HEADER,
+        f"张三,男,{ID_1},13800138000,2021-05-01",
+    ]
+    sheet = read_sheet(write_text(tmp_path / "drive.csv", lines))
+    assert sheet.header_row == 2
+    assert rows_of(sheet) == [
+        (
+            3,
+            {
+                "name": "张三",
+                "sex": "男",
+                "national_id": ID_1,
+                "phone": "13800138000",
+                "consent_at": "2021-05-01",
+            },
+        )
+    ]
+
+
+def test_formula_looking_text_in_csv_is_kept_as_plain_text(tmp_path: Path) -> None:
+    lines = [EN_HEADER, f"=1+1,M,{ID_1},+86 138 0013 8000,2021-05-01"]
+    cells = rows_of(read_sheet(write_text(tmp_path / "drive.csv", lines)))[0][1]
+    assert (cells["name"], cells["phone"]) == ("=1+1", "+86 138 0013 8000")
+
+
+def test_sheet_rows_can_be_iterated_twice(tmp_path: Path) -> None:
+    sheet = read_sheet(write_text(tmp_path / "drive.csv", [EN_HEADER, f"A,M,{ID_1},13800138000,2021-05-01"]))
+    assert rows_of(sheet) == rows_of(sheet)
+    assert len(rows_of(sheet)) == 1
+
+
+def _workbook(path: Path) -> Path:
+    book = Workbook()
+    first = book.active
+    assert first is not None
+    first.title = "报名"
+    first.append(["姓名", "性别", "身份证号", "手机号", "知情同意时间", "出生日期", "外部编号"])
+    first.append(["张三", "男", ID_1, 13800138000, datetime(2021, 5, 1, 10, 30), date(1990, 1, 1), 1.5])
+    first.append([None] * 7)
+    first.append(["李四", "女", 410122199202021240.0, 1.39001390e10, datetime(2021, 5, 2), None, 7.0])
+    formula_text = first.cell(row=5, column=1)
+    formula_text.value = '=HYPERLINK("http://evil")'
+    formula_text.data_type = "s"  # a text cell that merely looks like a formula
+    for column, value in enumerate(["女", ID_2, "13700137000", "2021-05-03"], start=2):
+        first.cell(row=5, column=column, value=value)
+    other = book.create_sheet("说明")
+    other.append(["not", "the", "sign-ups"])
+    book.active = 1  # saved with the second sheet open: the reader must still take the first
+    book.save(path)
+    return path
+
+
+def test_xlsx_first_sheet_numbers_dates_and_formula_text(tmp_path: Path) -> None:
+    sheet = read_sheet(_workbook(tmp_path / "drive.xlsx"))
+    assert sheet.encoding is None
+    rows = rows_of(sheet)
+    assert [number for number, _ in rows] == [2, 4, 5]
+    first, second, third = (cells for _, cells in rows)
+    assert first == {
+        "name": "张三",
+        "sex": "男",
+        "national_id": ID_1,
+        "phone": "13800138000",
+        "consent_at": "2021-05-01T10:30:00",
+        "birth_date": "1990-01-01",
+        "external_id": "1.5",
+    }
+    assert second["phone"] == "13900139000"
+    assert second["consent_at"] == "2021-05-02"
+    assert second["external_id"] == "7"
+    assert second["national_id"] is not None and "e+17" in second["national_id"]
+    assert third["name"] == '=HYPERLINK("http://evil")'
+
+
+def test_xlsx_numeric_id_is_rejected_with_a_clear_reason_not_guessed(tmp_path: Path) -> None:
+    number, cells = rows_of(read_sheet(_workbook(tmp_path / "drive.xlsx")))[1]
+    result = validate_row(number, cells, drive_date=date(2021, 5, 1))
+    assert isinstance(result, RowRejection)
+    assert result.errors == (
+        "national_id: stored as a number in Excel, so its last digits are lost; "
+        "format the column as text and type it again",
+    )
+
+
+def test_xlsx_parsed_rows_validate_end_to_end(tmp_path: Path) -> None:
+    rows = rows_of(read_sheet(_workbook(tmp_path / "drive.xlsx")))
+    results = [validate_row(number, cells, drive_date=date(2021, 5, 1)) for number, cells in rows]
+    assert not isinstance(results[0], RowRejection), results[0]
+    assert results[0].phone == "13800138000"
+    assert isinstance(results[2], RowRejection)
+    assert results[2].errors == ("name: starts with = + - or @",)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (1.3800138e10, "13800138000"),  # a phone typed into a General cell
+        (4.10102199001011e17, "4.10102199001011e+17"),  # an 18-digit ID: digits already lost, not guessed
+        (1.5, "1.5"),
+        (7, "7"),
+        (True, "TRUE"),
+        (datetime(2021, 5, 1, 10, 29, 59, 999_600), "2021-05-01T10:30:00"),  # Excel float noise
+        (datetime(1990, 1, 1), "1990-01-01"),
+        ("  \u200b张三\u3000 ", "张三"),
+        ("   ", None),
+        (None, None),
+    ],
+)
+def test_excel_cell_values_become_the_text_a_user_sees(value: object, expected: str | None) -> None:
+    assert _cell_text(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("=1+1", "'=1+1"),
+        ("+86 138", "'+86 138"),
+        ("-5", "'-5"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\t=1", "'\t=1"),
+        ("\r=1", "'\r=1"),
+        ("  =1", "'  =1"),
+        ("张三", "张三"),
+        ("a=b", "a=b"),
+        ("", ""),
+        (None, ""),
+    ],
+)
+def test_safe_cell_neutralises_formula_prefixes_only(value: str | None, expected: str) -> None:
+    assert safe_cell(value) == expected
+
+
+def test_rejects_csv_is_utf8_with_bom_and_every_cell_is_safe(tmp_path: Path) -> None:
+    path = tmp_path / "rejects.csv"
+    written = write_rejects_csv(
+        path,
+        ["name", "phone"],
+        [
+            (2, {"name": "=cmd|' /C calc'!A0", "phone": "+86 138"}, ["phone: not a mainland mobile number"]),
+            (5, {"name": "张三", "phone": None}, ["phone: required", "consent_at: required"]),
+        ],
+        labels={"name": "姓名", "phone": "@手机号"},
+    )
+    assert written == 2
+    data = path.read_bytes()
+    assert data.startswith(b"\xef\xbb\xbf")
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        table = list(csv.reader(handle))
+    assert table == [
+        ["row", "姓名", "'@手机号", "errors"],
+        ["2", "'=cmd|' /C calc'!A0", "'+86 138", "phone: not a mainland mobile number"],
+        ["5", "张三", "", "phone: required; consent_at: required"],
+    ]
