@@ -45,5 +45,5 @@ def bring_up() -> Iterator[str]:
                 actor="demo",
             )  # fmt: skip
             yield f"demo drive loaded: event {event.id}, {report.count('created')} members from {sheet}"
-    yield "next: donorflow funnel --from 2021-01-01 --to 2021-12-31"
-    yield "      donorflow donors import <sheet.csv|.xlsx> --event-id <id>   (see README)"
+    yield "next: .venv/bin/donorflow funnel --from 2021-01-01 --to 2021-12-31"
+    yield "      .venv/bin/donorflow donors import <sheet.csv|.xlsx> --event-id <id>   (see README)"

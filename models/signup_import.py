@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -39,6 +40,7 @@ __all__ = [
 ]
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+log = logging.getLogger(__name__)
 Action = Literal["created", "updated", "unchanged"]
 Progress = Callable[[int], None]
 
@@ -129,6 +131,13 @@ def import_signups(
     )  # fmt: skip
     report.accepted.sort(key=lambda a: a.row)
     report.rejected.sort(key=lambda r: r.row)
+    # Row numbers and rule names only: the reasons never carry the personal values.
+    for rejection in report.rejected:
+        log.warning("%s row %d rejected: %s", path.name, rejection.row, "; ".join(rejection.errors))
+    log.info(
+        "%s imported: %d created, %d updated, %d unchanged, %d rejected", path.name,
+        report.count("created"), report.count("updated"), report.count("unchanged"), len(report.rejected),
+    )  # fmt: skip
     return report
 
 
@@ -172,6 +181,7 @@ def _import_batch_with_retry(
             continue
         report.accepted.extend(outcome.accepted)
         report.rejected.extend(outcome.rejected)
+        log.debug("batch of %d rows committed", len(batch))
         return
 
 

@@ -184,3 +184,18 @@ def test_shown_member_is_masked(session: Session, tmp_path: Path) -> None:
     for secret in (person.name, person.phone, person.national_id, person.national_id[6:14], person.email):
         assert secret not in shown
     assert person.phone[:3] + "****" + person.phone[-4:] in shown
+
+
+def test_logs_name_rows_and_rules_never_personal_data(
+    session: Session, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    sheet, _ = _mixed_sheet(tmp_path / "mixed.csv")
+    with caplog.at_level("DEBUG"):
+        import_signups(session=session, path=sheet, policy=POLICY, event_id=_drive(session))
+    logged = caplog.text
+    assert "row 3 rejected: national_id: check digit does not match" in logged
+    cells = list(csv.reader(sheet.open(encoding="utf-8")))[1:]
+    for name, _sex, _birth, national_id, phone, *_ in cells:
+        for secret in (name, national_id, phone):
+            if len(secret) > 4:
+                assert secret not in logged

@@ -1,0 +1,162 @@
+"""The CLI as a data manager uses it: a real process, a real database, exit codes and stderr lines."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, func, text
+from sqlmodel import Session, select
+
+from donorflow.demo import SIGNUP_HEADER, signup_rows, write_signup_csv
+from models.registry import Donor
+from tests.databases import BACKENDS, empty_all_tables, fresh_database
+
+DONORFLOW = str(Path(sys.executable).with_name("donorflow"))
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with fresh_database(request.param, tmp_path_factory.mktemp(f"cli-{request.param}")) as url:
+        yield url
+
+
+@pytest.fixture
+def run(database_url: str, tmp_path: Path) -> Iterator[CliRunner]:
+    engine = create_engine(database_url)
+    empty_all_tables(engine)
+    engine.dispose()
+    yield CliRunner(database_url, tmp_path)
+
+
+class CliRunner:
+    def __init__(self, database_url: str, tmp_path: Path) -> None:
+        self.env = {
+            **os.environ, "DONORFLOW_DATABASE_URL": database_url, "DONORFLOW_VAR_DIR": str(tmp_path / "var"),
+            "DONORFLOW_ID_SALT": "cli-test-salt", "COLUMNS": "200",
+        }  # fmt: skip
+        self.database_url = database_url
+
+    def __call__(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run([DONORFLOW, *args], env=self.env, capture_output=True, text=True, timeout=120)
+        if check:
+            assert result.returncode == 0, result.stderr
+        return result
+
+    def popen(self, *args: str, **env: str) -> subprocess.Popen[str]:
+        return subprocess.Popen([DONORFLOW, *args], env={**self.env, **env}, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)  # fmt: skip
+
+    def donors(self) -> int:
+        engine = create_engine(self.database_url)
+        try:
+            with Session(engine) as session:
+                return session.exec(select(func.count()).select_from(Donor)).one()
+        finally:
+            engine.dispose()
+
+
+def test_import_json_report_show_masked_and_funnel(run: CliRunner, tmp_path: Path) -> None:
+    event_id = run(
+        "events", "add", "--name", "郑州大学", "--date", "2021-06-14", "--location", "郑州大学"
+    ).stdout
+    people = list(signup_rows(5, seed=3, day=date(2021, 6, 14)))
+    sheet = tmp_path / "sheet.csv"
+    with sheet.open("w", newline="", encoding="gbk") as handle:  # a GBK sheet with Chinese headers
+        writer = csv.writer(handle)
+        writer.writerow(["姓名", "性别", "出生日期", "身份证号", "手机号", "邮箱", "血型", "知情同意时间"])
+        writer.writerows(row.cells() for row in people)
+        writer.writerow(["坏行", "男", "", "410102199001011230", "13800138000", "", "", "2021-06-14"])
+    result = run("donors", "import", str(sheet), "--event-id", event_id.strip(), "--json")
+    report = json.loads(result.stdout)
+    assert (report["created"], report["updated"], report["unchanged"]) == (5, 0, 0)
+    assert report["rejected"] == [{"row": 7, "errors": ["national_id: check digit does not match"]}]
+    assert [a["row"] for a in report["accepted"]] == [2, 3, 4, 5, 6]
+    assert all(a["action"] == "created" for a in report["accepted"])
+
+    shown = run("donors", "show", report["accepted"][0]["code"], "--json").stdout
+    human = run("donors", "show", report["accepted"][0]["code"]).stdout
+    person = people[0]
+    for output in (shown, human, result.stdout, result.stderr):
+        for secret in (person.name, person.phone, person.national_id):
+            assert secret not in output
+    assert json.loads(shown)["phone"] == person.phone[:3] + "****" + person.phone[-4:]
+
+    funnel = json.loads(run("funnel", "--from", "2021-01-01", "--to", "2021-12-31", "--json").stdout)
+    assert list(funnel) == ["recruitment_events", "registered", "initial_screenings", "remobilisations",
+                            "high_res_samples", "pre_donation_exams", "donations"]  # fmt: skip
+    assert (funnel["recruitment_events"], funnel["registered"]) == (1, 5)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["donors", "import", "missing.csv"], "file not found"),
+        (["donors", "import", "{no_phone}"], "phone"),
+        (["donors", "import", "{binary}"], "encoding"),
+        (["donors", "show", "ZZ99-999999"], "no registry member"),
+        (["funnel", "--from", "2021-13-01", "--to", "2021-12-31"], "not a date"),
+    ],
+)
+def test_unusable_input_is_one_clear_line_on_stderr(run: CliRunner, tmp_path: Path, args: list[str],
+                                                    message: str) -> None:  # fmt: skip
+    no_phone = tmp_path / "no_phone.csv"
+    no_phone.write_text("name,sex,national_id,consent_at\n张三,男,x,2021-01-01\n", encoding="utf-8")
+    binary = tmp_path / "binary.csv"
+    binary.write_bytes(bytes(range(256)) * 8)
+    args = [a.format(no_phone=no_phone, binary=binary) for a in args]
+    result = run(*args, check=False)
+    assert result.returncode != 0
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and message in lines[0], result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_rerun_after_kill_9_creates_no_duplicates_and_loses_nothing(run: CliRunner, tmp_path: Path) -> None:
+    rows = list(signup_rows(3000, seed=11))
+    sheet = write_signup_csv(tmp_path / "big.csv", rows)
+    process = run.popen("donors", "import", str(sheet), "--json", DONORFLOW_IMPORT_BATCH_SIZE="100")
+    deadline = time.monotonic() + 90
+    while run.donors() < 300 and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert process.poll() is None, "the import finished before it could be killed; use a bigger sheet"
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+    landed = run.donors()
+    assert 300 <= landed < 3000 and landed % 100 == 0  # whole batches only: nothing half-written
+
+    report = json.loads(run("donors", "import", str(sheet), "--json").stdout)
+    assert (report["created"], report["unchanged"]) == (3000 - landed, landed)
+    assert run.donors() == 3000
+    engine = create_engine(run.database_url)
+    with engine.connect() as connection:
+        registered = connection.execute(
+            text("SELECT count(*) FROM stage_event WHERE to_state = 'registered'")
+        )
+        assert registered.scalar_one() == 3000
+        codes = connection.execute(text("SELECT count(DISTINCT code) FROM donor")).scalar_one()
+        assert codes == 3000
+    engine.dispose()
+
+
+def test_rejects_out_writes_fixable_rows_with_formulas_neutralised(run: CliRunner, tmp_path: Path) -> None:
+    sheet = tmp_path / "sheet.csv"
+    with sheet.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(SIGNUP_HEADER)
+        writer.writerow(['=HYPERLINK("http://x")', "M", "", "1", "1", "", "", "2021-01-01"])
+    out = tmp_path / "fix.csv"
+    result = run("donors", "import", str(sheet), "--rejects-out", str(out))
+    assert "rejected 1" in result.stdout
+    written = list(csv.reader(out.open(encoding="utf-8-sig")))
+    assert written[0][0] == "row" and written[0][-1] == "errors"
+    assert written[1][0] == "2" and written[1][1].startswith("'=")
