@@ -1,0 +1,288 @@
+"""WHO HLA nomenclature: read one typing (one of the two at a locus) into a :class:`Typing`.
+
+A typing is a set of candidates for the one allele a person carries at that position:
+``A*02:01`` has one, ``A*02:01/02:06`` and ``A*02:AB`` have several, ``A*02``, ``A*02:XX`` and the
+serological ``A2`` name only an allele group. Candidates are kept as protein names (first two fields,
+or the P group when the IMGT P table is loaded) and allele groups, which is all grading needs
+(WHO nomenclature: fields 3 and 4 are synonymous and non-coding differences, same protein).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from hla.errors import ReferenceRequiredError, TypingError, UnknownAlleleError
+from hla.reference import Reference
+
+__all__ = ["LOCI", "NO_REFERENCE", "Kind", "Typing", "canonical_locus", "parse_typing", "untyped"]
+
+LOCI: tuple[str, ...] = ("A", "B", "C", "DRB1", "DQB1", "DPB1")
+"""The loci graded, in WMDA order."""
+
+NO_REFERENCE = Reference()
+"""No tables loaded: syntax-only reading, two-field and allele-group rules."""
+
+# WHO nomenclature: N null, L low, S secreted, C cytoplasm, A aberrant, Q questionable expression.
+_SUFFIXES = "NLSCAQ"
+_LOCUS_NAMES = {"A": "A", "B": "B", "C": "C", "CW": "C", "DRB1": "DRB1", "DQB1": "DQB1", "DPB1": "DPB1"}
+# Serological names (WHO 2010 report): Cw for C, DR/DQ/DP for the beta-chain loci graded here.
+_SEROLOGY = re.compile(r"^(A|B|CW|C|DR|DQ|DPW|DP)(\d{1,4})$")
+_SEROLOGY_LOCI = {
+    "A": "A",
+    "B": "B",
+    "CW": "C",
+    "C": "C",
+    "DR": "DRB1",
+    "DQ": "DQB1",
+    "DP": "DPB1",
+    "DPW": "DPB1",
+}
+_SEROLOGY_PREFIX = {"A": "A", "B": "B", "C": "Cw", "DRB1": "DR", "DQB1": "DQ", "DPB1": "DPw"}
+_MAC = re.compile(r"^[A-Z]{2,5}$")
+
+
+class Kind(StrEnum):
+    """What a typing says is expressed at its position."""
+
+    EXPRESSED = "expressed"
+    NULL = "null"  # WHO suffix N: no protein at the cell surface
+    UNTYPED = "untyped"  # the locus was not typed: consistent with anything, confirms nothing
+
+
+@dataclass(frozen=True, slots=True)
+class Typing:
+    """One typing at one locus position. Equality is what grading sees; ``text`` is for people."""
+
+    locus: str
+    kind: Kind
+    proteins: frozenset[str] = frozenset()
+    """Candidates known to protein level: two-field names (``02:01``) or P groups (``02:01P``)."""
+    groups: frozenset[str] = frozenset()
+    """Candidates known only to allele group (``A*02``, ``A*02:XX``, serology without tables)."""
+    allele_groups: frozenset[str] = frozenset()
+    """The allele group of every candidate, for antigen-level grading."""
+    text: str = field(default="", compare=False)
+    """The normalised WHO name, e.g. ``A*02:01/A*02:06``."""
+    serological: bool = False
+    """Read from a serological antigen: never confirms an allele, whatever the tables list."""
+    confirmed: bool = field(default=False, init=False, compare=False)
+    """Exactly one protein, typed by DNA, so an equal one is a definite allele match."""
+
+    def __post_init__(self) -> None:
+        confirmed = (
+            self.kind is Kind.EXPRESSED
+            and len(self.proteins) == 1
+            and not self.groups
+            and not self.serological
+        )
+        object.__setattr__(self, "confirmed", confirmed)
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def untyped(locus: str) -> Typing:
+    """The typing of a locus the lab did not type."""
+    return Typing(locus, Kind.UNTYPED, text=f"{locus}*untyped")
+
+
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    group: str
+    protein: str | None  # None: only the allele group is known
+    null: bool
+    text: str
+    serological: bool = False
+
+
+def parse_typing(text: str, locus: str | None = None, reference: Reference | None = None) -> Typing:
+    """Read one WHO-named typing; ``locus`` names the column when the text does not (``02:01``).
+
+    Raises :class:`hla.TypingError` (or a subclass) naming the locus and the text.
+    """
+    ref = reference if reference is not None else NO_REFERENCE
+    column = _locus_name(locus, text, locus) if locus is not None else None
+    cache_key = (text, column)
+    cached = ref.cache.get(cache_key)
+    if isinstance(cached, Typing):
+        return cached
+    typing = _parse(text, column, ref)
+    ref.cache[cache_key] = typing
+    return typing
+
+
+def canonical_locus(name: str) -> str:
+    """``"HLA-A"``, ``"a"`` -> ``"A"``, ``"Cw"`` -> ``"C"``; an unknown locus is a :class:`TypingError`."""
+    return _locus_name(name, name, None)
+
+
+def _locus_name(name: str, text: str, column: str | None) -> str:
+    locus = _LOCUS_NAMES.get(name.upper().removeprefix("HLA-"))
+    if locus is None:
+        raise TypingError(text, column, f"unknown locus {name!r}; expected one of {', '.join(LOCI)}")
+    return locus
+
+
+def _parse(text: str, column: str | None, ref: Reference) -> Typing:
+    body = text.strip()
+    if not body:
+        raise TypingError(text, column, "empty typing")
+    if any(sep in body for sep in "^+|~"):
+        raise TypingError(text, column, "one typing expected; use parse_genotype for a GL string")
+    locus = column
+    candidates: list[_Candidate] = []
+    for part in body.split("/"):
+        part_locus, found = _parse_part(part.strip(), locus, text, ref)
+        locus = part_locus
+        candidates.extend(found)
+    assert locus is not None
+    expressed = [c for c in candidates if not c.null]
+    # Ambiguity, MAC and XX expansions ignore null candidates (WMDA matching framework, ATLAS):
+    # the typing is null only when every candidate is.
+    kind = Kind.EXPRESSED if expressed else Kind.NULL
+    chosen = expressed or candidates
+    names = list(dict.fromkeys(c.text for c in candidates))
+    return Typing(
+        locus=locus,
+        kind=kind,
+        proteins=frozenset(c.protein for c in chosen if c.protein is not None) if expressed else frozenset(),
+        groups=frozenset(c.group for c in chosen if c.protein is None) if expressed else frozenset(),
+        allele_groups=frozenset(c.group for c in chosen) if expressed else frozenset(),
+        text="/".join(names),
+        serological=any(c.serological for c in chosen) if expressed else False,
+    )
+
+
+def _parse_part(part: str, locus: str | None, text: str, ref: Reference) -> tuple[str, list[_Candidate]]:
+    if not part:
+        raise TypingError(text, locus, "empty alternative in a '/' ambiguity")
+    upper = part.upper().removeprefix("HLA-")
+    if "*" in upper:
+        name, rest = upper.split("*", 1)
+        named = _locus_name(name, text, locus)
+        if locus is not None and named != locus:
+            raise TypingError(text, locus, f"names locus {named}, expected {locus}")
+        return named, _molecular(rest, named, text, ref)
+    serology = _SEROLOGY.match(upper)
+    if serology:
+        named = _SEROLOGY_LOCI[serology.group(1)]
+        if named == "DRB1" and serology.group(2) in ("51", "52", "53"):
+            raise TypingError(text, locus, f"{part} is a DRB5/DRB3/DRB4 antigen; DRB1 is graded here")
+        if locus is not None and named != locus:
+            raise TypingError(text, locus, f"serological {part} is not an antigen of {locus}")
+        return named, _serology(serology.group(2), named, text, ref)
+    if upper[:1].isdigit():
+        if locus is None:
+            raise TypingError(text, None, "no locus: write it (A*02:01) or give the column")
+        return locus, _molecular(upper, locus, text, ref)
+    raise TypingError(text, locus, "not a WHO allele name (A*02:01), serology (A2) or code (A*02:AB)")
+
+
+def _molecular(rest: str, locus: str, text: str, ref: Reference) -> list[_Candidate]:
+    fields = rest.split(":")
+    if len(fields) > 4:
+        raise TypingError(text, locus, "more than 4 fields")
+    last = fields[-1]
+    if len(fields) == 2 and last == "XX":  # allele-group code (NMDP): any allele of the group
+        return [_group(fields[0], locus, text, ref)]
+    if len(fields) == 2 and _MAC.match(last) and not last[:-1].isdigit():
+        return _mac(fields[0], last, locus, text, ref)
+    suffix = ""
+    if last[-1:] in ("G", "P") and last[:-1].isdigit():
+        return _named_group(fields, last[-1], locus, text, ref)
+    if last[-1:] in _SUFFIXES and last[:-1].isdigit():
+        suffix, fields = last[-1], [*fields[:-1], last[:-1]]
+    for number, value in enumerate(fields, start=1):
+        if not value:
+            raise TypingError(text, locus, f"field {number} is empty")
+        if not value.isdigit():
+            raise TypingError(text, locus, f"field {number} is not a number")
+        if len(value) < 2:
+            raise TypingError(text, locus, f"field {number} needs at least 2 digits")
+    if len(fields) == 1:
+        if suffix:
+            raise TypingError(text, locus, "an expression suffix needs at least two fields")
+        return [_group(fields[0], locus, text, ref)]
+    return [_allele(tuple(fields), suffix, locus, text, ref)]
+
+
+def _group(group: str, locus: str, text: str, ref: Reference) -> _Candidate:
+    if not group.isdigit() or len(group) < 2:
+        raise TypingError(text, locus, "field 1 is not a number of at least 2 digits")
+    if not ref.known(locus, (group,)):
+        raise UnknownAlleleError(text, locus, f"allele group {locus}*{group} is not in Allelelist.txt")
+    return _Candidate(group, None, False, f"{locus}*{group}")
+
+
+def _allele(fields: tuple[str, ...], suffix: str, locus: str, text: str, ref: Reference) -> _Candidate:
+    if not ref.known(locus, fields):
+        raise UnknownAlleleError(text, locus, f"{locus}*{':'.join(fields)} is not in Allelelist.txt")
+    null = suffix == "N" or (not suffix and ref.only_nulls(locus, fields))
+    return _Candidate(fields[0], ref.protein_key(locus, fields), null, f"{locus}*{':'.join(fields)}{suffix}")
+
+
+def _expand(names: tuple[str, ...], locus: str, text: str, ref: Reference, what: str) -> list[_Candidate]:
+    found: list[_Candidate] = []
+    for name in names:
+        fields = tuple(name.rstrip(_SUFFIXES).split(":"))
+        if ref.known(locus, fields):  # a code may list alleles this IMGT release does not have
+            found.append(_allele(fields, name[-1] if name[-1] in _SUFFIXES else "", locus, text, ref))
+    if not found:
+        raise UnknownAlleleError(text, locus, f"{what} names no allele in Allelelist.txt")
+    return found
+
+
+def _mac(group: str, code: str, locus: str, text: str, ref: Reference) -> list[_Candidate]:
+    _group(group, locus, text, NO_REFERENCE)
+    if not ref.mac:
+        raise ReferenceRequiredError(
+            text,
+            locus,
+            f"multiple allele code {code} needs an NMDP MAC table "
+            "(numer.v3.txt or mac.txt in the reference directory)",
+        )
+    subtypes = ref.mac.get(code)
+    if subtypes is None:
+        raise UnknownAlleleError(text, locus, f"multiple allele code {code} is not in the MAC table")
+    # NMDP: a generic code lists second fields for the typed group; an allele-specific one full names.
+    names = tuple(s if ":" in s else f"{group}:{s}" for s in subtypes)
+    return _expand(names, locus, text, ref, f"code {code}")
+
+
+def _named_group(fields: list[str], kind: str, locus: str, text: str, ref: Reference) -> list[_Candidate]:
+    name = ":".join(fields)
+    table = (ref.p_groups if kind == "P" else ref.g_groups).get(locus)
+    if table is None:
+        source = "hla_nom_p.txt" if kind == "P" else "hla_nom_g.txt"
+        raise ReferenceRequiredError(text, locus, f"{kind} group {locus}*{name} needs the IMGT {source}")
+    members = table.get(name)
+    if members is None:
+        raise UnknownAlleleError(text, locus, f"{kind} group {locus}*{name} is not in the IMGT table")
+    return _expand(members, locus, text, ref, f"{kind} group {name}")
+
+
+def _serology(antigen: str, locus: str, text: str, ref: Reference) -> list[_Candidate]:
+    label = f"{_SEROLOGY_PREFIX[locus]}{int(antigen)}"
+    if not ref.has_serology:
+        # No tables: compare by allele group; A2 -> A*02, 3/4-digit antigens (A203, B3901) keep
+        # their leading group digits (WMDA serological naming of allele-defined antigens).
+        number = str(int(antigen))
+        group = number.zfill(2) if len(number) <= 2 else number[:-2].zfill(2)
+        return [_Candidate(group, None, False, label)]
+    covered = ref.antigens_covered(locus, str(int(antigen)))
+    table = ref.serology.get(locus, {})
+    alleles = sorted({a for ag in covered for a in table.get(ag, frozenset())})
+    if not alleles:
+        raise UnknownAlleleError(text, locus, f"antigen {label} has no allele in rel_dna_ser.txt")
+    return [
+        _Candidate(
+            a.split(":")[0],
+            ref.protein_key(locus, tuple(a.rstrip(_SUFFIXES).split(":"))),
+            False,
+            label,
+            serological=True,
+        )
+        for a in alleles
+    ]

@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+import pytest
+
+from hla import Certainty, HlaError, grade, parse_genotype, rank_key
+
+PATIENT = parse_genotype(
+    "A*02:01+A*24:02^B*40:01+B*46:01^C*01:02+C*03:04^DRB1*15:01+DRB1*09:01"
+    "^DQB1*06:02+DQB1*03:01^DPB1*04:01+DPB1*02:01"
+)
+
+
+def test_scores_count_over_requested_loci() -> None:
+    donor = parse_genotype(
+        "A*02:01+A*24:02^B*40:01+B*46:01^C*01:02+C*03:04^DRB1*15:01+DRB1*09:01"
+        "^DQB1*06:02+DQB1*03:01^DPB1*04:01+DPB1*02:01"
+    )
+    for loci, of in (
+        (("A", "B", "DRB1"), 6),
+        (("A", "B", "C", "DRB1"), 8),
+        (("A", "B", "C", "DRB1", "DQB1"), 10),
+        (("A", "B", "C", "DRB1", "DQB1", "DPB1"), 12),
+    ):
+        result = grade(PATIENT, donor, loci)
+        assert (result.matched, result.of, result.certainty) == (of, of, Certainty.DEFINITE)
+
+
+def test_mismatch_counts_split_by_level_and_certainty() -> None:
+    donor = parse_genotype("A*02:06+A*24:02^B*40:01+B*07:02^C*01:02+C*03:XX^DRB1*15:01+DRB1*09:01")
+    result = grade(PATIENT, donor)
+    assert (result.matched, result.of, result.mismatches) == (6, 8, 2)
+    assert (result.allele_mismatches, result.antigen_mismatches, result.potentials) == (1, 1, 1)
+    assert result.certainty is Certainty.POTENTIAL
+
+
+def test_as_dict_is_the_cli_shape() -> None:
+    result = grade(
+        PATIENT, parse_genotype("A*02:01+A*24:02^B*40:01+B*46:01^C*01:02+C*03:04^DRB1*15:01+DRB1*09:XX")
+    )
+    assert result.as_dict("CMDP-1") == {
+        "code": "CMDP-1",
+        "matched": 8,
+        "of": 8,
+        "mismatches": 0,
+        "allele_mismatches": 0,
+        "antigen_mismatches": 0,
+        "certainty": "potential",
+        "loci": {
+            "A": ["allele", "allele"],
+            "B": ["allele", "allele"],
+            "C": ["allele", "allele"],
+            "DRB1": ["allele", "potential"],
+        },
+    }
+
+
+def test_ranking_prefers_fewer_mismatches_then_certainty_then_potentials_then_youth() -> None:
+    definite = grade(PATIENT, PATIENT)
+    potential = grade(
+        PATIENT, parse_genotype("A*02+A*24:02^B*40:01+B*46:01^C*01:02+C*03:04^DRB1*15:01+DRB1*09:01")
+    )
+    two_potentials = grade(
+        PATIENT, parse_genotype("A*02+A*24^B*40:01+B*46:01^C*01:02+C*03:04^DRB1*15:01+DRB1*09:01")
+    )
+    mismatch = grade(
+        PATIENT, parse_genotype("A*03:01+A*24:02^B*40:01+B*46:01^C*01:02+C*03:04^DRB1*15:01+DRB1*09:01")
+    )
+    keys = [
+        rank_key(mismatch, 20, 1, 1),
+        rank_key(two_potentials, 20, 1, 2),
+        rank_key(potential, 30, 1, 3),
+        rank_key(definite, 50, 1, 4),
+        rank_key(potential, 20, 1, 5),
+    ]
+    assert [k[-1] for k in sorted(keys)] == [4, 5, 3, 2, 1]
+
+
+def test_patient_must_be_typed_at_requested_loci() -> None:
+    with pytest.raises(HlaError, match="not typed at DQB1"):
+        grade(parse_genotype("A*02:01^B*07:02^DRB1*15:01"), PATIENT, ("A", "B", "DRB1", "DQB1"))
+
+
+def test_unknown_locus_is_rejected() -> None:
+    with pytest.raises(HlaError, match="expected distinct names"):
+        grade(PATIENT, PATIENT, ("A", "DRB9"))
