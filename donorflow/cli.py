@@ -234,12 +234,11 @@ def demo_signups(
 
 @app.command("up")
 def up() -> None:
-    """Migrate the database and load the demo drive once; prints what to do next."""
-    from donorflow.setup import bring_up
+    """Database, demo data, a local Prefect server and every deployment served; Ctrl-C stops it all."""
+    from donorflow.up import run_up
 
     bootstrap.configure_logging()
     try:
-        for line in bring_up():
-            out.print(line)
-    except DonorflowError as exc:
+        run_up(echo=lambda line: out.print(line, soft_wrap=True))
+    except (DonorflowError, RuntimeError) as exc:
         _fail(str(exc), 1)

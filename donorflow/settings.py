@@ -22,6 +22,9 @@ class Settings(BaseSettings):
     join_max_age: int = 45
     donate_max_age: int = 55
     import_batch_size: int = Field(default=2000, ge=1, le=50_000)
+    max_contact_attempts: int = Field(default=3, ge=1, le=10, description="re-mobilisation attempts")
+    prefect_port: int = 4200
+    dashboard_port: int = 8000
     timezone: str = "Asia/Shanghai"
 
     @property

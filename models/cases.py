@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Literal
+from typing import Any, Literal
 
+from sqlalchemy import JSON
 from sqlmodel import Field, SQLModel, UniqueConstraint
 
 from models.db import UtcDateTime, utcnow
 
 __all__ = [
+    "CaseRecord",
     "DonorCase",
     "DonorCasePublic",
+    "FollowUp",
     "PatientSearch",
     "PatientSearchCreate",
     "StageEvent",
@@ -61,6 +64,7 @@ class DonorCase(SQLModel, table=True):
     version: int = 1
     stage_entered_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
     due_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    live_run_id: str | None = Field(default=None, max_length=36)  # the one stage flow run working on it
     opened_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
 
@@ -104,3 +108,38 @@ class StageEventPublic(SQLModel):
     actor: str
     reason: str | None
     flow_run_id: str | None
+
+
+class CaseRecord(SQLModel, table=True):
+    """What a coordinator answered at a stage (contact attempt, sample, result, booking), kept as given.
+
+    `key` makes each answer idempotent: a flow that re-runs from the top after a suspend finds its
+    earlier answers here instead of recording them twice.
+    """
+
+    __tablename__ = "case_record"
+    __table_args__ = (UniqueConstraint("case_id", "key", name="uq_case_record_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: str = Field(foreign_key="donor_case.id", index=True, max_length=36)
+    stage: str = Field(max_length=20)
+    key: str = Field(max_length=64)  # e.g. "contact-2", "sample", "exam-result"
+    data: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    actor: str = Field(max_length=100)
+    at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+    flow_run_id: str | None = Field(default=None, max_length=36)
+
+
+class FollowUp(SQLModel, table=True):
+    """A due follow-up contact after a stem-cell donation (DKMS: day 2, week 1, month 1, month 6, yearly)."""
+
+    __tablename__ = "follow_up"
+    __table_args__ = (UniqueConstraint("case_id", "label", name="uq_follow_up_label"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: str = Field(foreign_key="donor_case.id", index=True, max_length=36)
+    donor_id: int = Field(foreign_key="donor.id", index=True)
+    label: str = Field(max_length=16)
+    due_on: date = Field(index=True)
+    done_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    outcome: str | None = Field(default=None, max_length=200)

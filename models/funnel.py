@@ -9,11 +9,11 @@ from pydantic import BaseModel
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from models.cases import StageEvent
+from models.cases import DonorCase, StageEvent
 from models.pipeline import CaseStage, RegistryStatus
-from models.registry import RecruitmentEvent
+from models.registry import Donor, RecruitmentEvent
 
-__all__ = ["FUNNEL_KEYS", "FunnelCounts", "funnel_counts"]
+__all__ = ["FUNNEL_KEYS", "FunnelCounts", "funnel_counts", "overdue_cases"]
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -78,3 +78,22 @@ def funnel_counts(*, session: Session, start: date, end: date, kind: str = "stem
         registered=counts.get(("donor", RegistryStatus.REGISTERED.value), 0),
         **{key: counts.get(("case", stage.value), 0) for key, stage in _CASE_KEYS.items()},
     )
+
+
+def overdue_cases(*, session: Session, now: datetime) -> list[dict[str, str]]:
+    """Active cases whose stage deadline has passed: what the coordinator must chase today."""
+    rows = session.exec(
+        select(DonorCase.id, DonorCase.stage, DonorCase.due_at, Donor.code)
+        .join(Donor, col(Donor.id) == DonorCase.donor_id)
+        .where(DonorCase.status == "active", col(DonorCase.due_at).is_not(None), col(DonorCase.due_at) < now)
+        .order_by(col(DonorCase.due_at))
+    ).all()
+    return [
+        {
+            "case_id": case_id,
+            "member": code,
+            "stage": stage,
+            "due": due.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M") if due else "",
+        }
+        for case_id, stage, due, code in rows
+    ]

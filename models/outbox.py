@@ -6,11 +6,12 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, Session, SQLModel, select
 
 from models.db import UtcDateTime, utcnow
+from models.registry import Donor
 
-__all__ = ["Outbox"]
+__all__ = ["Outbox", "enqueue"]
 
 
 class Outbox(SQLModel, table=True):
@@ -31,3 +32,35 @@ class Outbox(SQLModel, table=True):
     last_error: str | None = Field(default=None, max_length=500)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
     sent_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+
+
+def enqueue(
+    *,
+    session: Session,
+    channel: str,
+    donor: Donor,
+    template_key: str,
+    context: dict[str, Any],
+    key: str,
+    urgent: bool = False,
+) -> Outbox | None:
+    """Add a message to the outbox in the caller's transaction; the same key twice adds it once.
+
+    The address is not copied here: the dispatcher looks it up at send time, so an opt-out or a
+    withdrawal in between is honoured and no phone number sits in the outbox.
+    """
+    existing = session.exec(select(Outbox).where(Outbox.idempotency_key == key)).first()
+    if existing is not None:
+        return None
+    assert donor.id is not None
+    message = Outbox(
+        channel=channel,
+        recipient_ref=f"donor:{donor.id}",
+        template_key=template_key,
+        language=donor.language,
+        context=context,
+        idempotency_key=key,
+        urgent=urgent,
+    )
+    session.add(message)
+    return message

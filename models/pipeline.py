@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from enum import StrEnum
 
 __all__ = [
     "CASE_MOVES",
     "CLOSABLE_STAGES",
+    "STAGE_DEADLINES",
     "REGISTRY_MOVES",
     "CaseStage",
     "CaseStatus",
@@ -91,3 +93,16 @@ def allowed_case_moves(stage: CaseStage, status: CaseStatus) -> list[str]:
 
 def allowed_registry_moves(status: RegistryStatus | None) -> list[str]:
     return sorted(REGISTRY_MOVES[status])
+
+
+# How long a stage may wait for the coordinator before the case shows as overdue (DESIGN.md §6).
+# CMDP reserves a member for 53 working days after a high-res request; the rest is branch practice.
+STAGE_DEADLINES: dict[CaseStage, timedelta] = {
+    CaseStage.SCREENED: timedelta(days=14),
+    CaseStage.REMOBILISING: timedelta(days=3),  # per contact attempt
+    CaseStage.HIGH_RES_TYPING: timedelta(days=30),
+    CaseStage.EXAM: timedelta(days=30),
+    CaseStage.DONATION: timedelta(days=30),
+    CaseStage.FOLLOW_UP: timedelta(days=3650),
+    CaseStage.COMPLETED: timedelta(0),
+}

@@ -1,0 +1,105 @@
+"""Prefect's composition root: wires the flows to settings, builds every deployment from prefect.yaml
+and serves them from one process (`make up`). It is also the entrypoint module of every deployment, so
+a flow run started in a fresh process (after a suspend, by a trigger) is wired the same way.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+from prefect import serve
+from prefect.deployments.runner import RunnerDeployment
+from prefect.events import DeploymentEventTrigger
+from prefect.schedules import Cron, Interval, Schedule
+from sqlmodel import Session
+
+from donorflow import bootstrap
+from flows import runtime
+from flows.donation import donation
+from flows.exam import pre_donation_exam
+from flows.high_res import high_res_typing
+from flows.remobilise import remobilise
+from flows.reports import flag_overdue, funnel_report
+from flows.screening import initial_screening
+from flows.signups import import_signups_flow, watch_inbox
+
+__all__ = [
+    "PREFECT_YAML",
+    "deployments",
+    "donation",
+    "flag_overdue",
+    "funnel_report",
+    "high_res_typing",
+    "import_signups_flow",
+    "initial_screening",
+    "pre_donation_exam",
+    "remobilise",
+    "serve_all",
+    "watch_inbox",
+    "wire",
+]
+
+ROOT = Path(__file__).resolve().parents[1]
+PREFECT_YAML = ROOT / "prefect.yaml"
+
+
+def wire() -> None:
+    settings = bootstrap.get_settings()
+    engine = bootstrap.get_engine(settings)
+    runtime.configure(
+        runtime.FlowConfig(
+            session_factory=lambda: Session(engine),
+            import_policy=bootstrap.import_policy(settings),
+            inbox_dir=settings.var_dir / "inbox",
+            max_contact_attempts=settings.max_contact_attempts,
+        )
+    )
+
+
+wire()
+
+
+def _schedule(spec: dict[str, Any]) -> Schedule:
+    if "cron" in spec:
+        return Cron(spec["cron"], timezone=spec.get("timezone"))
+    return Interval(spec["interval"], timezone=spec.get("timezone"))
+
+
+def _trigger(spec: dict[str, Any]) -> DeploymentEventTrigger:
+    fields = {key: value for key, value in spec.items() if key != "type"}
+    return DeploymentEventTrigger(**fields)
+
+
+def deployments(names: set[str] | None = None) -> list[RunnerDeployment]:
+    """Every deployment of prefect.yaml (or the named ones) as served deployments of this process."""
+    spec = yaml.safe_load(PREFECT_YAML.read_text(encoding="utf-8"))
+    built = []
+    for entry in spec["deployments"]:
+        if names is not None and entry["name"] not in names:
+            continue
+        _path, _, attribute = entry["entrypoint"].partition(":")
+        entrypoint = f"{os.path.relpath(Path(__file__), Path.cwd())}:{attribute}"
+        built.append(
+            RunnerDeployment.from_entrypoint(
+                entrypoint,
+                name=entry["name"],
+                description=entry.get("description"),
+                tags=entry.get("tags"),
+                schedules=[_schedule(s) for s in entry.get("schedules", [])] or None,
+                triggers=[_trigger(t) for t in entry.get("triggers", [])] or None,
+                enforce_parameter_schema=entry.get("enforce_parameter_schema", True),
+            )
+        )
+    return built
+
+
+def serve_all() -> None:
+    """Serve every deployment from this process until interrupted (Ctrl-C pauses their schedules)."""
+    serve(*deployments(), print_starting_message=False)
+
+
+if __name__ == "__main__":
+    serve_all()

@@ -1,0 +1,34 @@
+"""捐献: the collection — booked (PBSC after G-CSF, or bone marrow), then completed; follow-up starts."""
+
+from __future__ import annotations
+
+from prefect import flow
+
+from flows.forms import DonationBookedForm, DonationCompletedForm
+from flows.runtime import answer_step, finish, stage_run
+from models.stages import book_donation, record_donation
+
+__all__ = ["donation"]
+
+
+@flow(name="donation", flow_run_name="donation-case-{case_id}", persist_result=True)
+def donation(case_id: str) -> str:
+    """Book the collection, then confirm it; on completion the follow-up schedule is created.
+
+    Args:
+        case_id: the case at the donation stage.
+    """
+    with stage_run(case_id, "donation") as run_id:
+        answer_step(
+            case_id, run_id, DonationBookedForm, "donation-booked", "Collection booked", book_donation
+        )
+        outcome = answer_step(
+            case_id,
+            run_id,
+            DonationCompletedForm,
+            "donation-completed",
+            "Collection completed?",
+            record_donation,
+        )
+        finish(case_id, outcome)
+    return outcome.result

@@ -1,0 +1,45 @@
+"""The coordinator forms as Prefect run inputs: the fields and titles come from models/stage_forms.py."""
+
+from __future__ import annotations
+
+from prefect.input import RunInput
+
+from models import stage_forms
+
+__all__ = [
+    "ContactForm",
+    "DonationBookedForm",
+    "DonationCompletedForm",
+    "ExamBookedForm",
+    "ExamResultForm",
+    "HighResResultForm",
+    "SampleSentForm",
+]
+
+
+class ContactForm(RunInput, stage_forms.ContactAnswer):
+    pass
+
+
+class SampleSentForm(RunInput, stage_forms.SampleSent):
+    pass
+
+
+class HighResResultForm(RunInput, stage_forms.HighResResult):
+    pass
+
+
+class ExamBookedForm(RunInput, stage_forms.ExamBooked):
+    pass
+
+
+class ExamResultForm(RunInput, stage_forms.ExamResult):
+    pass
+
+
+class DonationBookedForm(RunInput, stage_forms.DonationBooked):
+    pass
+
+
+class DonationCompletedForm(RunInput, stage_forms.DonationCompleted):
+    pass

@@ -1,0 +1,106 @@
+"""Sign-up sheets into the registry: one sheet on demand, or whatever lands in the inbox folder."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import cast
+from uuid import UUID
+
+from prefect import flow, task
+from prefect.artifacts import create_progress_artifact, create_table_artifact, update_progress_artifact
+from prefect.logging import get_run_logger
+
+from flows.runtime import config, current_run_id, session
+from models.inbox import already_imported, remember_import
+from models.signup_import import ImportReport, import_signups
+
+__all__ = ["import_signups_flow", "watch_inbox"]
+
+SHEET_SUFFIXES = (".csv", ".xlsx")
+
+
+@task(name="import-sheet", task_run_name="import-sheet-{path.name}")
+def import_sheet(path: Path, event_id: int | None, actor: str) -> ImportReport:
+    """The whole sheet in one task: the service batches the rows (thousands per transaction)."""
+    # Called from sync code, Prefect's sync_compatible helpers return the value, not a coroutine.
+    progress = cast(UUID, create_progress_artifact(0.0, description=f"Importing {path.name}"))
+    done = 0
+    total = max(_count_lines(path), 1)
+
+    def advance(rows: int) -> None:
+        nonlocal done
+        done += rows
+        update_progress_artifact(progress, min(100.0, 100.0 * done / total))
+
+    with session() as db_session:
+        report = import_signups(
+            session=db_session,
+            path=path,
+            policy=config().import_policy,
+            event_id=event_id,
+            actor=actor,
+            progress=advance,
+        )
+    update_progress_artifact(progress, 100.0)
+    return report
+
+
+def _count_lines(path: Path) -> int:
+    if path.suffix.lower() != ".csv":
+        return 0
+    with path.open("rb") as handle:
+        return max(sum(1 for _ in handle) - 1, 0)
+
+
+def _summarise(path: Path, report: ImportReport) -> None:
+    """A table a data manager can act on: counts, then each rejected row and why (no personal data)."""
+    rows = [
+        {
+            "row": "",
+            "result": f"created {report.count('created')}, updated {report.count('updated')}, "
+            f"unchanged {report.count('unchanged')}, rejected {len(report.rejected)}",
+        }
+    ]
+    rows += [{"row": str(r.row), "result": "; ".join(r.errors)} for r in report.rejected]
+    create_table_artifact(rows, key="signup-import", description=f"Sign-up import of {path.name}")
+
+
+@flow(name="import-signups", flow_run_name="import-signups-{path}", persist_result=True)
+def import_signups_flow(path: str, event_id: int = 0, coordinator: str = "data-manager") -> dict[str, int]:
+    """Import one drive's sign-up sheet (.csv or .xlsx) into the registry; safe to run again.
+
+    Args:
+        path: the sheet's path on the server, e.g. var/inbox/drive-2021-06-14.xlsx.
+        event_id: the recruitment drive's id (0 if none).
+        coordinator: your name (goes into the audit log).
+    """
+    sheet = Path(path)
+    report = import_sheet(sheet, event_id or None, f"coordinator:{coordinator}")
+    _summarise(sheet, report)
+    counts = report.to_json()
+    return {key: counts[key] for key in ("created", "updated", "unchanged")} | {
+        "rejected": len(report.rejected)
+    }
+
+
+@flow(name="watch-inbox", flow_run_name="watch-inbox", persist_result=True)
+def watch_inbox() -> dict[str, int]:
+    """Import each new sheet dropped into the inbox folder, once (a file seen before is skipped)."""
+    logger = get_run_logger()
+    inbox = config().inbox_dir
+    inbox.mkdir(parents=True, exist_ok=True)
+    imported = skipped = 0
+    for sheet in sorted(p for p in inbox.iterdir() if p.suffix.lower() in SHEET_SUFFIXES):
+        digest = hashlib.sha256(sheet.read_bytes()).hexdigest()
+        with session() as db_session:
+            if already_imported(session=db_session, sha256=digest):
+                skipped += 1
+                continue
+        report = import_sheet(sheet, None, f"inbox:{current_run_id() or 'local'}")
+        _summarise(sheet, report)
+        with session() as db_session:
+            remember_import(session=db_session, sha256=digest, name=sheet.name, report=report)
+        imported += 1
+        logger.info("imported %s", sheet.name)
+    return {"imported": imported, "skipped": skipped}

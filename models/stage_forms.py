@@ -1,0 +1,144 @@
+"""What a coordinator answers at each stage, as plain pydantic models (the flows show them as UI forms).
+
+Field types follow what Prefect's form renderer shows well (shared/PREFECT.md): bool → switch, Literal →
+dropdown, date → picker, nested model → group; no Optional, no dict. Pydantic checks the shape; the rules
+that compare answers with the case (dates in order, results consistent) live in models/stages.py.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, Field
+
+__all__ = [
+    "ContactAnswer",
+    "DonationBooked",
+    "DonationCompleted",
+    "ExamBooked",
+    "ExamPanel",
+    "ExamResult",
+    "HighResResult",
+    "SampleSent",
+    "StageAnswer",
+]
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def today() -> date:
+    """Today in the branch's timezone: the default of a date field in a form."""
+    return datetime.now(SHANGHAI).date()
+
+
+def _in_90_days() -> date:
+    return today() + timedelta(days=90)
+
+
+def _at(position: int) -> dict[str, Any]:
+    return {"position": position}
+
+
+class StageAnswer(BaseModel):
+    coordinator: str = Field(
+        min_length=1,
+        max_length=100,
+        title="Coordinator",
+        json_schema_extra=_at(0),
+        description="Your name: it goes into the case's audit log (the UI has no logins).",
+    )
+
+
+class ContactAnswer(StageAnswer):
+    """Re-mobilisation (再动员): did we reach the member, do they consent, are they healthy and free?"""
+
+    reached: bool = Field(title="Member reached?", json_schema_extra=_at(1))
+    willing: bool = Field(default=False, title="Willing to donate (consents)?", json_schema_extra=_at(2))
+    health_ok: bool = Field(default=False, title="Health questions all fine?", json_schema_extra=_at(3))
+    available_from: date = Field(default_factory=today, title="Available from", json_schema_extra=_at(4))
+    available_to: date = Field(default_factory=_in_90_days, title="Available until", json_schema_extra=_at(5))
+    notes: str = Field(
+        default="", max_length=500, title="Notes (no ID or phone numbers)", json_schema_extra=_at(6)
+    )
+
+
+class SampleSent(StageAnswer):
+    """High-resolution typing (高分辨): the confirmatory sample was taken and sent to the lab."""
+
+    sample_date: date = Field(title="Sample taken on", json_schema_extra=_at(1))
+    lab: str = Field(min_length=1, max_length=100, title="Typing laboratory", json_schema_extra=_at(2))
+    volume_ml: int = Field(
+        default=10, ge=1, le=30, title="Sample volume (mL, CMDP max 30)", json_schema_extra=_at(3)
+    )
+
+
+class HighResResult(StageAnswer):
+    """The lab's high-resolution typing and the transplant centre's decision."""
+
+    result_date: date = Field(title="Result received on", json_schema_extra=_at(1))
+    centre_decision: Literal["proceed_to_workup", "not_selected"] = Field(
+        title="Transplant centre's decision", json_schema_extra=_at(2)
+    )
+    a_1: str = Field(min_length=1, max_length=64, title="A (1)", json_schema_extra=_at(3))
+    a_2: str = Field(min_length=1, max_length=64, title="A (2)", json_schema_extra=_at(4))
+    b_1: str = Field(min_length=1, max_length=64, title="B (1)", json_schema_extra=_at(5))
+    b_2: str = Field(min_length=1, max_length=64, title="B (2)", json_schema_extra=_at(6))
+    c_1: str = Field(min_length=1, max_length=64, title="C (1)", json_schema_extra=_at(7))
+    c_2: str = Field(min_length=1, max_length=64, title="C (2)", json_schema_extra=_at(8))
+    drb1_1: str = Field(min_length=1, max_length=64, title="DRB1 (1)", json_schema_extra=_at(9))
+    drb1_2: str = Field(min_length=1, max_length=64, title="DRB1 (2)", json_schema_extra=_at(10))
+    dqb1_1: str = Field(default="", max_length=64, title="DQB1 (1)", json_schema_extra=_at(11))
+    dqb1_2: str = Field(default="", max_length=64, title="DQB1 (2)", json_schema_extra=_at(12))
+    dpb1_1: str = Field(default="", max_length=64, title="DPB1 (1)", json_schema_extra=_at(13))
+    dpb1_2: str = Field(default="", max_length=64, title="DPB1 (2)", json_schema_extra=_at(14))
+
+
+class ExamBooked(StageAnswer):
+    """Pre-donation exam (捐献前体检) booked."""
+
+    hospital: str = Field(min_length=1, max_length=200, title="Hospital", json_schema_extra=_at(1))
+    exam_date: date = Field(title="Exam date", json_schema_extra=_at(2))
+
+
+class ExamPanel(BaseModel):
+    """CMDP work-up panel: every item must be ticked for a pass (CMV status is recorded, not excluding)."""
+
+    blood_count_ok: bool = Field(default=False, title="Blood count normal")
+    abo_rh: Literal["A+", "A-", "B+", "B-", "AB+", "AB-", "O+", "O-"] = Field(title="ABO / Rh")
+    hbv_negative: bool = Field(default=False, title="HBV negative")
+    hcv_negative: bool = Field(default=False, title="HCV negative")
+    hiv_negative: bool = Field(default=False, title="HIV negative")
+    syphilis_negative: bool = Field(default=False, title="Syphilis negative")
+    cmv: Literal["negative", "positive"] = Field(title="CMV IgG")
+    liver_ok: bool = Field(default=False, title="Liver function normal")
+    renal_ok: bool = Field(default=False, title="Renal function normal")
+    chest_xray_ok: bool = Field(default=False, title="Chest X-ray normal")
+    ecg_ok: bool = Field(default=False, title="ECG normal")
+    ultrasound_ok: bool = Field(default=False, title="Abdominal ultrasound normal")
+
+
+class ExamResult(StageAnswer):
+    result: Literal["passed", "deferred", "failed"] = Field(title="Result", json_schema_extra=_at(1))
+    result_date: date = Field(title="Result date", json_schema_extra=_at(2))
+    panel: ExamPanel = Field(title="Exam panel", json_schema_extra=_at(3))
+    deferred_until: date = Field(default_factory=today, title="If deferred: until", json_schema_extra=_at(4))
+    reason: str = Field(
+        default="", max_length=200, title="If deferred or failed: reason", json_schema_extra=_at(5)
+    )
+
+
+class DonationBooked(StageAnswer):
+    """Collection booked: PBSC after 4–5 days of G-CSF, or bone marrow (CMDP)."""
+
+    product: Literal["PBSC", "BM"] = Field(title="Product", json_schema_extra=_at(1))
+    hospital: str = Field(min_length=1, max_length=200, title="Collection hospital", json_schema_extra=_at(2))
+    gcsf_start: date = Field(title="G-CSF starts on (PBSC)", json_schema_extra=_at(3))
+    collection_date: date = Field(title="Collection date", json_schema_extra=_at(4))
+
+
+class DonationCompleted(StageAnswer):
+    completed: bool = Field(title="Collection completed?", json_schema_extra=_at(1))
+    collected_on: date = Field(default_factory=today, title="Collected on", json_schema_extra=_at(2))
+    notes: str = Field(default="", max_length=500, title="Notes", json_schema_extra=_at(3))
