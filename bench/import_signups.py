@@ -48,11 +48,18 @@ def time_baseline(url: str, rows: list[dict[str, object]], repeat: int) -> list[
     engine = create_engine(url)
     metadata = MetaData()
     table = Table(
-        "bench_raw_donor", metadata, Column("id", Integer, primary_key=True), Column("name", String(64)),
-        Column("sex", String(1)), Column("birth_date", Date), Column("national_id", String(18)),
-        Column("phone", String(20)), Column("email", String(254)), Column("blood_group", String(4)),
+        "bench_raw_donor",
+        metadata,
+        Column("id", Integer, primary_key=True),
+        Column("name", String(64)),
+        Column("sex", String(1)),
+        Column("birth_date", Date),
+        Column("national_id", String(18)),
+        Column("phone", String(20)),
+        Column("email", String(254)),
+        Column("blood_group", String(4)),
         Column("consent_at", DateTime),
-    )  # fmt: skip
+    )
     times = []
     for _ in range(repeat):
         metadata.drop_all(engine)
@@ -76,9 +83,19 @@ def main() -> None:
     args = parser.parse_args()
 
     people = list(signup_rows(args.rows, seed=2021))
-    raw = [{"name": p.name, "sex": p.sex, "birth_date": p.birth_date, "national_id": p.national_id,
-            "phone": p.phone, "email": p.email, "blood_group": p.blood_group, "consent_at": p.consent_at}
-           for p in people]  # fmt: skip
+    raw = [
+        {
+            "name": p.name,
+            "sex": p.sex,
+            "birth_date": p.birth_date,
+            "national_id": p.national_id,
+            "phone": p.phone,
+            "email": p.email,
+            "blood_group": p.blood_group,
+            "consent_at": p.consent_at,
+        }
+        for p in people
+    ]
     with tempfile.TemporaryDirectory() as tmp, fresh_database(args.database, Path(tmp)) as url:
         sheet = write_signup_csv(Path(tmp) / "signups.csv", people)
         fresh, rerun = time_service(url, sheet, args.repeat)

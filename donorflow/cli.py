@@ -100,8 +100,9 @@ def events_add(
     held_on = _parse_date(date_, "--date")
     with _session() as session:
         try:
-            data = RecruitmentEventCreate(name=name, held_on=held_on, location=location, district=district,
-                                          kind=kind)  # type: ignore[arg-type]  # fmt: skip
+            data = RecruitmentEventCreate.model_validate(
+                {"name": name, "held_on": held_on, "location": location, "district": district, "kind": kind}
+            )
         except ValueError as exc:
             _fail(f"invalid drive: {exc}", 2)
         event = create_event(session=session, data=data)
@@ -124,9 +125,13 @@ def donors_import(
     """Import a drive's sign-up sheet. Good rows land, bad rows are reported; safe to run again."""
     with _session() as session, _progress(enabled=not json_) as advance:
         report = import_signups(
-            session=session, path=path, policy=bootstrap.import_policy(), event_id=event_id,
-            actor=actor or _default_actor(), progress=advance,
-        )  # fmt: skip
+            session=session,
+            path=path,
+            policy=bootstrap.import_policy(),
+            event_id=event_id,
+            actor=actor or _default_actor(),
+            progress=advance,
+        )
     if rejects_out is not None and report.rejected:
         write_rejects_csv(rejects_out, report.columns, report.rejected_rows())
         err.print(f"rejected rows written to {rejects_out}")
@@ -157,8 +162,9 @@ def _progress(*, enabled: bool) -> Iterator[Callable[[int], None] | None]:
 
 
 @donors_app.command("show")
-def donors_show(code: Annotated[str, typer.Argument(help="Registry code, e.g. ZZ21-000123.")],
-                json_: JsonFlag = False) -> None:  # fmt: skip
+def donors_show(
+    code: Annotated[str, typer.Argument(help="Registry code, e.g. ZZ21-000123.")], json_: JsonFlag = False
+) -> None:
     """Show a member, personal data masked."""
     with _session() as session:
         donor = show_donor(session=session, code=code)

@@ -19,18 +19,56 @@ __all__ = ["DISTRICTS", "SIGNUP_HEADER", "SignupRow", "make_national_id", "signu
 
 # Zhengzhou's districts and counties with their GB/T 2260 region codes.
 DISTRICTS = {
-    "中原区": "410102", "二七区": "410103", "管城回族区": "410104", "金水区": "410105",
-    "上街区": "410106", "惠济区": "410108", "中牟县": "410122", "巩义市": "410181",
-    "荥阳市": "410182", "新密市": "410183", "新郑市": "410184", "登封市": "410185",
-}  # fmt: skip
+    "中原区": "410102",
+    "二七区": "410103",
+    "管城回族区": "410104",
+    "金水区": "410105",
+    "上街区": "410106",
+    "惠济区": "410108",
+    "中牟县": "410122",
+    "巩义市": "410181",
+    "荥阳市": "410182",
+    "新密市": "410183",
+    "新郑市": "410184",
+    "登封市": "410185",
+}
 ZHENGZHOU_CITY_CODE = "410100"
 _SURNAMES = (
     "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董萧程曹袁邓许傅沈曾彭吕苏卢蒋蔡贾丁魏薛叶阎"
 )
 _GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华玉萍红娥玲芬燕彬鹏辉浩宇欣怡子涵梓萱一诺"
-_PREFIXES = ("134", "135", "136", "137", "138", "139", "150", "151", "152", "157", "158", "159", "182",
-             "183", "187", "188", "130", "131", "132", "155", "156", "185", "186", "133", "153", "180",
-             "181", "189", "177", "199")  # fmt: skip
+_PREFIXES = (
+    "134",
+    "135",
+    "136",
+    "137",
+    "138",
+    "139",
+    "150",
+    "151",
+    "152",
+    "157",
+    "158",
+    "159",
+    "182",
+    "183",
+    "187",
+    "188",
+    "130",
+    "131",
+    "132",
+    "155",
+    "156",
+    "185",
+    "186",
+    "133",
+    "153",
+    "180",
+    "181",
+    "189",
+    "177",
+    "199",
+)
 _BLOOD = ("A+", "B+", "O+", "AB+", "A+", "B+", "O+", "O+", "B+", "A-")
 SIGNUP_HEADER = ("name", "sex", "birth_date", "national_id", "phone", "email", "blood_group", "consent_at")
 
@@ -47,8 +85,16 @@ class SignupRow:
     consent_at: datetime
 
     def cells(self) -> list[str]:
-        return [self.name, self.sex, self.birth_date.isoformat(), self.national_id, self.phone, self.email,
-                self.blood_group, self.consent_at.strftime("%Y-%m-%d %H:%M")]  # fmt: skip
+        return [
+            self.name,
+            self.sex,
+            self.birth_date.isoformat(),
+            self.national_id,
+            self.phone,
+            self.email,
+            self.blood_group,
+            self.consent_at.strftime("%Y-%m-%d %H:%M"),
+        ]
 
 
 def make_national_id(region: str, birth: date, sequence: int) -> str:
@@ -81,9 +127,15 @@ def signup_rows(
         name = rng.choice(_SURNAMES) + "".join(rng.choice(_GIVEN) for _ in range(rng.choice((1, 2, 2))))
         phone = rng.choice(_PREFIXES) + f"{rng.randrange(10**8):08d}"
         yield SignupRow(
-            name=name, sex="M" if male else "F", birth_date=birth, national_id=national_id, phone=phone,
-            email=f"donor{index}@example.org", blood_group=rng.choice(_BLOOD), consent_at=consent,
-        )  # fmt: skip
+            name=name,
+            sex="M" if male else "F",
+            birth_date=birth,
+            national_id=national_id,
+            phone=phone,
+            email=f"donor{index}@example.org",
+            blood_group=rng.choice(_BLOOD),
+            consent_at=consent,
+        )
 
 
 def _unused_id(birth: date, sequence: int, seen: set[str]) -> str:

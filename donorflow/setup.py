@@ -33,7 +33,7 @@ def bring_up() -> Iterator[str]:
                 session=session,
                 data=RecruitmentEventCreate(
                     name=DEMO_DRIVE, held_on=held_on, location="郑州大学", district="高新区"
-                ),  # fmt: skip
+                ),
             )
             demo_dir = settings.var_dir / "demo"
             demo_dir.mkdir(parents=True, exist_ok=True)
@@ -41,9 +41,12 @@ def bring_up() -> Iterator[str]:
                 demo_dir / "demo-signups.csv", list(signup_rows(DEMO_ROWS, seed=614, day=held_on))
             )
             report = import_signups(
-                session=session, path=sheet, policy=bootstrap.import_policy(settings), event_id=event.id,
+                session=session,
+                path=sheet,
+                policy=bootstrap.import_policy(settings),
+                event_id=event.id,
                 actor="demo",
-            )  # fmt: skip
+            )
             yield f"demo drive loaded: event {event.id}, {report.count('created')} members from {sheet}"
     yield "next: .venv/bin/donorflow funnel --from 2021-01-01 --to 2021-12-31"
     yield "      .venv/bin/donorflow donors import <sheet.csv|.xlsx> --event-id <id>   (see README)"

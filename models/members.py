@@ -62,9 +62,14 @@ def withdraw_donor(*, session: Session, code: str, actor: str, at: datetime | No
     when = at or utcnow()
     with transaction(session):
         change_registry_status(
-            session=session, donor=donor, to=RegistryStatus.WITHDRAWN, actor=actor, at=when,
-            reason="consent withdrawn", commit=False,
-        )  # fmt: skip
+            session=session,
+            donor=donor,
+            to=RegistryStatus.WITHDRAWN,
+            actor=actor,
+            at=when,
+            reason="consent withdrawn",
+            commit=False,
+        )
         session.refresh(donor)
         donor.name = None
         donor.phone = None

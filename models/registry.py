@@ -27,9 +27,19 @@ EventKind = Literal["stem_cell", "blood"]
 
 # Two typings per locus, as the lab writes them (WHO nomenclature strings).
 HLA_COLUMNS = (
-    "a_1", "a_2", "b_1", "b_2", "c_1", "c_2",
-    "drb1_1", "drb1_2", "dqb1_1", "dqb1_2", "dpb1_1", "dpb1_2",
-)  # fmt: skip
+    "a_1",
+    "a_2",
+    "b_1",
+    "b_2",
+    "c_1",
+    "c_2",
+    "drb1_1",
+    "drb1_2",
+    "dqb1_1",
+    "dqb1_2",
+    "dpb1_1",
+    "dpb1_2",
+)
 
 
 class RecruitmentEventBase(SQLModel):

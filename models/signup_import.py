@@ -126,18 +126,27 @@ def import_signups(
                 yield result
 
     import_records(
-        session=session, records=records(), policy=policy, event=event, actor=actor,
-        report=report, progress=progress,
-    )  # fmt: skip
+        session=session,
+        records=records(),
+        policy=policy,
+        event=event,
+        actor=actor,
+        report=report,
+        progress=progress,
+    )
     report.accepted.sort(key=lambda a: a.row)
     report.rejected.sort(key=lambda r: r.row)
     # Row numbers and rule names only: the reasons never carry the personal values.
     for rejection in report.rejected:
         log.warning("%s row %d rejected: %s", path.name, rejection.row, "; ".join(rejection.errors))
     log.info(
-        "%s imported: %d created, %d updated, %d unchanged, %d rejected", path.name,
-        report.count("created"), report.count("updated"), report.count("unchanged"), len(report.rejected),
-    )  # fmt: skip
+        "%s imported: %d created, %d updated, %d unchanged, %d rejected",
+        path.name,
+        report.count("created"),
+        report.count("updated"),
+        report.count("unchanged"),
+        len(report.rejected),
+    )
     return report
 
 
@@ -238,15 +247,23 @@ class _BatchWriter:
     # -- new members -----------------------------------------------------------------------------------
     def _member_values(self, record: SignupRecord, key: str) -> dict[str, Any]:
         return {
-            "name": record.name, "sex": record.sex, "birth_date": record.birth_date, "phone": record.phone,
-            "email": record.email, "national_id_hash": key,
-            "national_id_masked": mask_national_id(record.national_id), "blood_group": record.blood_group,
-            "external_id": record.external_id, "consent_at": record.consent_at,
+            "name": record.name,
+            "sex": record.sex,
+            "birth_date": record.birth_date,
+            "phone": record.phone,
+            "email": record.email,
+            "national_id_hash": key,
+            "national_id_masked": mask_national_id(record.national_id),
+            "blood_group": record.blood_group,
+            "external_id": record.external_id,
+            "consent_at": record.consent_at,
             "event_id": self.event.id if self.event else None,
             "district": self.event.district if self.event else None,
-            "status": RegistryStatus.REGISTERED.value, "version": 1,
-            "created_at": self.now, "updated_at": self.now,
-        }  # fmt: skip
+            "status": RegistryStatus.REGISTERED.value,
+            "version": 1,
+            "created_at": self.now,
+            "updated_at": self.now,
+        }
 
     def _insert_new(self, new: dict[str, _NewMember]) -> dict[str, str]:
         if not new:
@@ -297,9 +314,11 @@ class _BatchWriter:
             if donor.withdrawn_at and record.consent_at <= donor.withdrawn_at:
                 return RowRejection(
                     row=record.row,
-                    errors=(f"member {donor.code} withdrew consent after this sign-up; "
-                            "re-registration needs a new consent",),
-                )  # fmt: skip
+                    errors=(
+                        f"member {donor.code} withdrew consent after this sign-up; "
+                        "re-registration needs a new consent",
+                    ),
+                )
             values = self._member_values(record, donor.national_id_hash)
             pending.update({k: values[k] for k in (*_MUTABLE, "birth_date", "consent_at")})
             pending.update(withdrawn_at=None, status=RegistryStatus.REGISTERED.value, status_until=None)
@@ -335,22 +354,39 @@ class _BatchWriter:
         """Store the sheet's HLA typing; a registered member with a typing becomes active (searchable)."""
         values = {column: hla.get(column.upper()) for column in HLA_COLUMNS}
         self.typings[donor_id] = {
-            "donor_id": donor_id, "resolution": _resolution(values), "created_at": self.now,
-            "sampled_on": record.consent_at.astimezone(SHANGHAI).date(), **values,
-        }  # fmt: skip
+            "donor_id": donor_id,
+            "resolution": _resolution(values),
+            "created_at": self.now,
+            "sampled_on": record.consent_at.astimezone(SHANGHAI).date(),
+            **values,
+        }
         if status is RegistryStatus.REGISTERED and donor_id not in self.activate:
             self.activate.add(donor_id)
-            self._event(donor_id, RegistryStatus.REGISTERED, RegistryStatus.ACTIVE, record.consent_at,
-                        "HLA typing received")  # fmt: skip
+            self._event(
+                donor_id,
+                RegistryStatus.REGISTERED,
+                RegistryStatus.ACTIVE,
+                record.consent_at,
+                "HLA typing received",
+            )
 
     def _event(
         self, donor_id: int, from_state: RegistryStatus | None, to: RegistryStatus, at: datetime, reason: str
     ) -> None:
         self.events.append(
-            {"entity": "donor", "donor_id": donor_id, "case_id": None,
-             "from_state": from_state.value if from_state else None, "to_state": to.value, "at": at,
-             "recorded_at": self.now, "actor": self.actor, "reason": reason, "flow_run_id": None}
-        )  # fmt: skip
+            {
+                "entity": "donor",
+                "donor_id": donor_id,
+                "case_id": None,
+                "from_state": from_state.value if from_state else None,
+                "to_state": to.value,
+                "at": at,
+                "recorded_at": self.now,
+                "actor": self.actor,
+                "reason": reason,
+                "flow_run_id": None,
+            }
+        )
 
     def _flush_writes(self) -> None:
         for donor_id in self.activate:

@@ -125,9 +125,16 @@ def close_case(
     when = at or utcnow()
     event_reason = reason.value if not note else f"{reason.value}: {note}"[:200]
     event = StageEvent(
-        entity="case", donor_id=case.donor_id, case_id=case.id, from_state=stage.value,
-        to_state="closed", at=when, actor=actor, reason=event_reason, flow_run_id=flow_run_id,
-    )  # fmt: skip
+        entity="case",
+        donor_id=case.donor_id,
+        case_id=case.id,
+        from_state=stage.value,
+        to_state="closed",
+        at=when,
+        actor=actor,
+        reason=event_reason,
+        flow_run_id=flow_run_id,
+    )
     values = {"status": CaseStatus.CLOSED.value, "closed_reason": reason.value, "due_at": None}
     return _write_case_move(session, case, expected_version, values, event)
 
@@ -172,10 +179,16 @@ def _case_event(
     flow_run_id: str | None,
 ) -> StageEvent:
     return StageEvent(
-        entity="case", donor_id=case.donor_id, case_id=case.id,
-        from_state=from_stage.value if from_stage else None, to_state=to.value,
-        at=at, actor=actor, reason=reason, flow_run_id=flow_run_id,
-    )  # fmt: skip
+        entity="case",
+        donor_id=case.donor_id,
+        case_id=case.id,
+        from_state=from_stage.value if from_stage else None,
+        to_state=to.value,
+        at=at,
+        actor=actor,
+        reason=reason,
+        flow_run_id=flow_run_id,
+    )
 
 
 def change_registry_status(
@@ -209,9 +222,16 @@ def change_registry_status(
         session.rollback()
         raise ConflictError(f"member {donor.code} was changed by someone else; reload and try again")
     session.add(
-        StageEvent(entity="donor", donor_id=donor.id, from_state=current.value, to_state=to.value,
-                   at=when, actor=actor, reason=reason)
-    )  # fmt: skip
+        StageEvent(
+            entity="donor",
+            donor_id=donor.id,
+            from_state=current.value,
+            to_state=to.value,
+            at=when,
+            actor=actor,
+            reason=reason,
+        )
+    )
     if commit:
         session.commit()
         session.refresh(donor)

@@ -16,10 +16,16 @@ _serial = count(1)
 def add_donor(session: Session, *, status: str = "active", name: str = "王小明") -> Donor:
     n = next(_serial)
     donor = Donor(
-        code=f"TT21-{n:06d}", name=name, sex="M", birth_date=date(1995, 5, 17), phone="13800138000",
-        national_id_hash=f"hash-{n}-{datetime.now(UTC).timestamp()}", national_id_masked="4101**********0011",
-        consent_at=datetime(2021, 3, 1, 2, tzinfo=UTC), status=status,
-    )  # fmt: skip
+        code=f"TT21-{n:06d}",
+        name=name,
+        sex="M",
+        birth_date=date(1995, 5, 17),
+        phone="13800138000",
+        national_id_hash=f"hash-{n}-{datetime.now(UTC).timestamp()}",
+        national_id_masked="4101**********0011",
+        consent_at=datetime(2021, 3, 1, 2, tzinfo=UTC),
+        status=status,
+    )
     session.add(donor)
     session.commit()
     session.refresh(donor)

@@ -41,9 +41,12 @@ def run(database_url: str, tmp_path: Path) -> Iterator[CliRunner]:
 class CliRunner:
     def __init__(self, database_url: str, tmp_path: Path) -> None:
         self.env = {
-            **os.environ, "DONORFLOW_DATABASE_URL": database_url, "DONORFLOW_VAR_DIR": str(tmp_path / "var"),
-            "DONORFLOW_ID_SALT": "cli-test-salt", "COLUMNS": "200",
-        }  # fmt: skip
+            **os.environ,
+            "DONORFLOW_DATABASE_URL": database_url,
+            "DONORFLOW_VAR_DIR": str(tmp_path / "var"),
+            "DONORFLOW_ID_SALT": "cli-test-salt",
+            "COLUMNS": "200",
+        }
         self.database_url = database_url
 
     def __call__(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -53,8 +56,13 @@ class CliRunner:
         return result
 
     def popen(self, *args: str, **env: str) -> subprocess.Popen[str]:
-        return subprocess.Popen([DONORFLOW, *args], env={**self.env, **env}, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True)  # fmt: skip
+        return subprocess.Popen(
+            [DONORFLOW, *args],
+            env={**self.env, **env},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
 
     def donors(self) -> int:
         engine = create_engine(self.database_url)
@@ -92,8 +100,15 @@ def test_import_json_report_show_masked_and_funnel(run: CliRunner, tmp_path: Pat
     assert json.loads(shown)["phone"] == person.phone[:3] + "****" + person.phone[-4:]
 
     funnel = json.loads(run("funnel", "--from", "2021-01-01", "--to", "2021-12-31", "--json").stdout)
-    assert list(funnel) == ["recruitment_events", "registered", "initial_screenings", "remobilisations",
-                            "high_res_samples", "pre_donation_exams", "donations"]  # fmt: skip
+    assert list(funnel) == [
+        "recruitment_events",
+        "registered",
+        "initial_screenings",
+        "remobilisations",
+        "high_res_samples",
+        "pre_donation_exams",
+        "donations",
+    ]
     assert (funnel["recruitment_events"], funnel["registered"]) == (1, 5)
 
 
@@ -107,8 +122,9 @@ def test_import_json_report_show_masked_and_funnel(run: CliRunner, tmp_path: Pat
         (["funnel", "--from", "2021-13-01", "--to", "2021-12-31"], "not a date"),
     ],
 )
-def test_unusable_input_is_one_clear_line_on_stderr(run: CliRunner, tmp_path: Path, args: list[str],
-                                                    message: str) -> None:  # fmt: skip
+def test_unusable_input_is_one_clear_line_on_stderr(
+    run: CliRunner, tmp_path: Path, args: list[str], message: str
+) -> None:
     no_phone = tmp_path / "no_phone.csv"
     no_phone.write_text("name,sex,national_id,consent_at\n张三,男,x,2021-01-01\n", encoding="utf-8")
     binary = tmp_path / "binary.csv"

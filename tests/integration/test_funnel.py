@@ -23,8 +23,10 @@ def test_counts_are_person_times_and_use_shanghai_days(session: Session) -> None
     create_event(
         session=session, data=RecruitmentEventCreate(name="b", held_on=date(2022, 1, 1), location="x")
     )
-    create_event(session=session, data=RecruitmentEventCreate(name="blood", held_on=date(2021, 3, 1),
-                                                              location="x", kind="blood"))  # fmt: skip
+    create_event(
+        session=session,
+        data=RecruitmentEventCreate(name="blood", held_on=date(2021, 3, 1), location="x", kind="blood"),
+    )
     donor = add_donor(session)
     assert donor.id is not None
     in_2021 = datetime(2021, 5, 1, tzinfo=UTC)
@@ -37,13 +39,24 @@ def test_counts_are_person_times_and_use_shanghai_days(session: Session) -> None
         if patient == "P-1":
             close_case(session=session, case_id=case.id, reason=CloseReason.DECLINED, actor="a", at=in_2021)
         else:
-            advance_case(session=session, case_id=case.id, to=CaseStage.HIGH_RES_TYPING, actor="a",
-                         at=NEW_YEAR_SHANGHAI)  # fmt: skip
+            advance_case(
+                session=session,
+                case_id=case.id,
+                to=CaseStage.HIGH_RES_TYPING,
+                actor="a",
+                at=NEW_YEAR_SHANGHAI,
+            )
     counts = funnel_counts(session=session, start=date(2021, 1, 1), end=date(2021, 12, 31))
     assert tuple(counts.model_dump()) == FUNNEL_KEYS
-    assert counts.model_dump() == {"recruitment_events": 1, "registered": 0, "initial_screenings": 2,
-                                   "remobilisations": 2, "high_res_samples": 0, "pre_donation_exams": 0,
-                                   "donations": 0}  # fmt: skip
+    assert counts.model_dump() == {
+        "recruitment_events": 1,
+        "registered": 0,
+        "initial_screenings": 2,
+        "remobilisations": 2,
+        "high_res_samples": 0,
+        "pre_donation_exams": 0,
+        "donations": 0,
+    }
     next_year = funnel_counts(session=session, start=date(2022, 1, 1), end=date(2022, 1, 1))
     assert (next_year.recruitment_events, next_year.high_res_samples) == (1, 1)
     assert counts.conversion()["remobilisations"] == 1.0

@@ -26,8 +26,9 @@ def _count(session: Session, model: type[Donor] | type[StageEvent] | type[HlaTyp
 
 
 def _drive(session: Session, held_on: date = date(2021, 6, 14)) -> int:
-    event = create_event(session=session, data=RecruitmentEventCreate(name="郑大", held_on=held_on,
-                                                                       location="郑州大学"))  # fmt: skip
+    event = create_event(
+        session=session, data=RecruitmentEventCreate(name="郑大", held_on=held_on, location="郑州大学")
+    )
     assert event.id is not None
     return event.id
 
@@ -102,12 +103,17 @@ def test_reimporting_the_same_sheet_creates_nothing(session: Session, tmp_path: 
 def test_same_person_again_updates_the_member_never_a_second_one(session: Session, tmp_path: Path) -> None:
     people = _good(3)
     event_id = _drive(session)
-    import_signups(session=session, path=write_signup_csv(tmp_path / "a.csv", people), policy=POLICY,
-                   event_id=event_id)  # fmt: skip
+    import_signups(
+        session=session, path=write_signup_csv(tmp_path / "a.csv", people), policy=POLICY, event_id=event_id
+    )
     moved = SignupRow(**{**people[1].__dict__, "phone": "13912345678"})
     duplicate_in_file = [people[0], moved, people[2], people[2]]
-    report = import_signups(session=session, path=write_signup_csv(tmp_path / "b.csv", duplicate_in_file),
-                            policy=POLICY, event_id=event_id)  # fmt: skip
+    report = import_signups(
+        session=session,
+        path=write_signup_csv(tmp_path / "b.csv", duplicate_in_file),
+        policy=POLICY,
+        event_id=event_id,
+    )
     assert [a.action for a in report.accepted] == ["unchanged", "updated", "unchanged", "unchanged"]
     assert _count(session, Donor) == 3
     donor = session.exec(select(Donor).where(Donor.code == report.accepted[1].code)).one()
@@ -127,8 +133,14 @@ def test_sheet_with_the_same_new_person_twice_creates_one_member(session: Sessio
 def test_hla_columns_make_the_member_active_and_store_the_typing(session: Session, tmp_path: Path) -> None:
     person = _good(1)[0]
     sheet = tmp_path / "hla.csv"
-    hla = {"A_1": "A*02:01", "A_2": "A*24:02", "B_1": "B*40:01", "B_2": "B*46:01", "DRB1_1": "DRB1*09:01",
-           "DRB1_2": "DRB1*15:01"}  # fmt: skip
+    hla = {
+        "A_1": "A*02:01",
+        "A_2": "A*24:02",
+        "B_1": "B*40:01",
+        "B_2": "B*46:01",
+        "DRB1_1": "DRB1*09:01",
+        "DRB1_2": "DRB1*15:01",
+    }
     with sheet.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow([*SIGNUP_HEADER, *hla])
@@ -178,8 +190,9 @@ def test_withdrawal_erases_personal_data_but_keeps_counts_and_audit(session: Ses
 
 def test_shown_member_is_masked(session: Session, tmp_path: Path) -> None:
     person = _good(1)[0]
-    report = import_signups(session=session, path=write_signup_csv(tmp_path / "a.csv", [person]),
-                            policy=POLICY)  # fmt: skip
+    report = import_signups(
+        session=session, path=write_signup_csv(tmp_path / "a.csv", [person]), policy=POLICY
+    )
     shown = show_donor(session=session, code=report.accepted[0].code).model_dump_json()
     for secret in (person.name, person.phone, person.national_id, person.national_id[6:14], person.email):
         assert secret not in shown

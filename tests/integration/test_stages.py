@@ -40,11 +40,30 @@ from models.stages import (
 from models.transitions import open_case
 from tests.factories import add_donor, add_search
 
-TYPING = {"a_1": "A*02:01", "a_2": "A*24:02", "b_1": "B*40:01", "b_2": "B*46:01", "c_1": "C*01:02",
-          "c_2": "C*03:04", "drb1_1": "DRB1*09:01", "drb1_2": "DRB1*15:01"}  # fmt: skip
-PANEL_OK = ExamPanel(blood_count_ok=True, abo_rh="O+", hbv_negative=True, hcv_negative=True, hiv_negative=True,
-                     syphilis_negative=True, cmv="negative", liver_ok=True, renal_ok=True, chest_xray_ok=True,
-                     ecg_ok=True, ultrasound_ok=True)  # fmt: skip
+TYPING = {
+    "a_1": "A*02:01",
+    "a_2": "A*24:02",
+    "b_1": "B*40:01",
+    "b_2": "B*46:01",
+    "c_1": "C*01:02",
+    "c_2": "C*03:04",
+    "drb1_1": "DRB1*09:01",
+    "drb1_2": "DRB1*15:01",
+}
+PANEL_OK = ExamPanel(
+    blood_count_ok=True,
+    abo_rh="O+",
+    hbv_negative=True,
+    hcv_negative=True,
+    hiv_negative=True,
+    syphilis_negative=True,
+    cmv="negative",
+    liver_ok=True,
+    renal_ok=True,
+    chest_xray_ok=True,
+    ecg_ok=True,
+    ultrasound_ok=True,
+)
 
 
 def _case(session: Session) -> DonorCase:
@@ -55,19 +74,26 @@ def _case(session: Session) -> DonorCase:
 
 
 def _willing(**changes: object) -> ContactAnswer:
-    return ContactAnswer.model_validate({"coordinator": "李老师", "reached": True, "willing": True,
-                                         "health_ok": True, **changes})  # fmt: skip
+    return ContactAnswer.model_validate(
+        {"coordinator": "李老师", "reached": True, "willing": True, "health_ok": True, **changes}
+    )
 
 
 def test_one_member_from_screening_to_follow_up_with_every_answer_audited(session: Session) -> None:
     case = _case(session)
     day = today() - timedelta(days=40)
     start_contact_attempt(session=session, case_id=case.id, attempt=1)
-    assert record_contact(session=session, case_id=case.id, attempt=1, answer=_willing(reached=False),
-                          max_attempts=3).result == "retry"  # fmt: skip
+    assert (
+        record_contact(
+            session=session, case_id=case.id, attempt=1, answer=_willing(reached=False), max_attempts=3
+        ).result
+        == "retry"
+    )
     start_contact_attempt(session=session, case_id=case.id, attempt=2)
-    assert record_contact(session=session, case_id=case.id, attempt=2, answer=_willing(),
-                          max_attempts=3).stage == "high_res_typing"  # fmt: skip
+    assert (
+        record_contact(session=session, case_id=case.id, attempt=2, answer=_willing(), max_attempts=3).stage
+        == "high_res_typing"
+    )
     session.refresh(case)
     sample = SampleSent(coordinator="李老师", sample_date=today(), lab="中华骨髓库 HLA 实验室")
     record_sample(session=session, case_id=case.id, answer=sample)
@@ -75,25 +101,52 @@ def test_one_member_from_screening_to_follow_up_with_every_answer_audited(sessio
         coordinator="李老师", result_date=today(), centre_decision="proceed_to_workup", **TYPING
     )
     assert record_high_res_result(session=session, case_id=case.id, answer=result).stage == "exam"
-    book_exam(session=session, case_id=case.id, answer=ExamBooked(coordinator="王", hospital="郑大一附院",
-                                                                   exam_date=today()))  # fmt: skip
+    book_exam(
+        session=session,
+        case_id=case.id,
+        answer=ExamBooked(coordinator="王", hospital="郑大一附院", exam_date=today()),
+    )
     exam = ExamResult(coordinator="王", result="passed", result_date=today(), panel=PANEL_OK)
     assert record_exam_result(session=session, case_id=case.id, answer=exam).stage == "donation"
-    booked = DonationBooked(coordinator="王", product="PBSC", hospital="河南省肿瘤医院", gcsf_start=today(),
-                            collection_date=today() + timedelta(days=4))  # fmt: skip
+    booked = DonationBooked(
+        coordinator="王",
+        product="PBSC",
+        hospital="河南省肿瘤医院",
+        gcsf_start=today(),
+        collection_date=today() + timedelta(days=4),
+    )
     book_donation(session=session, case_id=case.id, answer=booked)
     done = DonationCompleted(coordinator="王", completed=True, collected_on=today())
     assert record_donation(session=session, case_id=case.id, answer=done).stage == "follow_up"
     del day
 
-    trail = session.exec(select(StageEvent.to_state, StageEvent.actor).where(StageEvent.case_id == case.id)
-                         .order_by(col(StageEvent.id))).all()  # fmt: skip
-    assert [state for state, _ in trail] == ["screened", "remobilising", "high_res_typing", "exam", "donation",
-                                             "follow_up"]  # fmt: skip
+    trail = session.exec(
+        select(StageEvent.to_state, StageEvent.actor)
+        .where(StageEvent.case_id == case.id)
+        .order_by(col(StageEvent.id))
+    ).all()
+    assert [state for state, _ in trail] == [
+        "screened",
+        "remobilising",
+        "high_res_typing",
+        "exam",
+        "donation",
+        "follow_up",
+    ]
     assert trail[2][1] == "coordinator:李老师" and trail[-1][1] == "coordinator:王"
     keys = session.exec(select(CaseRecord.key).where(CaseRecord.case_id == case.id)).all()
-    assert sorted(keys) == sorted(["contact-1", "contact-2", "sample", "high-res-result", "exam-booked",
-                                   "exam-result", "donation-booked", "donation-completed"])  # fmt: skip
+    assert sorted(keys) == sorted(
+        [
+            "contact-1",
+            "contact-2",
+            "sample",
+            "high-res-result",
+            "exam-booked",
+            "exam-result",
+            "donation-booked",
+            "donation-completed",
+        ]
+    )
     follow_ups = session.exec(select(FollowUp).where(FollowUp.case_id == case.id)).all()
     assert len(follow_ups) == len(FOLLOW_UP_SCHEDULE) == 14
     assert min(f.due_on for f in follow_ups) == today() + timedelta(days=2)
@@ -108,8 +161,9 @@ def test_answer_replayed_after_suspend_records_and_moves_once(session: Session) 
     first = record_contact(session=session, case_id=case.id, attempt=1, answer=_willing(), max_attempts=3)
     again = record_contact(session=session, case_id=case.id, attempt=1, answer=_willing(), max_attempts=3)
     assert first == again and first.stage == "high_res_typing"
-    moves = session.exec(select(StageEvent).where(StageEvent.case_id == case.id,
-                                                  StageEvent.to_state == "high_res_typing")).all()  # fmt: skip
+    moves = session.exec(
+        select(StageEvent).where(StageEvent.case_id == case.id, StageEvent.to_state == "high_res_typing")
+    ).all()
     assert len(moves) == 1
     assert len(session.exec(select(CaseRecord)).all()) == 1
 
@@ -132,21 +186,32 @@ def test_contact_outcome_closes_with_the_right_reason(
 def test_unreached_after_the_last_attempt_closes_unreachable(session: Session) -> None:
     case = _case(session)
     for attempt in (1, 2):
-        outcome = record_contact(session=session, case_id=case.id, attempt=attempt,
-                                 answer=_willing(reached=False), max_attempts=2)  # fmt: skip
+        outcome = record_contact(
+            session=session, case_id=case.id, attempt=attempt, answer=_willing(reached=False), max_attempts=2
+        )
     assert (outcome.result, outcome.closed_reason) == ("closed", "unreachable")
 
 
 def test_bad_answers_are_explained_and_leave_the_case_unchanged(session: Session) -> None:
     case = _case(session)
     with pytest.raises(ValidationError, match="available until is before available from"):
-        record_contact(session=session, case_id=case.id, attempt=1, max_attempts=3,
-                       answer=_willing(available_from=date(2021, 5, 2), available_to=date(2021, 5, 1)))  # fmt: skip
+        record_contact(
+            session=session,
+            case_id=case.id,
+            attempt=1,
+            max_attempts=3,
+            answer=_willing(available_from=date(2021, 5, 2), available_to=date(2021, 5, 1)),
+        )
     record_contact(session=session, case_id=case.id, attempt=1, answer=_willing(), max_attempts=3)
-    record_sample(session=session, case_id=case.id,
-                  answer=SampleSent(coordinator="a", sample_date=today(), lab="lab"))  # fmt: skip
-    early = HighResResult(coordinator="a", result_date=today() - timedelta(days=1),
-                          centre_decision="proceed_to_workup", **TYPING)  # fmt: skip
+    record_sample(
+        session=session, case_id=case.id, answer=SampleSent(coordinator="a", sample_date=today(), lab="lab")
+    )
+    early = HighResResult(
+        coordinator="a",
+        result_date=today() - timedelta(days=1),
+        centre_decision="proceed_to_workup",
+        **TYPING,
+    )
     with pytest.raises(ValidationError, match="before the sample date"):
         record_high_res_result(session=session, case_id=case.id, answer=early)
     session.rollback()
@@ -154,10 +219,17 @@ def test_bad_answers_are_explained_and_leave_the_case_unchanged(session: Session
         session=session, case_id=case.id, answer=early.model_copy(update={"result_date": today()})
     )
     with pytest.raises(ValidationError, match="exam date .* is before the sample date"):
-        book_exam(session=session, case_id=case.id,
-                  answer=ExamBooked(coordinator="a", hospital="h", exam_date=today() - timedelta(days=3)))  # fmt: skip
-    unticked = ExamResult(coordinator="a", result="passed", result_date=today(),
-                          panel=PANEL_OK.model_copy(update={"hiv_negative": False}))  # fmt: skip
+        book_exam(
+            session=session,
+            case_id=case.id,
+            answer=ExamBooked(coordinator="a", hospital="h", exam_date=today() - timedelta(days=3)),
+        )
+    unticked = ExamResult(
+        coordinator="a",
+        result="passed",
+        result_date=today(),
+        panel=PANEL_OK.model_copy(update={"hiv_negative": False}),
+    )
     with pytest.raises(ValidationError, match="not ticked: hiv_negative"):
         record_exam_result(session=session, case_id=case.id, answer=unticked)
     session.rollback()
@@ -172,10 +244,21 @@ def test_exam_deferral_closes_the_case_and_defers_the_member(session: Session) -
     record_sample(
         session=session, case_id=case.id, answer=SampleSent(coordinator="a", sample_date=today(), lab="l")
     )
-    record_high_res_result(session=session, case_id=case.id, answer=HighResResult(
-        coordinator="a", result_date=today(), centre_decision="proceed_to_workup", **TYPING))  # fmt: skip
-    deferred = ExamResult(coordinator="a", result="deferred", result_date=today(), panel=PANEL_OK,
-                          deferred_until=today() + timedelta(days=90), reason="low haemoglobin")  # fmt: skip
+    record_high_res_result(
+        session=session,
+        case_id=case.id,
+        answer=HighResResult(
+            coordinator="a", result_date=today(), centre_decision="proceed_to_workup", **TYPING
+        ),
+    )
+    deferred = ExamResult(
+        coordinator="a",
+        result="deferred",
+        result_date=today(),
+        panel=PANEL_OK,
+        deferred_until=today() + timedelta(days=90),
+        reason="low haemoglobin",
+    )
     outcome = record_exam_result(session=session, case_id=case.id, answer=deferred)
     assert (outcome.result, outcome.closed_reason) == ("closed", "medical_deferral")
     donor = session.get(Donor, case.donor_id)
@@ -191,8 +274,13 @@ def test_pbsc_needs_four_to_five_days_of_gcsf(session: Session) -> None:
     case = enter_stage(session=session, case_id=case.id, stage=CaseStage.HIGH_RES_TYPING, actor="t")
     case = enter_stage(session=session, case_id=case.id, stage=CaseStage.EXAM, actor="t")
     case = enter_stage(session=session, case_id=case.id, stage=CaseStage.DONATION, actor="t")
-    too_soon = DonationBooked(coordinator="a", product="PBSC", hospital="h", gcsf_start=today(),
-                              collection_date=today() + timedelta(days=1))  # fmt: skip
+    too_soon = DonationBooked(
+        coordinator="a",
+        product="PBSC",
+        hospital="h",
+        gcsf_start=today(),
+        collection_date=today() + timedelta(days=1),
+    )
     with pytest.raises(ValidationError, match="1 days after G-CSF"):
         book_donation(session=session, case_id=case.id, answer=too_soon)
 

@@ -26,16 +26,34 @@ def test_case_walks_the_whole_pipeline_and_every_step_is_audited(session: Sessio
     donor, search = add_donor(session), add_search(session)
     assert donor.id is not None
     case = open_case(session=session, search_id=search.id, donor_id=donor.id, actor="coordinator:li")
-    path = [CaseStage.REMOBILISING, CaseStage.HIGH_RES_TYPING, CaseStage.EXAM, CaseStage.DONATION,
-            CaseStage.FOLLOW_UP, CaseStage.COMPLETED]  # fmt: skip
+    path = [
+        CaseStage.REMOBILISING,
+        CaseStage.HIGH_RES_TYPING,
+        CaseStage.EXAM,
+        CaseStage.DONATION,
+        CaseStage.FOLLOW_UP,
+        CaseStage.COMPLETED,
+    ]
     for stage in path:
-        case = advance_case(session=session, case_id=case.id, to=stage, actor="coordinator:li",
-                            expected_version=case.version, flow_run_id="run-1")  # fmt: skip
+        case = advance_case(
+            session=session,
+            case_id=case.id,
+            to=stage,
+            actor="coordinator:li",
+            expected_version=case.version,
+            flow_run_id="run-1",
+        )
     assert (case.stage, case.status, case.version) == ("completed", "closed", 7)
     trail = [(e.from_state, e.to_state) for e in _events(session, case.id)]
-    assert trail == [(None, "screened"), ("screened", "remobilising"), ("remobilising", "high_res_typing"),
-                     ("high_res_typing", "exam"), ("exam", "donation"), ("donation", "follow_up"),
-                     ("follow_up", "completed")]  # fmt: skip
+    assert trail == [
+        (None, "screened"),
+        ("screened", "remobilising"),
+        ("remobilising", "high_res_typing"),
+        ("high_res_typing", "exam"),
+        ("exam", "donation"),
+        ("donation", "follow_up"),
+        ("follow_up", "completed"),
+    ]
 
 
 def test_opening_the_same_case_twice_returns_the_first_and_audits_once(session: Session) -> None:
@@ -71,8 +89,13 @@ def test_closed_case_cannot_move_or_close_again(session: Session) -> None:
     donor, search = add_donor(session), add_search(session)
     assert donor.id is not None
     case = open_case(session=session, search_id=search.id, donor_id=donor.id, actor="a")
-    case = close_case(session=session, case_id=case.id, reason=CloseReason.UNREACHABLE, actor="a",
-                      note="three calls, no answer")  # fmt: skip
+    case = close_case(
+        session=session,
+        case_id=case.id,
+        reason=CloseReason.UNREACHABLE,
+        actor="a",
+        note="three calls, no answer",
+    )
     assert (case.status, case.closed_reason, case.stage) == ("closed", "unreachable", "screened")
     with pytest.raises(IllegalTransitionError, match="allowed: none"):
         close_case(session=session, case_id=case.id, reason=CloseReason.DECLINED, actor="a")
@@ -109,8 +132,13 @@ def test_second_coordinator_gets_conflict_not_double_transition(session: Session
             assert loaded is not None
             both_loaded.wait()  # both have read version 1 before either writes
             try:
-                advance_case(session=own, case_id=case.id, to=CaseStage.REMOBILISING, actor=name,
-                             expected_version=loaded.version)  # fmt: skip
+                advance_case(
+                    session=own,
+                    case_id=case.id,
+                    to=CaseStage.REMOBILISING,
+                    actor=name,
+                    expected_version=loaded.version,
+                )
                 outcomes.append("won")
             except ConflictError:
                 outcomes.append("conflict")

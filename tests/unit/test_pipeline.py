@@ -15,8 +15,15 @@ def test_pipeline_order_is_the_cmdp_sequence() -> None:
     while CASE_MOVES[stage]:
         (stage,) = CASE_MOVES[stage]
         order.append(stage)
-    assert [s.value for s in order] == ["screened", "remobilising", "high_res_typing", "exam", "donation",
-                                        "follow_up", "completed"]  # fmt: skip
+    assert [s.value for s in order] == [
+        "screened",
+        "remobilising",
+        "high_res_typing",
+        "exam",
+        "donation",
+        "follow_up",
+        "completed",
+    ]
 
 
 def test_closed_case_allows_nothing_and_active_case_may_close() -> None:

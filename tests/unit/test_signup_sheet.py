@@ -43,10 +43,18 @@ def test_utf8_csv_gives_canonical_cells_with_spreadsheet_row_numbers(tmp_path: P
     assert sheet.encoding == "utf-8"
     assert sheet.header_row == 1
     assert rows_of(sheet) == [
-        (2, {"name": "Zhang San", "sex": "M", "national_id": ID_1, "phone": "13800138000",
-             "consent_at": "2021-05-01"}),
+        (
+            2,
+            {
+                "name": "Zhang San",
+                "sex": "M",
+                "national_id": ID_1,
+                "phone": "13800138000",
+                "consent_at": "2021-05-01",
+            },
+        ),
         (3, {"name": "Li Si", "sex": "F", "national_id": ID_2, "phone": "13900139000", "consent_at": None}),
-    ]  # fmt: skip
+    ]
 
 
 def test_utf8_bom_is_detected_and_does_not_leak_into_the_first_header(tmp_path: Path) -> None:
@@ -62,10 +70,13 @@ def test_utf8_bom_is_detected_and_does_not_leak_into_the_first_header(tmp_path: 
 def test_gbk_csv_with_chinese_headers_and_names_is_read_as_gb18030(tmp_path: Path) -> None:
     path = write_text(
         tmp_path / "报名表.csv",
-        ["姓名,性别,身份证号码,手机,同意时间,血型", f"张三丰,男,{ID_1},13800138000,2021年5月1日,A型",
-         f"欧阳娜娜,女,{ID_2},13900139000,2021年5月2日,O型Rh阴性"],
+        [
+            "姓名,性别,身份证号码,手机,同意时间,血型",
+            f"张三丰,男,{ID_1},13800138000,2021年5月1日,A型",
+            f"欧阳娜娜,女,{ID_2},13900139000,2021年5月2日,O型Rh阴性",
+        ],
         "gbk",
-    )  # fmt: skip
+    )
     sheet = read_sheet(path)
     assert sheet.encoding == "gb18030"
     assert [cells["name"] for _, cells in sheet] == ["张三丰", "欧阳娜娜"]
@@ -81,8 +92,11 @@ def test_gbk_csv_with_english_header_and_short_chinese_text_is_not_taken_for_big
 
 
 def test_excel_unicode_text_export_utf16_tab_separated_txt_is_read(tmp_path: Path) -> None:
-    path = write_text(tmp_path / "drive.txt", [ZH_HEADER.replace(",", "\t"),
-                      "\t".join(["张三", "男", ID_1, "13800138000", "2021-05-01"])], "utf-16")  # fmt: skip
+    path = write_text(
+        tmp_path / "drive.txt",
+        [ZH_HEADER.replace(",", "\t"), "\t".join(["张三", "男", ID_1, "13800138000", "2021-05-01"])],
+        "utf-16",
+    )
     sheet = read_sheet(path)
     assert sheet.encoding is not None and sheet.encoding.startswith("utf_16")
     assert rows_of(sheet) == [
@@ -120,8 +134,23 @@ def test_tab_and_semicolon_delimiters_are_sniffed_from_the_header(tmp_path: Path
 
 
 def test_header_variants_map_to_canonical_names(tmp_path: Path) -> None:
-    header = [" NAME ", "Gender", "身份证号码", "手机", "Consent", "出生日期（yyyy-mm-dd）", "E-Mail", "血型",
-              "HLA-A_1", "A-2", "b1", "HLA-DRB1*1", "dqb1_2", "外部编号", "备注"]  # fmt: skip
+    header = [
+        " NAME ",
+        "Gender",
+        "身份证号码",
+        "手机",
+        "Consent",
+        "出生日期（yyyy-mm-dd）",
+        "E-Mail",
+        "血型",
+        "HLA-A_1",
+        "A-2",
+        "b1",
+        "HLA-DRB1*1",
+        "dqb1_2",
+        "外部编号",
+        "备注",
+    ]
     path = write_text(
         tmp_path / "drive.csv", [",".join(header), ",".join(str(i) for i in range(len(header)))]
     )
@@ -190,8 +219,14 @@ def test_file_that_is_not_a_workbook_with_xlsx_name_is_a_sheet_error(tmp_path: P
 
 
 def test_blank_rows_are_skipped_but_keep_their_row_numbers(tmp_path: Path) -> None:
-    lines = [EN_HEADER, f"A,M,{ID_1},13800138000,2021-05-01", "", ",,  ,,", "\t,,,,",
-             f"B,F,{ID_2},13900139000,2021-05-01"]  # fmt: skip
+    lines = [
+        EN_HEADER,
+        f"A,M,{ID_1},13800138000,2021-05-01",
+        "",
+        ",,  ,,",
+        "\t,,,,",
+        f"B,F,{ID_2},13900139000,2021-05-01",
+    ]
     assert [number for number, _ in read_sheet(write_text(tmp_path / "drive.csv", lines))] == [2, 6]
 
 
@@ -201,8 +236,11 @@ def test_rows_with_only_unrecognised_cells_count_as_blank(tmp_path: Path) -> Non
 
 
 def test_a_quoted_multi_line_cell_is_one_spreadsheet_row(tmp_path: Path) -> None:
-    lines = [EN_HEADER + ",note", f'A,M,{ID_1},13800138000,2021-05-01,"line one\nline two"',
-             f"B,F,{ID_2},13900139000,2021-05-01,"]  # fmt: skip
+    lines = [
+        EN_HEADER + ",note",
+        f'A,M,{ID_1},13800138000,2021-05-01,"line one\nline two"',
+        f"B,F,{ID_2},13900139000,2021-05-01,",
+    ]
     assert [number for number, _ in read_sheet(write_text(tmp_path / "drive.csv", lines))] == [2, 3]
 
 

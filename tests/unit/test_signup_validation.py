@@ -328,8 +328,17 @@ def test_consent_exactly_now_is_not_in_the_future() -> None:
 
 
 def test_blank_optional_cells_and_missing_keys_are_fine() -> None:
-    record = accepted({"name": "张三", "sex": "M", "national_id": MALE_ID, "phone": "13800138000",
-                       "consent_at": "2021-05-01", "email": "  ", "A_1": ""})  # fmt: skip
+    record = accepted(
+        {
+            "name": "张三",
+            "sex": "M",
+            "national_id": MALE_ID,
+            "phone": "13800138000",
+            "consent_at": "2021-05-01",
+            "email": "  ",
+            "A_1": "",
+        }
+    )
     assert (record.email, record.blood_group, record.hla, record.external_id) == (None, None, {}, None)
 
 

@@ -1,0 +1,199 @@
+"""What Prefect adds to a pipeline stage, measured beside the bare models/ service calls in the same run.
+
+    .venv/bin/python bench/prefect_overhead.py [--cases 10] [--rows 2358]
+
+- stage flow, start → form shown: the remobilise flow from its first line to the paused form (claim, enter
+  the stage, queue the message, describe the case), against the same service calls made directly;
+- stage flow, answer → finished: from the resumed state to Completed (Prefect's state timestamps), against
+  record_contact directly; this includes up to one pause-poll interval (1 s here) of waiting for the answer
+  to be noticed, printed separately;
+- initial-screening flow (no form) with 20 candidates, against screen_candidates directly;
+- import-signups flow on the seed year's 2,358-row sheet, against import_signups directly.
+Target (issue 4): < 0.5 s of Prefect overhead a stage; the 2,358-row import flow < 10 s.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import argparse  # noqa: E402
+
+from prefect.client.orchestration import get_client  # noqa: E402
+from prefect.testing.utilities import prefect_test_harness  # noqa: E402
+from sqlalchemy import text  # noqa: E402
+from sqlmodel import Session, col, select  # noqa: E402
+
+from donorflow.demo import signup_rows, write_signup_csv  # noqa: E402
+from flows import runtime  # noqa: E402
+from flows.remobilise import remobilise  # noqa: E402
+from flows.screening import PatientSearchForm, initial_screening  # noqa: E402
+from flows.signups import import_signups_flow  # noqa: E402
+from models.cases import PatientSearchCreate  # noqa: E402
+from models.db import make_engine  # noqa: E402
+from models.pipeline import CaseStage, RegistryStatus  # noqa: E402
+from models.registry import Donor  # noqa: E402
+from models.screening import ensure_search, screen_candidates  # noqa: E402
+from models.signup_import import ImportPolicy, import_signups  # noqa: E402
+from models.stage_forms import ContactAnswer  # noqa: E402
+from models.stages import enter_stage, record_contact, start_contact_attempt  # noqa: E402
+from models.transitions import open_case  # noqa: E402
+from tests.coordinator import Coordinator  # noqa: E402
+from tests.databases import empty_all_tables, fresh_database  # noqa: E402
+
+POLICY = ImportPolicy(id_salt=b"bench")
+ANSWER = {"coordinator": "bench", "reached": True, "willing": True, "health_ok": True}
+
+
+def _active_members(engine: object, sheet: Path, count: int) -> list[int]:
+    with Session(engine) as session:  # type: ignore[arg-type]
+        import_signups(session=session, path=sheet, policy=POLICY)
+        donors = list(session.exec(select(Donor).limit(count)))
+        for donor in donors:
+            donor.status = RegistryStatus.ACTIVE.value
+        session.commit()
+        return [d.id for d in donors if d.id is not None]
+
+
+def _new_case(engine: object, donor_id: int, tag: str) -> str:
+    with Session(engine) as session:  # type: ignore[arg-type]
+        search = ensure_search(session=session, data=PatientSearchCreate(patient_code=f"B-{tag}", centre="c"))
+        return open_case(session=session, search_id=search.id, donor_id=donor_id, actor="bench").id
+
+
+def _state_times(run_id: object) -> dict[str, float]:
+    with get_client(sync_client=True) as client:
+        states = client.read_flow_run_states(run_id)  # type: ignore[arg-type]
+    times: dict[str, float] = {}
+    for state in states:
+        label = state.name or state.type.value
+        key = label if label not in times else f"{label}#2"
+        times[key] = state.timestamp.timestamp()
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--cases", type=int, default=10)
+    parser.add_argument("--rows", type=int, default=2358)
+    args = parser.parse_args()
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        fresh_database("sqlite", Path(tmp)) as url,
+        prefect_test_harness(server_startup_timeout=90),
+    ):
+        engine = make_engine(url)
+        runtime.configure(
+            runtime.FlowConfig(
+                session_factory=lambda: Session(engine),
+                import_policy=POLICY,
+                inbox_dir=Path(tmp) / "inbox",
+                pause_poll_seconds=1,
+            )
+        )
+        sheet = write_signup_csv(Path(tmp) / "seed-year.csv", list(signup_rows(args.rows, seed=2021)))
+        members = _active_members(engine, sheet, 2 * args.cases + 20)
+
+        bare_start, bare_answer = [], []
+        for n in range(args.cases):
+            case_id = _new_case(engine, members[n], f"bare-{n}")
+            with Session(engine) as session:
+                started = time.perf_counter()
+                enter_stage(session=session, case_id=case_id, stage=CaseStage.REMOBILISING, actor="bench")
+                start_contact_attempt(session=session, case_id=case_id, attempt=1)
+                bare_start.append(time.perf_counter() - started)
+                started = time.perf_counter()
+                record_contact(
+                    session=session,
+                    case_id=case_id,
+                    attempt=1,
+                    answer=ContactAnswer(**ANSWER),
+                    max_attempts=3,
+                )
+                bare_answer.append(time.perf_counter() - started)
+
+        flow_start, flow_answer = [], []
+        coordinator = Coordinator()
+        for n in range(args.cases):
+            case_id = _new_case(engine, members[args.cases + n], f"flow-{n}")
+            with ThreadPoolExecutor(1) as pool:
+                running = pool.submit(remobilise, case_id)
+                run = coordinator.run_named(f"remobilise-case-{case_id}")
+                coordinator.answer(run.id, ANSWER)
+                running.result(timeout=60)
+            times = _state_times(run.id)
+            flow_start.append(times["Suspended" if "Suspended" in times else "Paused"] - times["Running"])
+            flow_answer.append(times["Completed"] - times["Running#2"])
+
+        candidates = [str(c) for c in _codes(engine, members[-20:])]
+        with Session(engine) as session:
+            search = ensure_search(
+                session=session, data=PatientSearchCreate(patient_code="B-screen", centre="c")
+            )
+            started = time.perf_counter()
+            screen_candidates(session=session, search_id=search.id, codes=candidates, actor="bench")
+            bare_screen = time.perf_counter() - started
+        _reset_cases(engine)
+        started = time.perf_counter()
+        initial_screening(PatientSearchForm(patient_code="B-screen-2", centre="c"), candidates, "bench")
+        flow_screen = time.perf_counter() - started
+
+        empty_all_tables(engine)
+        with Session(engine) as session:
+            started = time.perf_counter()
+            import_signups(session=session, path=sheet, policy=POLICY)
+            bare_import = time.perf_counter() - started
+        empty_all_tables(engine)
+        started = time.perf_counter()
+        import_signups_flow(str(sheet))
+        flow_import = time.perf_counter() - started
+        engine.dispose()
+
+    med = statistics.median
+    print(f"Prefect overhead per stage, median of {args.cases} (SQLite, Prefect test server)")
+    print(
+        f"  start → form shown:  flow {med(flow_start):.3f} s  bare {med(bare_start):.3f} s  "
+        f"overhead {med(flow_start) - med(bare_start):.3f} s"
+    )
+    print(
+        f"  answer → finished:   flow {med(flow_answer):.3f} s  bare {med(bare_answer):.3f} s  "
+        f"overhead {med(flow_answer) - med(bare_answer):.3f} s (includes ≤ 1 s pause polling)"
+    )
+    stage_overhead = med(flow_start) - med(bare_start)
+    print(f"  target < 0.5 s a stage (form shown): {'meets' if stage_overhead < 0.5 else 'MISSES'}")
+    print(
+        f"initial-screening, 20 candidates: flow {flow_screen:.3f} s  bare {bare_screen:.3f} s  "
+        f"ratio {flow_screen / bare_screen:.1f}x"
+    )
+    print(
+        f"import-signups, {args.rows} rows: flow {flow_import:.3f} s  bare {bare_import:.3f} s  "
+        f"ratio {flow_import / bare_import:.2f}x  target < 10 s: {'meets' if flow_import < 10 else 'MISSES'}"
+    )
+
+
+def _codes(engine: object, donor_ids: list[int]) -> list[str]:
+    with Session(engine) as session:  # type: ignore[arg-type]
+        return list(session.exec(select(Donor.code).where(col(Donor.id).in_(donor_ids))))
+
+
+def _reset_cases(engine: object) -> None:
+    """Drop the cases the bare run opened, so the flow screens the same members afresh."""
+    with engine.begin() as connection:  # type: ignore[attr-defined]
+        for table in ("stage_event", "case_record", "follow_up", "outbox", "donor_case"):
+            connection.execute(
+                text(f"DELETE FROM {table}" + (" WHERE entity = 'case'" if table == "stage_event" else ""))
+            )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Data shipped with donorflow: the annual figures the demo year reproduces."""

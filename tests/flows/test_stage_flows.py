@@ -1,0 +1,157 @@
+"""Stage flows in a real Prefect server, run ad hoc (they pause in-process), answered as a coordinator."""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+import pytest
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+from sqlmodel import Session, col, select
+
+from flows.exam import pre_donation_exam
+from flows.forms import ContactForm, ExamResultForm
+from flows.remobilise import remobilise
+from models.cases import CaseRecord, DonorCase, StageEvent
+from models.pipeline import CaseStage
+from models.stage_forms import today
+from models.stages import enter_stage
+from models.transitions import open_case
+from tests.coordinator import Coordinator
+from tests.factories import add_donor, add_search
+
+TODAY = today().isoformat()
+
+
+def _case(session: Session, stage: CaseStage = CaseStage.SCREENED) -> DonorCase:
+    donor, search = add_donor(session), add_search(session)
+    assert donor.id is not None
+    case = open_case(session=session, search_id=search.id, donor_id=donor.id, actor="search")
+    order = [CaseStage.REMOBILISING, CaseStage.HIGH_RES_TYPING, CaseStage.EXAM]
+    for step in order[: order.index(stage) + 1] if stage in order else []:
+        case = enter_stage(session=session, case_id=case.id, stage=step, actor="arrange")
+    return case
+
+
+def _logs(run_id: object) -> str:
+    with get_client(sync_client=True) as client:
+        logs = client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run_id])))
+    return "\n".join(log.message for log in logs)
+
+
+def test_remobilise_retries_unreached_then_consent_moves_the_case_on(wired: Session) -> None:
+    case = _case(wired)
+    coordinator = Coordinator()
+    with ThreadPoolExecutor(1) as pool:
+        running = pool.submit(remobilise, case.id)
+        run = coordinator.run_named(f"remobilise-case-{case.id}")
+        _key, description = coordinator.answer(run.id, {"coordinator": "李老师", "reached": False})
+        assert "Contact attempt 1 of 2" in description and "TT21-" in description
+        _key, description = coordinator.answer(
+            run.id, {"coordinator": "李老师", "reached": True, "willing": True, "health_ok": True}
+        )
+        assert "Contact attempt 2 of 2" in description
+        assert running.result(timeout=60) == "advanced"
+    wired.expire_all()
+    refreshed = wired.get(DonorCase, case.id)
+    assert refreshed is not None
+    assert (refreshed.stage, refreshed.live_run_id) == ("high_res_typing", None)
+    trail = wired.exec(
+        select(StageEvent.to_state, StageEvent.actor, StageEvent.flow_run_id)
+        .where(StageEvent.case_id == case.id)
+        .order_by(col(StageEvent.id))
+    ).all()
+    assert [t[0] for t in trail] == ["screened", "remobilising", "high_res_typing"]
+    assert trail[-1][1] == "coordinator:李老师" and trail[-1][2] == str(run.id)
+
+
+def test_bad_answer_is_explained_in_the_log_and_asked_again(wired: Session) -> None:
+    case = _case(wired)
+    coordinator = Coordinator()
+    with ThreadPoolExecutor(1) as pool:
+        running = pool.submit(remobilise, case.id)
+        run = coordinator.run_named(f"remobilise-case-{case.id}")
+        backwards = {
+            "coordinator": "王",
+            "reached": True,
+            "willing": True,
+            "health_ok": True,
+            "available_from": TODAY,
+            "available_to": (today() - timedelta(days=1)).isoformat(),
+        }
+        coordinator.answer(run.id, backwards)
+        _key, description = coordinator.answer(run.id, {**backwards, "available_to": TODAY})
+        assert "Not accepted: available until is before available from" in description
+        assert running.result(timeout=60) == "advanced"
+    assert "not accepted: available until is before available from" in _logs(run.id)
+    records = wired.exec(select(CaseRecord).where(CaseRecord.case_id == case.id)).all()
+    assert len(records) == 1 and records[0].data["available_to"] == TODAY
+
+
+def test_exam_date_before_the_sample_date_leaves_the_case_unchanged(wired: Session) -> None:
+    case = _case(wired, CaseStage.EXAM)
+    wired.add(
+        CaseRecord(
+            case_id=case.id,
+            stage="high_res_typing",
+            key="sample",
+            actor="a",
+            data={"sample_date": TODAY, "lab": "l", "volume_ml": 10},
+        )
+    )
+    wired.commit()
+    coordinator = Coordinator()
+    with ThreadPoolExecutor(1) as pool:
+        running = pool.submit(pre_donation_exam, case.id)
+        run = coordinator.run_named(f"pre-donation-exam-case-{case.id}")
+        early = (today() - timedelta(days=5)).isoformat()
+        coordinator.answer(run.id, {"coordinator": "王", "hospital": "郑大一附院", "exam_date": early})
+        wired.expire_all()
+        assert wired.exec(select(CaseRecord).where(CaseRecord.key == "exam-booked")).first() is None
+        coordinator.answer(run.id, {"coordinator": "王", "hospital": "郑大一附院", "exam_date": TODAY})
+        coordinator.answer(
+            run.id,
+            {
+                "coordinator": "王",
+                "result": "failed",
+                "result_date": TODAY,
+                "reason": "abnormal ECG",
+                "panel": {"abo_rh": "O+", "cmv": "negative"},
+            },
+        )
+        assert running.result(timeout=60) == "closed"
+    assert f"exam date {early} is before the sample date {TODAY}" in _logs(run.id)
+    wired.expire_all()
+    closed = wired.get(DonorCase, case.id)
+    assert closed is not None and (closed.status, closed.closed_reason) == ("closed", "medical_deferral")
+
+
+def test_unknown_case_fails_with_a_clear_log_line_and_changes_nothing(wired: Session) -> None:
+    state = remobilise("no-such-case", return_state=True)
+    assert state.is_failed()
+    assert "case no-such-case does not exist" in str(state.message) + _logs(state.state_details.flow_run_id)
+    assert wired.exec(select(StageEvent)).all() == []
+
+
+def test_a_second_run_on_a_live_case_is_refused(wired: Session) -> None:
+    case = _case(wired)
+    held = wired.get(DonorCase, case.id)
+    assert held is not None
+    held.live_run_id = "another-run"
+    wired.add(held)
+    wired.commit()
+    state = remobilise(case.id, return_state=True)
+    assert state.is_failed() and "already has a live stage run" in _logs(state.state_details.flow_run_id)
+
+
+@pytest.mark.parametrize("form", [ContactForm, ExamResultForm])
+def test_forms_render_as_the_ui_expects(form: type[ContactForm] | type[ExamResultForm]) -> None:
+    """The schema the UI renders: every field titled, the coordinator first and required, no anyOf."""
+    schema = form.model_json_schema()
+    text = json.dumps(schema)
+    assert "anyOf" not in text  # Optional fields render as confusing "X / None" tabs (PREFECT.md)
+    assert "coordinator" in schema["required"]
+    assert schema["properties"]["coordinator"]["position"] == 0
+    assert all("title" in field for field in schema["properties"].values())
