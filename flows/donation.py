@@ -30,5 +30,5 @@ def donation(case_id: str) -> str:
             "Collection completed?",
             record_donation,
         )
-        finish(case_id, outcome)
-    return outcome.result
+    # The event goes out after the case is released, so the next stage's run can claim it at once.
+    return finish(case_id, outcome).result

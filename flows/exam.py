@@ -25,5 +25,5 @@ def pre_donation_exam(case_id: str) -> str:
         outcome = answer_step(
             case_id, run_id, ExamResultForm, "exam-result", "Exam result and panel", record_exam_result
         )
-        finish(case_id, outcome)
-    return outcome.result
+    # The event goes out after the case is released, so the next stage's run can claim it at once.
+    return finish(case_id, outcome).result

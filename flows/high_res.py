@@ -26,9 +26,9 @@ def high_res_typing(case_id: str) -> str:
             case_id,
             run_id,
             HighResResultForm,
-            "result",
+            "high-res-result",
             "High-resolution result and the centre's decision",
             record_high_res_result,
         )
-        finish(case_id, outcome)
-    return outcome.result
+    # The event goes out after the case is released, so the next stage's run can claim it at once.
+    return finish(case_id, outcome).result

@@ -49,5 +49,5 @@ def remobilise(case_id: str) -> str:
             outcome = ask_until_valid(ContactForm, f"contact-{attempt}", text, apply)
             if outcome.result != "retry":
                 break
-        finish(case_id, outcome)
-    return outcome.result
+    # The event goes out after the case is released, so the next stage's run can claim it at once.
+    return finish(case_id, outcome).result

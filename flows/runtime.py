@@ -22,7 +22,7 @@ from models.cases import PatientSearch
 from models.errors import DonorflowError, ValidationError
 from models.registry import Donor
 from models.signup_import import ImportPolicy
-from models.stages import Outcome, claim_case, release_case
+from models.stages import Outcome, claim_case, release_case, replayed_outcome
 from models.transitions import get_case
 
 __all__ = [
@@ -177,7 +177,11 @@ def describe(case_id: str, what: str) -> str:
 def finish(case_id: str, outcome: Outcome) -> Outcome:
     """Log the outcome and, when the case moved on, emit the event that starts the next stage."""
     logger = get_run_logger()
-    if outcome.result == "advanced":
+    if outcome.replayed:
+        logger.info(
+            "case %s: this stage was answered before (now %s); nothing new to do", case_id, outcome.stage
+        )
+    elif outcome.result == "advanced":
         emit_case_event(case_id, outcome.stage)
         logger.info("case %s moved to %s", case_id, outcome.stage)
     elif outcome.result == "closed":
@@ -194,7 +198,14 @@ class StageService(Protocol[F_contra]):
 def answer_step(
     case_id: str, run_id: str, form: type[F], key: str, what: str, service: StageService[F]
 ) -> Outcome:
-    """One coordinator step of a stage: show the form, apply the answer, ask again if a rule is broken."""
+    """One coordinator step of a stage: show the form, apply the answer, ask again if a rule is broken.
+
+    `key` is the step's record key in the database: a step answered before is not asked again.
+    """
+    with session() as db_session:
+        done = replayed_outcome(session=db_session, case_id=case_id, key=key)
+    if done is not None:
+        return done
 
     def apply(db_session: Session, answer: F) -> Outcome:
         return service(session=db_session, case_id=case_id, answer=answer, flow_run_id=run_id)

@@ -49,6 +49,7 @@ __all__ = [
     "record_high_res_result",
     "record_sample",
     "release_case",
+    "replayed_outcome",
     "start_contact_attempt",
 ]
 
@@ -69,6 +70,7 @@ class Outcome:
     result: Literal["advanced", "closed", "retry", "recorded"]
     stage: str
     closed_reason: str | None = None
+    replayed: bool = False  # answered before (a re-run): nothing new happened, announce nothing
 
 
 # -- the one live stage run per case ------------------------------------------------------------------
@@ -160,14 +162,22 @@ def _local_noon(day: date) -> datetime:
     return datetime.combine(day, time(12), SHANGHAI).astimezone(UTC)
 
 
+def replayed_outcome(*, session: Session, case_id: str, key: str) -> Outcome | None:
+    """The outcome of the answer recorded under `key`, or None when that step is still to be answered."""
+    return _replayed(session, get_case(session=session, case_id=case_id), key)
+
+
 def _replayed(session: Session, case: DonorCase, key: str) -> Outcome | None:
     """The outcome of an answer recorded before (a re-run after suspend), or None if it is new."""
     if find_record(session=session, case_id=case.id, key=key) is None:
         return None
     session.refresh(case)
     if case.status == CaseStatus.CLOSED:
-        return Outcome("closed", case.stage, case.closed_reason)
-    return Outcome("advanced" if key.endswith(("result", "completed")) else "recorded", case.stage)
+        return Outcome("closed", case.stage, case.closed_reason, replayed=True)
+    result: Literal["advanced", "recorded"] = (
+        "advanced" if key.endswith(("result", "completed")) else "recorded"
+    )
+    return Outcome(result, case.stage, replayed=True)
 
 
 # -- re-mobilisation --------------------------------------------------------------------------------
@@ -188,8 +198,9 @@ def record_contact(
     if record is not None:
         session.refresh(case)
         if case.status == CaseStatus.CLOSED:
-            return Outcome("closed", case.stage, case.closed_reason)
-        return Outcome("advanced" if case.stage != CaseStage.REMOBILISING else "retry", case.stage)
+            return Outcome("closed", case.stage, case.closed_reason, replayed=True)
+        moved = case.stage != CaseStage.REMOBILISING
+        return Outcome("advanced" if moved else "retry", case.stage, replayed=True)
     _require_stage(case, CaseStage.REMOBILISING)
     if answer.reached and answer.available_to < answer.available_from:
         raise ValidationError("available until is before available from: please answer again")

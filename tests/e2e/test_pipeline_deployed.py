@@ -33,23 +33,54 @@ from tests.databases import fresh_database
 
 ROOT = Path(__file__).resolve().parents[2]
 TODAY = today().isoformat()
-PANEL = {"blood_count_ok": True, "abo_rh": "A+", "hbv_negative": True, "hcv_negative": True, "hiv_negative": True,
-         "syphilis_negative": True, "cmv": "negative", "liver_ok": True, "renal_ok": True, "chest_xray_ok": True,
-         "ecg_ok": True, "ultrasound_ok": True}  # fmt: skip
-HLA = {"A_1": "A*02:01", "A_2": "A*24:02", "B_1": "B*40:01", "B_2": "B*46:01", "C_1": "C*01:02", "C_2": "C*03:04",
-       "DRB1_1": "DRB1*09:01", "DRB1_2": "DRB1*15:01"}  # fmt: skip
+PANEL = {
+    "blood_count_ok": True,
+    "abo_rh": "A+",
+    "hbv_negative": True,
+    "hcv_negative": True,
+    "hiv_negative": True,
+    "syphilis_negative": True,
+    "cmv": "negative",
+    "liver_ok": True,
+    "renal_ok": True,
+    "chest_xray_ok": True,
+    "ecg_ok": True,
+    "ultrasound_ok": True,
+}
+HLA = {
+    "A_1": "A*02:01",
+    "A_2": "A*24:02",
+    "B_1": "B*40:01",
+    "B_2": "B*46:01",
+    "C_1": "C*01:02",
+    "C_2": "C*03:04",
+    "DRB1_1": "DRB1*09:01",
+    "DRB1_2": "DRB1*15:01",
+}
 
 
 @pytest.fixture
 def served(prefect_server: str, tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
     with fresh_database("sqlite", tmp_path) as url:
-        env = {**os.environ, "PREFECT_API_URL": prefect_server, "DONORFLOW_DATABASE_URL": url,
-               "DONORFLOW_VAR_DIR": str(tmp_path / "var"), "DONORFLOW_ID_SALT": "e2e-salt",
-               "PREFECT_RUNNER_POLL_FREQUENCY": "1", "PREFECT_RESULTS_PERSIST_BY_DEFAULT": "true",
-               "PREFECT_LOCAL_STORAGE_PATH": str(tmp_path / "results")}  # fmt: skip
+        env = {
+            **os.environ,
+            "PREFECT_API_URL": prefect_server,
+            "DONORFLOW_DATABASE_URL": url,
+            "DONORFLOW_VAR_DIR": str(tmp_path / "var"),
+            "DONORFLOW_ID_SALT": "e2e-salt",
+            "PREFECT_RUNNER_POLL_FREQUENCY": "1",
+            "PREFECT_RESULTS_PERSIST_BY_DEFAULT": "true",
+            "PREFECT_LOCAL_STORAGE_PATH": str(tmp_path / "results"),
+        }
         log = (tmp_path / "serve.log").open("wb")
-        process = subprocess.Popen([sys.executable, "-m", "donorflow.deployments"], cwd=ROOT, env=env, stdout=log,
-                                   stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+        process = subprocess.Popen(
+            [sys.executable, "-m", "donorflow.deployments"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         try:
             yield url, env
         finally:
@@ -94,9 +125,14 @@ def test_member_from_sign_up_sheet_to_follow_up_through_deployed_flows(
     with Session(engine) as session:
         code = session.exec(select(Donor.code)).one()
 
-    screening = _run("initial-screening/initial-screening", {
-        "search": {"patient_code": "P21-0001", "centre": "河南省肿瘤医院", "urgency": "urgent"},
-        "candidate_codes": [code], "coordinator": "李老师"})  # fmt: skip
+    screening = _run(
+        "initial-screening/initial-screening",
+        {
+            "search": {"patient_code": "P21-0001", "centre": "河南省肿瘤医院", "urgency": "urgent"},
+            "candidate_codes": [code],
+            "coordinator": "李老师",
+        },
+    )
     assert coordinator.final_state(screening) == "Completed"
     with Session(engine) as session:
         case_id = session.exec(select(DonorCase.id)).one()
@@ -110,8 +146,10 @@ def test_member_from_sign_up_sheet_to_follow_up_through_deployed_flows(
     high_res = coordinator.run_named(f"high-res-typing-case-{case_id}").id  # started by the event trigger
     coordinator.answer(high_res, {"coordinator": "李老师", "sample_date": TODAY, "lab": "HLA lab"})
     typing = {key.lower(): value for key, value in HLA.items()}
-    coordinator.answer(high_res, {"coordinator": "李老师", "result_date": TODAY,
-                                  "centre_decision": "proceed_to_workup", **typing})  # fmt: skip
+    coordinator.answer(
+        high_res,
+        {"coordinator": "李老师", "result_date": TODAY, "centre_decision": "proceed_to_workup", **typing},
+    )
     assert coordinator.final_state(high_res) == "Completed"
 
     exam = coordinator.run_named(f"pre-donation-exam-case-{case_id}").id
@@ -122,8 +160,16 @@ def test_member_from_sign_up_sheet_to_follow_up_through_deployed_flows(
     assert coordinator.final_state(exam) == "Completed"
 
     donation = coordinator.run_named(f"donation-case-{case_id}").id
-    coordinator.answer(donation, {"coordinator": "王医生", "product": "BM", "hospital": "河南省肿瘤医院",
-                                  "gcsf_start": TODAY, "collection_date": TODAY})  # fmt: skip
+    coordinator.answer(
+        donation,
+        {
+            "coordinator": "王医生",
+            "product": "BM",
+            "hospital": "河南省肿瘤医院",
+            "gcsf_start": TODAY,
+            "collection_date": TODAY,
+        },
+    )
     coordinator.answer(donation, {"coordinator": "王医生", "completed": True, "collected_on": TODAY})
     assert coordinator.final_state(donation) == "Completed"
 
@@ -134,11 +180,19 @@ def test_member_from_sign_up_sheet_to_follow_up_through_deployed_flows(
             "active",
             None,
         )
-        trail = session.exec(select(StageEvent.entity, StageEvent.to_state, StageEvent.actor)
-                             .order_by(col(StageEvent.id))).all()  # fmt: skip
+        trail = session.exec(
+            select(StageEvent.entity, StageEvent.to_state, StageEvent.actor).order_by(col(StageEvent.id))
+        ).all()
         assert [(entity, state) for entity, state, _ in trail] == [
-            ("donor", "registered"), ("donor", "active"), ("case", "screened"), ("case", "remobilising"),
-            ("case", "high_res_typing"), ("case", "exam"), ("case", "donation"), ("case", "follow_up")]  # fmt: skip
+            ("donor", "registered"),
+            ("donor", "active"),
+            ("case", "screened"),
+            ("case", "remobilising"),
+            ("case", "high_res_typing"),
+            ("case", "exam"),
+            ("case", "donation"),
+            ("case", "follow_up"),
+        ]
         assert trail[4][2] == "coordinator:李老师" and trail[-1][2] == "coordinator:王医生"
         outbox = session.exec(
             select(Outbox.template_key, Outbox.recipient_ref).order_by(col(Outbox.id))

@@ -155,3 +155,17 @@ def test_forms_render_as_the_ui_expects(form: type[ContactForm] | type[ExamResul
     assert "coordinator" in schema["required"]
     assert schema["properties"]["coordinator"]["position"] == 0
     assert all("title" in field for field in schema["properties"].values())
+
+
+def test_a_stage_run_again_asks_nothing_already_answered(wired: Session) -> None:
+    """A duplicate trigger or a manual re-run finds the answers in the database and only reports them."""
+    case = _case(wired, CaseStage.EXAM)
+    for key, data in (("exam-booked", {"exam_date": TODAY}), ("exam-result", {"result_date": TODAY})):
+        wired.add(CaseRecord(case_id=case.id, stage="exam", key=key, actor="a", data=data))
+    wired.commit()
+    case = enter_stage(session=wired, case_id=case.id, stage=CaseStage.DONATION, actor="arrange")
+    state = pre_donation_exam(case.id, return_state=True)
+    assert state.is_completed() and state.result() == "advanced"
+    assert "answered before (now donation); nothing new to do" in _logs(state.state_details.flow_run_id)
+    wired.expire_all()
+    assert len(wired.exec(select(StageEvent).where(StageEvent.to_state == "donation")).all()) == 1

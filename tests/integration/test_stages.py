@@ -160,7 +160,8 @@ def test_answer_replayed_after_suspend_records_and_moves_once(session: Session) 
     case = _case(session)
     first = record_contact(session=session, case_id=case.id, attempt=1, answer=_willing(), max_attempts=3)
     again = record_contact(session=session, case_id=case.id, attempt=1, answer=_willing(), max_attempts=3)
-    assert first == again and first.stage == "high_res_typing"
+    assert (again.result, again.stage, again.replayed) == (first.result, first.stage, True)
+    assert first.stage == "high_res_typing" and not first.replayed
     moves = session.exec(
         select(StageEvent).where(StageEvent.case_id == case.id, StageEvent.to_state == "high_res_typing")
     ).all()
