@@ -26,7 +26,8 @@ from models.db import utcnow
 from models.errors import NotFoundError
 from models.masking import mask_national_id
 from models.pipeline import RegistryStatus
-from models.registry import HLA_COLUMNS, Donor, HlaTyping, RecruitmentEvent, RegistryCodeCounter
+from models.registry import HLA_COLUMNS, Donor, HlaTyping, RecruitmentEvent
+from models.registry_codes import code_prefix, reserve_codes
 from models.signup_sheet import read_sheet
 from models.signup_validation import RowRejection, SignupRecord, validate_row
 
@@ -273,9 +274,8 @@ class _BatchWriter:
             by_prefix.setdefault(self._code_prefix(member.record), []).append(key)
         codes: dict[str, str] = {}
         for prefix, prefix_keys in by_prefix.items():
-            first = self._reserve_codes(prefix, len(prefix_keys))
-            for offset, key in enumerate(prefix_keys):
-                codes[key] = f"{prefix}-{first + offset:06d}"
+            reserved = reserve_codes(session=self.session, prefix=prefix, count=len(prefix_keys))
+            codes.update(zip(prefix_keys, reserved, strict=True))
         rows = [{**member.values, "code": codes[key]} for key, member in new.items()]
         inserted = self.session.execute(
             insert(Donor).returning(col(Donor.id), col(Donor.national_id_hash)), rows
@@ -290,20 +290,7 @@ class _BatchWriter:
 
     def _code_prefix(self, record: SignupRecord) -> str:
         when = self.event.held_on if self.event else record.consent_at.astimezone(SHANGHAI).date()
-        return f"{self.policy.registry_prefix}{when.year % 100:02d}"
-
-    def _reserve_codes(self, prefix: str, count: int) -> int:
-        """Reserve `count` sequence numbers atomically; returns the first. Rolled back with the batch."""
-        if self.session.get(RegistryCodeCounter, prefix) is None:
-            self.session.add(RegistryCodeCounter(prefix=prefix, last_value=0))
-            self.session.flush()
-        last = self.session.execute(
-            update(RegistryCodeCounter)
-            .where(col(RegistryCodeCounter.prefix) == prefix)
-            .values(last_value=col(RegistryCodeCounter.last_value) + count)
-            .returning(col(RegistryCodeCounter.last_value))
-        ).scalar_one()
-        return int(last) - count + 1
+        return code_prefix(self.policy.registry_prefix, when.year)
 
     # -- existing members ------------------------------------------------------------------------------
     def _update_existing(self, donor: Donor, record: SignupRecord) -> Action | RowRejection:
