@@ -12,13 +12,24 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import Engine
 
+import hla
 import migrations
 from donorflow.settings import Settings
 from models.db import make_engine
 from models.masking import PiiMaskingFilter
+from models.matching import IndexStore
 from models.signup_import import ImportPolicy
 
-__all__ = ["configure_logging", "get_engine", "get_settings", "id_salt", "import_policy", "upgrade_database"]
+__all__ = [
+    "configure_logging",
+    "get_engine",
+    "get_settings",
+    "hla_index_store",
+    "hla_reference",
+    "id_salt",
+    "import_policy",
+    "upgrade_database",
+]
 
 
 @lru_cache(maxsize=1)
@@ -64,6 +75,18 @@ def import_policy(settings: Settings | None = None) -> ImportPolicy:
         max_age=settings.join_max_age,
         batch_size=settings.import_batch_size,
     )
+
+
+@lru_cache(maxsize=1)
+def hla_reference() -> hla.Reference | None:
+    """The optional IMGT/HLA and MAC tables (DONORFLOW_HLA_DATA_DIR); None means the built-in rules."""
+    data_dir = get_settings().hla_data_dir
+    return hla.load_reference(data_dir) if data_dir else None
+
+
+def hla_index_store(settings: Settings | None = None) -> IndexStore:
+    settings = settings or get_settings()
+    return IndexStore(settings.var_dir / "hla-index.npz", hla_reference())
 
 
 def alembic_config(url: str) -> Config:

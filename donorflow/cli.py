@@ -193,6 +193,56 @@ def donors_withdraw(
         out.print(f"{donor.code} withdrawn; personal data erased")
 
 
+@app.command("search")
+def search(
+    hla_text: Annotated[
+        str, typer.Option("--hla", help='Patient typing: "A*02:01 A*24:02 B*40:01 …" or a GL string.')
+    ],
+    loci: Annotated[
+        str, typer.Option(help="Loci to score: A,B,DRB1 (6/6) … A,B,C,DRB1,DQB1,DPB1 (12/12).")
+    ] = "A,B,C,DRB1",
+    max_mismatches: Annotated[int, typer.Option(min=0, max=6, help="Mismatches allowed.")] = 0,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="How many candidates to list.")] = 20,
+    json_: JsonFlag = False,
+) -> None:
+    """Initial screening: registry members ranked against a patient's HLA typing."""
+    from models.matching import patient_genotype, search_registry
+
+    with _session() as session:
+        reference = bootstrap.hla_reference()
+        patient = patient_genotype(hla_text, reference)
+        index = bootstrap.hla_index_store().open(session)
+        wanted = [locus.strip().upper() for locus in loci.split(",") if locus.strip()]
+        total, rows = search_registry(
+            session=session,
+            index=index,
+            patient=patient,
+            loci=wanted,
+            max_mismatches=max_mismatches,
+            limit=limit,
+        )
+    if json_:
+        _print_json([row.as_dict() for row in rows])
+        return
+    table = Table(
+        "member",
+        "match",
+        "certainty",
+        *wanted,
+        title=f"{total} candidates within {max_mismatches} mismatches",
+    )
+    for row in rows:
+        grades = row.result.as_dict()["loci"]
+        assert isinstance(grades, dict)
+        table.add_row(
+            row.code,
+            f"{row.result.matched}/{row.result.of}",
+            str(row.result.certainty),
+            *(" ".join(grades[locus]) for locus in wanted),
+        )
+    out.print(table)
+
+
 @app.command("funnel")
 def funnel(
     from_: Annotated[str, typer.Option("--from", help="First day, YYYY-MM-DD (Asia/Shanghai).")],

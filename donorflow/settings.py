@@ -23,6 +23,7 @@ class Settings(BaseSettings):
     donate_max_age: int = 55
     import_batch_size: int = Field(default=2000, ge=1, le=50_000)
     max_contact_attempts: int = Field(default=3, ge=1, le=10, description="re-mobilisation attempts")
+    hla_data_dir: Path | None = Field(default=None, description="IMGT/HLA and MAC tables (optional)")
     prefect_port: int = 4200
     dashboard_port: int = 8000
     timezone: str = "Asia/Shanghai"

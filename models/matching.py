@@ -1,0 +1,207 @@
+"""Matching registry members to a patient: the database side of the HLA index (DESIGN.md §4).
+
+The index lives in memory and on disk (`var/hla-index.npz`, with a small JSON of watermarks beside it).
+Opening it loads the file and applies what changed in the database since it was written — new typings,
+members who became active, deferred or withdrew — so a restart never rebuilds 3.5 M members from scratch.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+import hla
+from models.cases import StageEvent
+from models.errors import ValidationError
+from models.pipeline import RegistryStatus
+from models.registry import Donor, HlaTyping
+
+__all__ = ["IndexStore", "MatchRow", "patient_genotype", "search_registry", "typing_genotype"]
+
+log = logging.getLogger(__name__)
+_LOCUS_COLUMNS = {locus: (f"{locus.lower()}_1", f"{locus.lower()}_2") for locus in hla.LOCI}
+# Transactions can commit out of id order: re-read this many ids below each watermark (idempotent).
+_LOOKBACK = 1000
+_BATCH = 5000
+
+
+def typing_genotype(typing: HlaTyping, reference: hla.Reference | None = None) -> hla.Genotype:
+    """A stored typing (lab strings per locus column) as an hla Genotype; raises hla.HlaError."""
+    source: dict[str, tuple[str, ...]] = {}
+    for locus, (first, second) in _LOCUS_COLUMNS.items():
+        values = tuple(v for v in (getattr(typing, first), getattr(typing, second)) if v)
+        if values:
+            source[locus] = values
+    return hla.parse_genotype(source, reference)
+
+
+def patient_genotype(text: str, reference: hla.Reference | None = None) -> hla.Genotype:
+    """A patient's typing as a coordinator writes it: a GL string, or typings separated by spaces."""
+    text = text.strip()
+    if not text:
+        raise ValidationError("the patient's HLA typing is empty")
+    try:
+        if "^" in text or "+" in text:
+            return hla.parse_genotype(text, reference)
+        by_locus: dict[str, list[str]] = {}
+        for token in text.replace(",", " ").split():
+            typing = hla.parse_typing(token, None, reference)
+            by_locus.setdefault(typing.locus, []).append(token)
+        return hla.parse_genotype({locus: tuple(values) for locus, values in by_locus.items()}, reference)
+    except hla.HlaError as exc:
+        raise ValidationError(f"patient HLA typing: {exc}") from exc
+
+
+def _sort_key(donor: Donor) -> int:
+    """Younger first, then male (common practice, DESIGN.md §4); unknown birth dates rank last."""
+    if donor.birth_date is None:
+        return 2**30
+    return -donor.birth_date.toordinal() * 2 + (1 if donor.sex == "F" else 0)
+
+
+@dataclass(frozen=True)
+class MatchRow:
+    code: str
+    result: hla.MatchResult
+
+    def as_dict(self) -> dict[str, object]:
+        return self.result.as_dict(self.code)
+
+
+class IndexStore:
+    """The on-disk HLA index of one database, kept in step with it by watermarks."""
+
+    def __init__(self, path: Path, reference: hla.Reference | None = None) -> None:
+        self.path = path
+        self.meta_path = path.with_suffix(".json")
+        self.reference = reference
+        self.index: hla.HlaIndex | None = None
+        self.event_mark = 0
+        self.typing_mark = 0
+        self.skipped = 0  # active members whose stored typing does not parse (reported, not searched)
+        self.built = False  # whether this store had to build from the database (not load and refresh)
+
+    def open(self, session: Session) -> hla.HlaIndex:
+        """Load the saved index and bring it up to date, or build it when there is none (or it is stale)."""
+        if self.index is None and self.path.exists() and self.meta_path.exists():
+            try:
+                meta = json.loads(self.meta_path.read_text())
+                self.index = hla.HlaIndex.load(self.path, self.reference)
+                self.event_mark, self.typing_mark = int(meta["event_mark"]), int(meta["typing_mark"])
+            except (hla.HlaError, ValueError, KeyError) as exc:
+                log.warning("HLA index file unusable (%s); rebuilding", exc)
+                self.index = None
+        if self.index is None:
+            self.build(session)
+        else:
+            self.refresh(session)
+        assert self.index is not None
+        return self.index
+
+    def build(self, session: Session) -> hla.HlaIndex:
+        event_mark, typing_mark = self._marks(session)
+        self.skipped = 0
+        self.index = hla.HlaIndex.build(self._members(session, None), self.reference)
+        self.built = True
+        self.event_mark, self.typing_mark = event_mark, typing_mark
+        self.save()
+        return self.index
+
+    def refresh(self, session: Session) -> int:
+        """Apply the members changed since the watermarks; returns how many were looked at."""
+        assert self.index is not None
+        event_mark, typing_mark = self._marks(session)
+        changed = set(
+            session.exec(
+                select(StageEvent.donor_id).where(
+                    StageEvent.entity == "donor", col(StageEvent.id) > self.event_mark - _LOOKBACK
+                )
+            )
+        )
+        changed |= {
+            donor_id
+            for donor_id in session.exec(
+                select(HlaTyping.donor_id).where(col(HlaTyping.id) > self.typing_mark - _LOOKBACK)
+            )
+            if donor_id is not None
+        }
+        current = {member.key: member for member in self._members(session, changed)}
+        for donor_id in changed:
+            if donor_id in current and donor_id in self.index:
+                self.index.update(current[donor_id])
+            elif donor_id in current:
+                self.index.add(current[donor_id])
+            elif donor_id in self.index:
+                self.index.remove(donor_id)
+        if (event_mark, typing_mark) != (self.event_mark, self.typing_mark):
+            self.event_mark, self.typing_mark = event_mark, typing_mark
+            self.save()
+        return len(changed)
+
+    def save(self) -> None:
+        assert self.index is not None
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.index.save(self.path)
+        self.meta_path.write_text(
+            json.dumps({"event_mark": self.event_mark, "typing_mark": self.typing_mark})
+        )
+
+    @staticmethod
+    def _marks(session: Session) -> tuple[int, int]:
+        event = session.exec(select(func.coalesce(func.max(StageEvent.id), 0))).one()
+        typing = session.exec(select(func.coalesce(func.max(HlaTyping.id), 0))).one()
+        return int(event or 0), int(typing or 0)
+
+    def _members(self, session: Session, only: set[int] | None) -> Iterator[hla.Member]:
+        """Active members with their latest typing, in id batches (all of them, or just `only`)."""
+        latest = (
+            select(HlaTyping.donor_id, func.max(HlaTyping.id).label("typing_id"))
+            .where(col(HlaTyping.donor_id).is_not(None))
+            .group_by(col(HlaTyping.donor_id))
+            .subquery()
+        )
+        statement = (
+            select(Donor, HlaTyping)
+            .join(latest, col(latest.c.donor_id) == Donor.id)
+            .join(HlaTyping, col(HlaTyping.id) == latest.c.typing_id)
+            .where(Donor.status == RegistryStatus.ACTIVE.value)
+            .order_by(col(Donor.id))
+        )
+        ids: Sequence[int] | None = sorted(only) if only is not None else None
+        chunks = [ids[i : i + _BATCH] for i in range(0, len(ids), _BATCH)] if ids is not None else [None]
+        for chunk in chunks:
+            query = statement if chunk is None else statement.where(col(Donor.id).in_(chunk))
+            for donor, typing in session.exec(query):
+                assert donor.id is not None
+                try:
+                    genotype = typing_genotype(typing, self.reference)
+                except hla.HlaError as exc:
+                    self.skipped += 1
+                    log.warning("member %s not searchable: %s", donor.code, exc)
+                    continue
+                yield hla.Member(donor.id, _sort_key(donor), donor.id, genotype)
+
+
+def search_registry(
+    *,
+    session: Session,
+    index: hla.HlaIndex,
+    patient: hla.Genotype,
+    loci: Sequence[str] = hla.DEFAULT_LOCI,
+    max_mismatches: int = 0,
+    limit: int = 20,
+) -> tuple[int, list[MatchRow]]:
+    """Ranked candidates for a patient: (how many are within the allowance, the best `limit` of them)."""
+    try:
+        found = index.search(patient, loci=tuple(loci), max_mismatches=max_mismatches, limit=limit)
+    except hla.HlaError as exc:
+        raise ValidationError(str(exc)) from exc
+    keys = [hit.key for hit in found.hits]
+    codes = dict(session.exec(select(Donor.id, Donor.code).where(col(Donor.id).in_(keys))).all())
+    return found.total, [MatchRow(codes[hit.key], hit.result) for hit in found.hits if hit.key in codes]

@@ -1,0 +1,100 @@
+"""The HLA index over the registry: built from the database, kept in step with it, saved and reloaded."""
+
+from __future__ import annotations
+
+import csv
+from datetime import date
+from pathlib import Path
+
+import pytest
+from sqlmodel import Session, select
+
+import hla
+from donorflow.demo import SIGNUP_HEADER, signup_rows
+from models.errors import ValidationError
+from models.matching import IndexStore, patient_genotype, search_registry, typing_genotype
+from models.members import withdraw_donor
+from models.registry import Donor, HlaTyping
+from models.signup_import import ImportPolicy, import_signups
+
+POLICY = ImportPolicy(id_salt=b"match", batch_size=100)
+PATIENT = "A*02:01 A*24:02 B*40:01 B*46:01 C*01:02 C*03:04 DRB1*09:01 DRB1*15:01"
+TYPINGS = [
+    ("A*02:01", "A*24:02", "B*40:01", "B*46:01", "C*01:02", "C*03:04", "DRB1*09:01", "DRB1*15:01"),  # 8/8
+    (
+        "A*02:06",
+        "A*24:02",
+        "B*40:01",
+        "B*46:01",
+        "C*01:02",
+        "C*03:04",
+        "DRB1*09:01",
+        "DRB1*15:01",
+    ),  # A antigen
+    ("A*11:01", "A*33:03", "B*58:01", "B*13:02", "C*03:02", "C*07:02", "DRB1*03:01", "DRB1*12:02"),  # far
+    ("A*02", "A*24:02", "B*40:01", "B*46:01", "C*01:02", "C*03:04", "DRB1*09:01", "DRB1*15:01"),  # low-res A
+]
+
+
+def _sheet(path: Path, count: int, start: int = 0) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow([*SIGNUP_HEADER, "A_1", "A_2", "B_1", "B_2", "C_1", "C_2", "DRB1_1", "DRB1_2"])
+        for i, row in enumerate(signup_rows(count, seed=8, start=start, day=date(2021, 6, 14))):
+            writer.writerow([*row.cells(), *TYPINGS[(start + i) % len(TYPINGS)]])
+    return path
+
+
+def _brute_force(session: Session, patient: hla.Genotype, max_mismatches: int) -> dict[str, hla.MatchResult]:
+    found = {}
+    for donor, typing in session.exec(select(Donor, HlaTyping).join(HlaTyping)):
+        if donor.status != "active":
+            continue
+        result = hla.grade(patient, typing_genotype(typing))
+        if result.mismatches <= max_mismatches:
+            found[donor.code] = result
+    return found
+
+
+def test_index_search_equals_grading_every_member(session: Session, tmp_path: Path) -> None:
+    import_signups(session=session, path=_sheet(tmp_path / "a.csv", 40), policy=POLICY)
+    store = IndexStore(tmp_path / "index.npz")
+    patient = patient_genotype(PATIENT)
+    for allowance in (0, 1, 2):
+        total, rows = search_registry(
+            session=session, index=store.open(session), patient=patient, max_mismatches=allowance, limit=100
+        )
+        expected = _brute_force(session, patient, allowance)
+        assert total == len(expected) == len(rows)
+        assert {row.code: row.result for row in rows} == expected
+    _total, best = search_registry(session=session, index=store.open(session), patient=patient, limit=1)
+    assert best[0].as_dict()["certainty"] == "definite" and best[0].as_dict()["matched"] == 8
+
+
+def test_index_follows_imports_and_withdrawals_and_reloads_without_rebuilding(
+    session: Session, tmp_path: Path
+) -> None:
+    import_signups(session=session, path=_sheet(tmp_path / "a.csv", 8), policy=POLICY)
+    path = tmp_path / "index.npz"
+    store = IndexStore(path)
+    patient = patient_genotype(PATIENT)
+    # Per 4 members: one 8/8 allele match and one low-resolution potential match have 0 mismatches.
+    assert search_registry(session=session, index=store.open(session), patient=patient)[0] == 4
+    import_signups(session=session, path=_sheet(tmp_path / "b.csv", 8, start=8), policy=POLICY)
+    first_code = search_registry(session=session, index=store.open(session), patient=patient)[1][0].code
+    assert search_registry(session=session, index=store.open(session), patient=patient)[0] == 8
+    withdraw_donor(session=session, code=first_code, actor="dm")
+    reopened = IndexStore(path)  # a restart: loads the file, applies what changed since
+    total, rows = search_registry(session=session, index=reopened.open(session), patient=patient)
+    assert total == 7 and first_code not in {row.code for row in rows}
+    assert store.built and not reopened.built
+    assert reopened.refresh(session) >= 0 and path.with_suffix(".json").exists()
+
+
+def test_patient_typing_errors_are_clear() -> None:
+    with pytest.raises(ValidationError, match=r'"A\*02:0x" at A: field 2 is not a number'):
+        patient_genotype("A*02:0x A*24:02")
+    with pytest.raises(ValidationError, match="empty"):
+        patient_genotype("  ")
+    gl = patient_genotype("A*02:01+A*24:02^B*40:01+B*46:01^DRB1*09:01+DRB1*15:01")
+    assert set(gl.loci) >= {"A", "B", "DRB1"}
