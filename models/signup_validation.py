@@ -20,6 +20,7 @@ from stdnum import numdb
 from stdnum.cn import ric
 from stdnum.exceptions import ValidationError as StdnumValidationError
 
+from hla import HlaError, parse_typing
 from models.masking import mask_email, mask_name, mask_national_id, mask_phone
 from models.signup_sheet import HLA_COLUMNS
 
@@ -303,7 +304,8 @@ def _check_consent(value: str | None, now: datetime, errors: list[str]) -> datet
 
 
 def _check_hla(cells: Mapping[str, str | None], errors: list[str]) -> dict[str, str]:
-    """Typings kept as written; nomenclature is the HLA engine's job, here only their shape is checked."""
+    """Typings kept as written by the lab, each checked against WHO nomenclature for its column's locus
+    (the lab's text is not personal data, so the error may quote it)."""
     hla: dict[str, str] = {}
     for column in HLA_COLUMNS:
         typing = _text(cells, column)
@@ -314,6 +316,11 @@ def _check_hla(cells: Mapping[str, str | None], errors: list[str]) -> dict[str, 
         elif any(ch.isspace() for ch in typing):
             errors.append(f"{column}: HLA typing contains spaces")
         else:
+            try:
+                parse_typing(typing, column.rsplit("_", 1)[0])
+            except HlaError as exc:
+                errors.append(f"{column}: {exc}")
+                continue
             hla[column] = typing
     return hla
 

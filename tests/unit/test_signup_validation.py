@@ -368,3 +368,15 @@ def test_2500_rows_validate_well_under_a_second() -> None:
     elapsed = time.perf_counter() - started
     assert all(isinstance(result, SignupRecord) for result in results), results[:3]
     assert elapsed < 1.0, f"{elapsed:.2f} s"  # typically ~0.45 s here with every optional column filled
+
+
+def test_hla_cells_are_checked_against_nomenclature_for_their_column() -> None:
+    from models.signup_validation import _check_hla
+
+    errors: list[str] = []
+    kept = _check_hla({"A_1": "A*02:0x", "A_2": "02:01", "B_1": "A*02:01", "DRB1_1": "DR15"}, errors)
+    assert kept == {"A_2": "02:01", "DRB1_1": "DR15"}
+    assert errors == [
+        'A_1: "A*02:0x" at A: field 2 is not a number',
+        'B_1: "A*02:01" at B: names locus A, expected B',
+    ]
