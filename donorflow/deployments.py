@@ -55,6 +55,7 @@ def wire() -> None:
             import_policy=bootstrap.import_policy(settings),
             inbox_dir=settings.var_dir / "inbox",
             max_contact_attempts=settings.max_contact_attempts,
+            hla_index=bootstrap.hla_index_store(settings).open,
         )
     )
 

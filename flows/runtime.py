@@ -18,6 +18,7 @@ from prefect.input import RunInput
 from prefect.logging import get_run_logger
 from sqlmodel import Session
 
+import hla
 from models.cases import PatientSearch
 from models.errors import DonorflowError, ValidationError
 from models.registry import Donor
@@ -50,6 +51,8 @@ class FlowConfig:
     import_policy: ImportPolicy
     inbox_dir: Path
     max_contact_attempts: int = 3
+    # Opens the registry's HLA index, up to date (the composition root knows where it is kept).
+    hla_index: Callable[[Session], hla.HlaIndex] | None = None
     # Without a deployment a flow cannot suspend (the process would have nowhere to resume): it pauses
     # in-process instead, for this long. Deployed runs suspend and wait as long as it takes.
     pause_timeout_seconds: int = 3600

@@ -1,54 +1,72 @@
-"""初筛: a patient search from the national registry and its candidate members become screened cases."""
+"""初筛: a patient search becomes screened cases — for the candidates the national registry proposed,
+or for the best members of this registry's own HLA search."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from prefect import flow
 from prefect.artifacts import create_table_artifact
 from prefect.logging import get_run_logger
 from pydantic import BaseModel, Field
+from sqlmodel import Session
 
-from flows.runtime import current_run_id, emit_case_event, session
+from flows.runtime import config, current_run_id, emit_case_event, session
 from models.cases import PatientSearchCreate
+from models.errors import ValidationError
+from models.matching import patient_genotype, search_registry
 from models.screening import ensure_search, screen_candidates
 
 __all__ = ["PatientSearchForm", "initial_screening"]
+
+Locus = Literal["A", "B", "C", "DRB1", "DQB1", "DPB1"]
+
+
+def _at(position: int) -> dict[str, Any]:
+    return {"position": position}
 
 
 class PatientSearchForm(BaseModel):
     """The patient's search as the national registry sends it (no patient names here: codes only)."""
 
-    patient_code: str = Field(
-        min_length=1, max_length=64, title="Patient code", json_schema_extra={"position": 0}
-    )
-    centre: str = Field(
-        min_length=1, max_length=200, title="Transplant centre", json_schema_extra={"position": 1}
-    )
-    diagnosis: str = Field(default="", max_length=200, title="Diagnosis", json_schema_extra={"position": 2})
+    patient_code: str = Field(min_length=1, max_length=64, title="Patient code", json_schema_extra=_at(0))
+    centre: str = Field(min_length=1, max_length=200, title="Transplant centre", json_schema_extra=_at(1))
+    diagnosis: str = Field(default="", max_length=200, title="Diagnosis", json_schema_extra=_at(2))
     urgency: Literal["routine", "urgent"] = Field(
-        default="routine", title="Urgency", json_schema_extra={"position": 3}
+        default="routine", title="Urgency", json_schema_extra=_at(3)
     )
     hla: str = Field(
         default="",
         max_length=500,
         title="Patient HLA typing (GL string or space-separated)",
-        json_schema_extra={"position": 4},
+        json_schema_extra=_at(4),
     )
 
 
 @flow(name="initial-screening", flow_run_name="initial-screening-{search.patient_code}", persist_result=True)
 def initial_screening(
-    search: PatientSearchForm, candidate_codes: list[str], coordinator: str
+    search: PatientSearchForm,
+    coordinator: str,
+    # Lists, not Optional: Optional renders as confusing "X / None" tabs in the UI (PREFECT.md). The
+    # defaults are never mutated (copied below), so sharing them between runs is safe.
+    candidate_codes: list[str] = [],  # noqa: B006
+    top_k: int = 10,
+    max_mismatches: int = 1,
+    loci: list[Locus] = ["A", "B", "C", "DRB1"],  # noqa: B006
 ) -> dict[str, int]:
-    """Open screened cases for the candidates the national search proposed for this patient.
+    """Open screened cases for a patient: the national search's candidates, or this registry's best matches.
 
     Args:
         search: the patient search (code, centre, diagnosis, urgency, HLA typing).
-        candidate_codes: registry codes of the candidate members, e.g. ZZ21-000123.
         coordinator: your name (goes into the audit log).
+        candidate_codes: registry codes proposed by the national search; leave empty to search here.
+        top_k: when searching here, how many of the best-ranked members to screen.
+        max_mismatches: when searching here, mismatches allowed (8/8 over A, B, C, DRB1 by default).
+        loci: when searching here, the loci scored (A, B, DRB1 = 6/6 … all six = 12/12).
     """
     logger = get_run_logger()
+    wanted: list[str] = list(loci)
+    ranked: list[dict[str, object]] = []
     with session() as db_session:
         patient = ensure_search(
             session=db_session,
@@ -58,16 +76,27 @@ def initial_screening(
                 diagnosis=search.diagnosis or None,
                 urgency=search.urgency,
             ),
+            hla_text=search.hla,
         )
+        codes = list(candidate_codes)
+        if not codes:
+            codes, ranked = _search_here(db_session, search.hla, wanted, max_mismatches, top_k)
         report = screen_candidates(
             session=db_session,
             search_id=patient.id,
-            codes=candidate_codes,
+            codes=codes,
             actor=f"coordinator:{coordinator}",
             flow_run_id=current_run_id(),
         )
     for opened in report.opened:
         emit_case_event(opened["case_id"], "screened")
+    key = f"screening-{_slug(search.patient_code)}"
+    if ranked:
+        create_table_artifact(
+            ranked,
+            key=f"{key}-ranked",
+            description=f"HLA search for patient {search.patient_code}: best first",
+        )
     rows = [{"case_id": r["case_id"], "member": r["code"], "result": "screened"} for r in report.opened]
     rows += [
         {"case_id": r["case_id"], "member": r["code"], "result": "already screened"}
@@ -75,9 +104,7 @@ def initial_screening(
     ]
     rows += [{"case_id": "", "member": r["code"], "result": r["reason"]} for r in report.refused]
     create_table_artifact(
-        rows,
-        key=f"screening-{_slug(search.patient_code)}",
-        description=f"Initial screening for patient {search.patient_code}: cases opened",
+        rows, key=key, description=f"Initial screening for patient {search.patient_code}: cases opened"
     )
     for refused in report.refused:
         logger.warning("candidate %s not screened: %s", refused["code"], refused["reason"])
@@ -88,8 +115,39 @@ def initial_screening(
     }
 
 
+def _search_here(
+    db_session: Session, hla_text: str, loci: list[str], max_mismatches: int, top_k: int
+) -> tuple[list[str], list[dict[str, object]]]:
+    """This registry's own search (DESIGN.md §4): the ranked codes and a masked table for the UI."""
+    opener = config().hla_index
+    if not hla_text.strip() or opener is None:
+        raise ValidationError("no candidate codes and no patient HLA typing to search with")
+    patient = patient_genotype(hla_text)
+    total, rows = search_registry(
+        session=db_session,
+        index=opener(db_session),
+        patient=patient,
+        loci=loci,
+        max_mismatches=max_mismatches,
+        limit=top_k,
+    )
+    get_run_logger().info(
+        "HLA search: %d members within %d mismatches; screening the best %d", total, max_mismatches, len(rows)
+    )
+    table = [
+        {
+            "rank": n,
+            "member": row.code,
+            "match": f"{row.result.matched}/{row.result.of}",
+            "certainty": str(row.result.certainty),
+            "mismatches": row.result.mismatches,
+        }
+        for n, row in enumerate(rows, start=1)
+    ]
+    return [row.code for row in rows], table
+
+
 def _slug(text: str) -> str:
     """Artifact keys take lowercase letters, digits and dashes only."""
-    return (
-        "".join(ch if ch.isalnum() and ch.isascii() else "-" for ch in text.lower()).strip("-") or "patient"
-    )
+    slug = "".join(ch if ch.isalnum() and ch.isascii() else "-" for ch in text.lower())
+    return slug.strip("-") or "patient"

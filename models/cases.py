@@ -12,6 +12,7 @@ from sqlmodel import Field, SQLModel, UniqueConstraint
 from models.db import UtcDateTime, utcnow
 
 __all__ = [
+    "CaseGrade",
     "CaseRecord",
     "DonorCase",
     "DonorCasePublic",
@@ -143,3 +144,22 @@ class FollowUp(SQLModel, table=True):
     due_on: date = Field(index=True)
     done_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     outcome: str | None = Field(default=None, max_length=200)
+
+
+class CaseGrade(SQLModel, table=True):
+    """How well the member matches the patient, graded at screening and again on the high-res result.
+
+    Kept as history: a coordinator sees whether confirmatory typing confirmed, improved or broke the match.
+    """
+
+    __tablename__ = "case_grade"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: str = Field(foreign_key="donor_case.id", index=True, max_length=36)
+    source: str = Field(max_length=16)  # screening | high_res
+    matched: int
+    of: int
+    mismatches: int
+    certainty: str = Field(max_length=10)
+    loci: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)

@@ -9,7 +9,8 @@ from sqlmodel import Session, col, select
 
 from models.cases import DonorCase, PatientSearch, PatientSearchCreate
 from models.db import transaction
-from models.registry import Donor
+from models.matching import grade_case, typing_columns
+from models.registry import Donor, HlaTyping
 from models.transitions import open_case
 
 __all__ = ["ScreeningReport", "ensure_search", "screen_candidates"]
@@ -22,16 +23,20 @@ class ScreeningReport(BaseModel):
     refused: list[dict[str, str]] = Field(default_factory=list)  # {"code", "reason"}
 
 
-def ensure_search(*, session: Session, data: PatientSearchCreate) -> PatientSearch:
-    """The patient's search, created once per patient code (a re-run finds it)."""
+def ensure_search(*, session: Session, data: PatientSearchCreate, hla_text: str = "") -> PatientSearch:
+    """The patient's search, created once per patient code (a re-run finds it), with the patient's typing."""
     existing = session.exec(
         select(PatientSearch).where(PatientSearch.patient_code == data.patient_code)
     ).first()
     if existing is not None:
         return existing
+    columns = typing_columns(hla_text) if hla_text.strip() else {}
     search = PatientSearch.model_validate(data)
     with transaction(session):
         session.add(search)
+        if columns:
+            session.flush()
+            session.add(HlaTyping.model_validate({"search_id": search.id, "resolution": "high", **columns}))
     session.refresh(search)
     return search
 
@@ -72,5 +77,7 @@ def screen_candidates(
             at=at,
             flow_run_id=flow_run_id,
         )
+        with transaction(session):
+            grade_case(session=session, case_id=case.id, source="screening")
         report.opened.append({"case_id": case.id, "code": code})
     return report

@@ -18,6 +18,7 @@ from models.cases import CaseRecord, DonorCase, FollowUp
 from models.db import transaction, utcnow
 from models.deferrals import defer_member
 from models.errors import ConflictError, IllegalTransitionError, ValidationError
+from models.matching import grade_case
 from models.outbox import enqueue
 from models.pipeline import STAGE_DEADLINES, CaseStage, CaseStatus, CloseReason
 from models.registry import Donor
@@ -275,6 +276,7 @@ def record_high_res_result(
     actor = _actor(answer)
     _record(session, case, "high-res-result", answer, flow_run_id)
     add_high_res_typing(session=session, donor_id=case.donor_id, answer=answer, sampled_on=sample)
+    grade_case(session=session, case_id=case.id, source="high_res")  # the grade history shows what changed
     if answer.centre_decision == "not_selected":
         return _close(
             session, case, CloseReason.NOT_SELECTED, actor, "centre chose another donor", flow_run_id

@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import json
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
 from sqlmodel import Session, col, select
 
+from flows import runtime
 from flows.exam import pre_donation_exam
 from flows.forms import ContactForm, ExamResultForm
 from flows.remobilise import remobilise
 from models.cases import CaseRecord, DonorCase, StageEvent
 from models.pipeline import CaseStage
+from models.registry import HlaTyping
 from models.stage_forms import today
 from models.stages import enter_stage
 from models.transitions import open_case
@@ -23,6 +27,16 @@ from tests.coordinator import Coordinator
 from tests.factories import add_donor, add_search
 
 TODAY = today().isoformat()
+PATIENT_COLUMNS = {
+    "a_1": "A*02:01",
+    "a_2": "A*24:02",
+    "b_1": "B*40:01",
+    "b_2": "B*46:01",
+    "c_1": "C*01:02",
+    "c_2": "C*03:04",
+    "drb1_1": "DRB1*09:01",
+    "drb1_2": "DRB1*15:01",
+}
 
 
 def _case(session: Session, stage: CaseStage = CaseStage.SCREENED) -> DonorCase:
@@ -169,3 +183,41 @@ def test_a_stage_run_again_asks_nothing_already_answered(wired: Session) -> None
     assert "answered before (now donation); nothing new to do" in _logs(state.state_details.flow_run_id)
     wired.expire_all()
     assert len(wired.exec(select(StageEvent).where(StageEvent.to_state == "donation")).all()) == 1
+
+
+def test_screening_without_candidates_searches_the_registry_and_grades_each_case(
+    wired: Session, tmp_path: Path
+) -> None:
+    from flows.screening import PatientSearchForm, initial_screening
+    from models.cases import CaseGrade
+    from models.matching import IndexStore
+
+    store = IndexStore(tmp_path / "index.npz")
+    runtime.configure(replace(runtime.config(), hla_index=store.open))
+    typed = [add_donor(wired), add_donor(wired), add_donor(wired)]
+    far = {
+        "a_1": "A*11:01",
+        "a_2": "A*33:03",
+        "b_1": "B*58:01",
+        "b_2": "B*13:02",
+        "c_1": "C*03:02",
+        "c_2": "C*07:02",
+        "drb1_1": "DRB1*03:01",
+        "drb1_2": "DRB1*12:02",
+    }
+    close = {**PATIENT_COLUMNS, "a_1": "A*02:06"}  # one allele-level (antigen) mismatch at A
+    for donor, columns in zip(typed, (PATIENT_COLUMNS, close, far), strict=True):
+        wired.add(HlaTyping.model_validate({"donor_id": donor.id, "resolution": "high", **columns}))
+    wired.commit()
+    search = PatientSearchForm(
+        patient_code="P21-0042", centre="河南省肿瘤医院", hla=" ".join(PATIENT_COLUMNS.values())
+    )
+    result = initial_screening(search, "李老师", top_k=5, max_mismatches=1)
+    assert result == {"opened": 2, "already_open": 0, "refused": 0}
+    grades = wired.exec(select(CaseGrade).order_by(col(CaseGrade.mismatches))).all()
+    assert [(g.source, g.matched, g.of, g.certainty) for g in grades] == [
+        ("screening", 8, 8, "definite"),
+        ("screening", 7, 8, "potential"),
+    ]
+    opened = {c.donor_id for c in wired.exec(select(DonorCase)).all()}
+    assert opened == {typed[0].id, typed[1].id}

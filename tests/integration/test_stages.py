@@ -297,3 +297,52 @@ def test_a_case_has_one_live_stage_run(session: Session) -> None:
         claim_case(session=session, case_id=case.id, flow_run_id="run-b")
     release_case(session=session, case_id=case.id, flow_run_id="run-a")
     assert claim_case(session=session, case_id=case.id, flow_run_id="run-b").live_run_id == "run-b"
+
+
+def test_high_res_result_regrades_the_case_and_keeps_the_grade_history(session: Session) -> None:
+    from models.cases import CaseGrade, PatientSearchCreate
+    from models.screening import ensure_search, screen_candidates
+
+    donor = add_donor(session)
+    session.add(
+        HlaTyping.model_validate(
+            {
+                "donor_id": donor.id,
+                "resolution": "low",
+                "a_1": "A*02",
+                "a_2": "A*24",
+                "b_1": "B*40",
+                "b_2": "B*46",
+                "drb1_1": "DRB1*09",
+                "drb1_2": "DRB1*15",
+            }
+        )
+    )
+    session.commit()
+    patient = " ".join(v for k, v in TYPING.items() if not k.startswith("c_"))
+    search = ensure_search(
+        session=session, data=PatientSearchCreate(patient_code="P-9", centre="c"), hla_text=patient
+    )
+    report = screen_candidates(session=session, search_id=search.id, codes=[donor.code], actor="a")
+    case_id = report.opened[0]["case_id"]
+    for stage in (CaseStage.REMOBILISING, CaseStage.HIGH_RES_TYPING):
+        enter_stage(session=session, case_id=case_id, stage=stage, actor="t")
+    record_sample(
+        session=session, case_id=case_id, answer=SampleSent(coordinator="a", sample_date=today(), lab="l")
+    )
+    mismatched = {**TYPING, "a_1": "A*02:06"}
+    record_high_res_result(
+        session=session,
+        case_id=case_id,
+        answer=HighResResult(
+            coordinator="a", result_date=today(), centre_decision="proceed_to_workup", **mismatched
+        ),
+    )
+    grades = session.exec(
+        select(CaseGrade).where(CaseGrade.case_id == case_id).order_by(col(CaseGrade.id))
+    ).all()
+    assert [(g.source, g.matched, g.of, g.certainty) for g in grades] == [
+        ("screening", 6, 6, "potential"),
+        ("high_res", 5, 6, "potential"),
+    ]
+    assert grades[1].loci["A"] == ["antigen", "allele"]
