@@ -16,7 +16,7 @@ import hla
 import migrations
 from donorflow.settings import Settings
 from models.db import make_engine
-from models.masking import PiiMaskingFilter
+from models.masking import PiiMaskingFilter, install_record_masking
 from models.matching import IndexStore
 from models.signup_import import ImportPolicy
 
@@ -107,6 +107,7 @@ def upgrade_database(url: str | None = None) -> None:
 
 def configure_logging(level: int = logging.INFO) -> None:
     """Log to stderr with the PII mask applied to every record, whoever logs it."""
+    install_record_masking()
     handler = logging.StreamHandler()
     handler.addFilter(PiiMaskingFilter())
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))

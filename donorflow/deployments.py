@@ -25,6 +25,7 @@ from flows.remobilise import remobilise
 from flows.reports import flag_overdue, funnel_report
 from flows.screening import initial_screening
 from flows.signups import import_signups_flow, watch_inbox
+from models.masking import install_record_masking
 
 __all__ = [
     "PREFECT_YAML",
@@ -47,6 +48,7 @@ PREFECT_YAML = ROOT / "prefect.yaml"
 
 
 def wire() -> None:
+    install_record_masking()  # flow-run logs go to the Prefect API: mask there too
     settings = bootstrap.get_settings()
     engine = bootstrap.get_engine(settings)
     runtime.configure(

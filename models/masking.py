@@ -5,7 +5,15 @@ from __future__ import annotations
 import logging
 import re
 
-__all__ = ["PiiMaskingFilter", "mask_email", "mask_name", "mask_national_id", "mask_phone", "mask_text"]
+__all__ = [
+    "PiiMaskingFilter",
+    "install_record_masking",
+    "mask_email",
+    "mask_name",
+    "mask_national_id",
+    "mask_phone",
+    "mask_text",
+]
 
 
 def mask_name(name: str | None) -> str:
@@ -66,3 +74,23 @@ class PiiMaskingFilter(logging.Filter):
             record.msg = masked
             record.args = None
         return True
+
+
+_installed = False
+
+
+def install_record_masking() -> None:
+    """Mask ID and phone numbers in every log record at creation, whichever logger or handler (Prefect's
+    API log handler included) it reaches. Idempotent; a safety net, not a licence to log personal data."""
+    global _installed
+    if _installed:
+        return
+    previous = logging.getLogRecordFactory()
+
+    def factory(*args: object, **kwargs: object) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        PiiMaskingFilter().filter(record)
+        return record
+
+    logging.setLogRecordFactory(factory)
+    _installed = True

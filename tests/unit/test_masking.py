@@ -33,3 +33,16 @@ def test_logging_filter_masks_the_formatted_message() -> None:
     record = logging.LogRecord("t", logging.INFO, __file__, 1, "phone %s", ("13812345678",), None)
     PiiMaskingFilter().filter(record)
     assert record.getMessage() == "phone 138****5678"
+
+
+def test_installed_record_masking_reaches_every_logger(caplog: pytest.LogCaptureFixture) -> None:
+    from models.masking import install_record_masking
+
+    install_record_masking()
+    install_record_masking()  # idempotent
+    with caplog.at_level(logging.INFO):
+        logging.getLogger("prefect.flow_runs").info(
+            "member %s phoned %s", "41010219900101123X", "13812345678"
+        )
+    assert "4101**********123X" in caplog.text and "138****5678" in caplog.text
+    assert "13812345678" not in caplog.text
