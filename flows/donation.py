@@ -5,7 +5,7 @@ from __future__ import annotations
 from prefect import flow
 
 from flows.forms import DonationBookedForm, DonationCompletedForm
-from flows.runtime import answer_step, finish, stage_run
+from flows.runtime import Step, run_steps
 from models.stages import book_donation, record_donation
 
 __all__ = ["donation"]
@@ -18,17 +18,9 @@ def donation(case_id: str) -> str:
     Args:
         case_id: the case at the donation stage.
     """
-    with stage_run(case_id, "donation") as run_id:
-        answer_step(
-            case_id, run_id, DonationBookedForm, "donation-booked", "Collection booked", book_donation
-        )
-        outcome = answer_step(
-            case_id,
-            run_id,
-            DonationCompletedForm,
-            "donation-completed",
-            "Collection completed?",
-            record_donation,
-        )
-    # The event goes out after the case is released, so the next stage's run can claim it at once.
-    return finish(case_id, outcome).result
+    return run_steps(
+        case_id,
+        "donation",
+        Step(DonationBookedForm, "donation-booked", "Collection booked", book_donation),
+        Step(DonationCompletedForm, "donation-completed", "Collection completed?", record_donation),
+    )

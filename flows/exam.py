@@ -5,7 +5,7 @@ from __future__ import annotations
 from prefect import flow
 
 from flows.forms import ExamBookedForm, ExamResultForm
-from flows.runtime import answer_step, finish, stage_run
+from flows.runtime import Step, run_steps
 from models.stages import book_exam, record_exam_result
 
 __all__ = ["pre_donation_exam"]
@@ -18,12 +18,9 @@ def pre_donation_exam(case_id: str) -> str:
     Args:
         case_id: the case at the exam stage.
     """
-    with stage_run(case_id, "pre-donation-exam") as run_id:
-        answer_step(
-            case_id, run_id, ExamBookedForm, "exam-booked", "Exam booked: hospital and date", book_exam
-        )
-        outcome = answer_step(
-            case_id, run_id, ExamResultForm, "exam-result", "Exam result and panel", record_exam_result
-        )
-    # The event goes out after the case is released, so the next stage's run can claim it at once.
-    return finish(case_id, outcome).result
+    return run_steps(
+        case_id,
+        "pre-donation-exam",
+        Step(ExamBookedForm, "exam-booked", "Exam booked: hospital and date", book_exam),
+        Step(ExamResultForm, "exam-result", "Exam result and panel", record_exam_result),
+    )

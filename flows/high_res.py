@@ -5,7 +5,7 @@ from __future__ import annotations
 from prefect import flow
 
 from flows.forms import HighResResultForm, SampleSentForm
-from flows.runtime import answer_step, finish, stage_run
+from flows.runtime import Step, run_steps
 from models.stages import record_high_res_result, record_sample
 
 __all__ = ["high_res_typing"]
@@ -18,17 +18,14 @@ def high_res_typing(case_id: str) -> str:
     Args:
         case_id: the case in high-res typing.
     """
-    with stage_run(case_id, "high-res-typing") as run_id:
-        answer_step(
-            case_id, run_id, SampleSentForm, "sample", "Sample sent: when, to which lab?", record_sample
-        )
-        outcome = answer_step(
-            case_id,
-            run_id,
+    return run_steps(
+        case_id,
+        "high-res-typing",
+        Step(SampleSentForm, "sample", "Sample sent: when, to which lab?", record_sample),
+        Step(
             HighResResultForm,
             "high-res-result",
             "High-resolution result and the centre's decision",
             record_high_res_result,
-        )
-    # The event goes out after the case is released, so the next stage's run can claim it at once.
-    return finish(case_id, outcome).result
+        ),
+    )

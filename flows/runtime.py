@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from prefect.context import FlowRunContext
 from prefect.events import emit_event
@@ -28,6 +28,7 @@ from models.transitions import get_case
 
 __all__ = [
     "FlowConfig",
+    "Step",
     "answer_step",
     "ask",
     "ask_until_valid",
@@ -37,6 +38,7 @@ __all__ = [
     "describe",
     "emit_case_event",
     "finish",
+    "run_steps",
     "session",
     "stage_run",
 ]
@@ -214,3 +216,23 @@ def answer_step(
         return service(session=db_session, case_id=case_id, answer=answer, flow_run_id=run_id)
 
     return ask_until_valid(form, key, describe(case_id, what), apply)
+
+
+@dataclass(frozen=True)
+class Step(Generic[F]):
+    """One form of a stage: what it asks, under which record key, and the models/ service that applies it."""
+
+    form: type[F]
+    key: str
+    what: str
+    service: StageService[F]
+
+
+def run_steps(case_id: str, flow_name: str, *steps: Step[Any]) -> str:
+    """A stage as a sequence of forms; the last answer decides where the case goes next."""
+    with stage_run(case_id, flow_name) as run_id:
+        outcome = Outcome("recorded", "")
+        for step in steps:
+            outcome = answer_step(case_id, run_id, step.form, step.key, step.what, step.service)
+    # The event goes out after the case is released, so the next stage's run can claim it at once.
+    return finish(case_id, outcome).result

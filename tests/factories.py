@@ -12,6 +12,12 @@ from models.registry import Donor
 
 _serial = count(1)
 
+# A common Chinese 8/8 typing (HlaTyping columns), used as a patient and as its perfect donor.
+PATIENT_TYPING = {
+    "a_1": "A*02:01", "a_2": "A*24:02", "b_1": "B*40:01", "b_2": "B*46:01",
+    "c_1": "C*01:02", "c_2": "C*03:04", "drb1_1": "DRB1*09:01", "drb1_2": "DRB1*15:01",
+}  # fmt: skip
+
 
 def add_donor(session: Session, *, status: str = "active", name: str = "王小明") -> Donor:
     n = next(_serial)

@@ -24,19 +24,10 @@ from models.stage_forms import today
 from models.stages import enter_stage
 from models.transitions import open_case
 from tests.coordinator import Coordinator
-from tests.factories import add_donor, add_search
+from tests.factories import PATIENT_TYPING, add_donor, add_search
 
 TODAY = today().isoformat()
-PATIENT_COLUMNS = {
-    "a_1": "A*02:01",
-    "a_2": "A*24:02",
-    "b_1": "B*40:01",
-    "b_2": "B*46:01",
-    "c_1": "C*01:02",
-    "c_2": "C*03:04",
-    "drb1_1": "DRB1*09:01",
-    "drb1_2": "DRB1*15:01",
-}
+PATIENT_COLUMNS = PATIENT_TYPING
 
 
 def _case(session: Session, stage: CaseStage = CaseStage.SCREENED) -> DonorCase:
