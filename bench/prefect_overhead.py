@@ -145,7 +145,7 @@ def main() -> None:
             bare_screen = time.perf_counter() - started
         _reset_cases(engine)
         started = time.perf_counter()
-        initial_screening(PatientSearchForm(patient_code="B-screen-2", centre="c"), candidates, "bench")
+        initial_screening(PatientSearchForm(patient_code="B-screen-2", centre="c"), "bench", candidates)
         flow_screen = time.perf_counter() - started
 
         empty_all_tables(engine)

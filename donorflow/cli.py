@@ -18,6 +18,7 @@ from rich.table import Table
 from sqlmodel import Session
 
 from donorflow import bootstrap
+from models.atlas_import import import_atlas, is_atlas_file
 from models.errors import ConflictError, DonorflowError, NotFoundError, ValidationError
 from models.funnel import funnel_counts
 from models.members import create_event, show_donor, withdraw_donor
@@ -114,7 +115,10 @@ def events_add(
 
 @donors_app.command("import")
 def donors_import(
-    path: Annotated[Path, typer.Argument(help="Sign-up sheet: .csv (UTF-8 or GBK) or .xlsx.")],
+    path: Annotated[
+        Path,
+        typer.Argument(help="Sign-up sheet: .csv (UTF-8 or GBK) or .xlsx; or an ATLAS donor file (.json)."),
+    ],
     event_id: Annotated[int | None, typer.Option(help="The drive these people signed up at.")] = None,
     rejects_out: Annotated[
         Path | None, typer.Option(help="Write the rejected rows and their reasons to this CSV to fix.")
@@ -124,14 +128,26 @@ def donors_import(
 ) -> None:
     """Import a drive's sign-up sheet. Good rows land, bad rows are reported; safe to run again."""
     with _session() as session, _progress(enabled=not json_) as advance:
-        report = import_signups(
-            session=session,
-            path=path,
-            policy=bootstrap.import_policy(),
-            event_id=event_id,
-            actor=actor or _default_actor(),
-            progress=advance,
-        )
+        if is_atlas_file(path):
+            if event_id is not None:
+                _fail("--event-id is for sign-up sheets; an ATLAS donor file names no drive", 2)
+            report = import_atlas(
+                session=session,
+                path=path,
+                policy=bootstrap.import_policy(),
+                actor=actor or _default_actor(),
+                progress=advance,
+                reference=bootstrap.hla_reference(),
+            )
+        else:
+            report = import_signups(
+                session=session,
+                path=path,
+                policy=bootstrap.import_policy(),
+                event_id=event_id,
+                actor=actor or _default_actor(),
+                progress=advance,
+            )
     if rejects_out is not None and report.rejected:
         write_rejects_csv(rejects_out, report.columns, report.rejected_rows())
         err.print(f"rejected rows written to {rejects_out}")
@@ -286,6 +302,16 @@ def demo_signups(
 
     write_signup_csv(out_path, list(signup_rows(rows, seed=seed)), encoding=encoding)
     err.print(f"wrote {rows} rows to {out_path}")
+
+
+@demo_app.command("zhengzhou-2021")
+def demo_zhengzhou_2021() -> None:
+    """Load the synthetic seed year (73 drives, 2,358 sign-ups, 2,369 screenings … 39 donations); once."""
+    from donorflow.setup import load_demo_year
+
+    with _session() as session:
+        for line in load_demo_year(session):
+            err.print(line)
 
 
 @app.command("up")

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import random
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from importlib import resources
@@ -46,7 +46,7 @@ ACTOR = "demo:zhengzhou-2021"
 DEMO_ORGANISER = "郑州市红十字会（演示数据）"  # marks the demo's drives: the replay loads once
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 _YEAR_END = datetime(YEAR + 1, 1, 1, tzinfo=SHANGHAI).astimezone(UTC)
-_PRIOR_MEMBERS = 7000  # members who joined 2001–2020, enough that screenings reach many people
+_PRIOR_MEMBERS = 6000  # members who joined 2001–2020, enough that screenings reach many people
 _DONATE_MAX_AGE = 55  # CMDP: members may donate up to 55 (Settings.donate_max_age)
 _TYPING_DELAY = timedelta(days=35)  # a 2021 sign-up is searchable once the lab has typed the sample
 _SCREENED_PER_SEARCH = 5.6  # mean members of this branch on one patient's initial-screening list
@@ -70,15 +70,33 @@ def _span(first: str, last: str) -> set[date]:
     return set(_days(date.fromisoformat(first), date.fromisoformat(last)))
 
 
-# The State Council's 2021 holidays and the weekend days worked in exchange (调休).
+# The State Council's holidays (2021, and autumn 2020 for searches begun then) and the weekend days
+# worked in exchange (调休).
 _SPRING_FESTIVAL = _span("2021-02-11", "2021-02-17")
 _HOLIDAYS = (
-    _span("2021-01-01", "2021-01-03") | _SPRING_FESTIVAL | _span("2021-04-03", "2021-04-05")
-    | _span("2021-05-01", "2021-05-05") | _span("2021-06-12", "2021-06-14")
-    | _span("2021-09-19", "2021-09-21") | _span("2021-10-01", "2021-10-07")
-)  # fmt: skip
-_MAKEUP_WORKDAYS = {date.fromisoformat(d) for d in ("2021-02-07", "2021-02-20", "2021-04-25", "2021-05-08",
-                                                     "2021-09-18", "2021-09-26", "2021-10-09")}  # fmt: skip
+    _span("2020-10-01", "2020-10-08")
+    | _span("2021-01-01", "2021-01-03")
+    | _SPRING_FESTIVAL
+    | _span("2021-04-03", "2021-04-05")
+    | _span("2021-05-01", "2021-05-05")
+    | _span("2021-06-12", "2021-06-14")
+    | _span("2021-09-19", "2021-09-21")
+    | _span("2021-10-01", "2021-10-07")
+)
+_MAKEUP_WORKDAYS = {
+    date.fromisoformat(d)
+    for d in (
+        "2020-09-27",
+        "2020-10-10",
+        "2021-02-07",
+        "2021-02-20",
+        "2021-04-25",
+        "2021-05-08",
+        "2021-09-18",
+        "2021-09-26",
+        "2021-10-09",
+    )
+}
 # No drives in the Spring Festival, nor after the 20 July flood and during August's Delta outbreak.
 _NO_DRIVES = _SPRING_FESTIVAL | _span("2021-07-20", "2021-08-31")
 _TERM_BREAKS = _span("2021-01-16", "2021-02-28") | _span("2021-07-03", "2021-08-31")
@@ -104,24 +122,28 @@ def _local_day(moment: datetime) -> date:
 
 
 # -- drives -------------------------------------------------------------------------------------------
-# (venue, district, kind); districts are the county-level units of donorflow.demo.DISTRICTS.
-_VENUES = (
-    ("郑州大学", "中原区", "university"), ("河南工业大学", "中原区", "university"),
-    ("河南农业大学", "金水区", "university"), ("华北水利水电大学", "金水区", "university"),
-    ("郑州轻工业大学", "金水区", "university"), ("河南财经政法大学", "金水区", "university"),
-    ("河南中医药大学", "金水区", "university"), ("黄河科技学院", "二七区", "university"),
-    ("郑州航空工业管理学院", "二七区", "university"), ("郑州师范学院", "惠济区", "university"),
-    ("郑州升达经贸管理学院", "新郑市", "university"),
-    ("宇通客车", "管城回族区", "company"), ("中铝河南分公司", "上街区", "company"),
-    ("郑州市公交集团", "中原区", "company"), ("中国移动郑州分公司", "金水区", "company"),
-    ("河南省人民医院", "金水区", "hospital"), ("郑州大学第一附属医院", "二七区", "hospital"),
-    ("巩义市人民医院", "巩义市", "hospital"), ("荥阳市人民医院", "荥阳市", "hospital"),
-    ("新密市第一人民医院", "新密市", "hospital"), ("登封市人民医院", "登封市", "hospital"),
-    ("中牟县人民医院", "中牟县", "hospital"), ("新郑市人民医院", "新郑市", "hospital"),
-    ("二七广场", "二七区", "square"), ("碧沙岗公园", "中原区", "square"), ("绿城广场", "中原区", "square"),
-    ("紫荆山公园", "金水区", "square"), ("人民公园", "二七区", "square"),
-    ("商城遗址公园", "管城回族区", "square"), ("黄帝故里景区", "新郑市", "square"),
-)  # fmt: skip
+def _table(text: str) -> tuple[tuple[str, str], ...]:
+    """`name=value | name=value …` → ((name, value), …): long reference tables stay short and readable."""
+    pairs = (item.rsplit("=", 1) for item in text.split("|"))
+    return tuple((name.strip(), value.strip()) for name, value in pairs)
+
+
+# Venue=district by kind; districts are the county-level units of donorflow.demo.DISTRICTS.
+_VENUES_BY_KIND = {
+    "university": "郑州大学=中原区 | 河南工业大学=中原区 | 河南农业大学=金水区 | 华北水利水电大学=金水区 | "
+    "郑州轻工业大学=金水区 | 河南财经政法大学=金水区 | 河南中医药大学=金水区 | 黄河科技学院=二七区 | "
+    "郑州航空工业管理学院=二七区 | 郑州师范学院=惠济区 | 郑州升达经贸管理学院=新郑市",
+    "company": "宇通客车=管城回族区 | 中铝河南分公司=上街区 | 郑州市公交集团=中原区 | "
+    "中国移动郑州分公司=金水区",
+    "hospital": "河南省人民医院=金水区 | 郑州大学第一附属医院=二七区 | 巩义市人民医院=巩义市 | "
+    "荥阳市人民医院=荥阳市 | 新密市第一人民医院=新密市 | 登封市人民医院=登封市 | 中牟县人民医院=中牟县 | "
+    "新郑市人民医院=新郑市",
+    "square": "二七广场=二七区 | 碧沙岗公园=中原区 | 绿城广场=中原区 | 紫荆山公园=金水区 | 人民公园=二七区 | "
+    "商城遗址公园=管城回族区 | 黄帝故里景区=新郑市",
+}
+_VENUES = tuple(
+    (venue, district, kind) for kind, text in _VENUES_BY_KIND.items() for venue, district in _table(text)
+)
 _KIND_SHARE = {"university": 0.4, "company": 0.17, "hospital": 0.14, "square": 0.29}
 _KIND_SIZE = {"university": 55.0, "company": 30.0, "hospital": 15.0, "square": 22.0}  # sign-ups, typical
 # Observance days held on a square whatever the weekday: 5·8 World Red Cross Day, World Marrow Donor Day.
@@ -129,8 +151,9 @@ _SPECIAL_DRIVES = (
     (date(2021, 5, 8), "世界红十字日 二七广场招募", "二七广场", "二七区"),
     (date(2021, 9, 18), "世界骨髓捐献者日 绿城广场招募", "绿城广场", "中原区"),
 )
-_SEASONS = {3: "春季", 4: "春季", 5: "春季", 6: "夏季", 7: "夏季", 8: "夏季", 9: "秋季", 10: "秋季",
-            11: "秋季"}  # fmt: skip
+_SEASONS = (
+    dict.fromkeys((3, 4, 5), "春季") | dict.fromkeys((6, 7, 8), "夏季") | dict.fromkeys((9, 10, 11), "秋季")
+)
 
 
 @dataclass(frozen=True)
@@ -156,19 +179,24 @@ def _drive_days(kind: str, year: int) -> list[date]:
 
 
 def _drives_of_year(year: int, count: int, members: int, rng: random.Random) -> list[_Drive]:
-    kinds = _kind_counts(count)
-    slots = [(kind, rng.choice(_drive_days(kind, year))) for kind, n in kinds.items() for _ in range(n)]
-    slots.sort(key=lambda slot: slot[1])
-    weights = [_KIND_SIZE[kind] * rng.lognormvariate(0, 0.45) for kind, _ in slots]
-    sizes = _apportion(members, weights, minimum=6)
-    names: dict[str, int] = {}
+    """`count` drives of the year with `members` sign-ups between them, unevenly (universities are big)."""
+    slots: list[tuple[date, str, str, str]] = []
+    for kind, n in _kind_counts(count).items():
+        days, venues = _drive_days(kind, year), [v for v in _VENUES if v[2] == kind]
+        rng.shuffle(venues)  # each venue in turn, so none has more than its share of the year's drives
+        for i in range(n):
+            venue, district, _ = venues[i % len(venues)]
+            slots.append((rng.choice(days), venue, district, kind))
+    slots.sort()
+    weights = [_KIND_SIZE[kind] * rng.lognormvariate(0, 0.45) for *_, kind in slots]
+    sizes = _apportion(members, weights, minimum=min(6, members // count))
+    seen: dict[str, int] = {}
     drives = []
-    for (kind, day), size in zip(slots, sizes, strict=True):
-        venue, district, _ = rng.choice([v for v in _VENUES if v[2] == kind])
+    for (day, venue, district, kind), size in zip(slots, sizes, strict=True):
         name = f"{venue} {_SEASONS.get(day.month, '冬季')}招募"
-        names[name] = names.get(name, 0) + 1
-        if names[name] > 1:
-            name += f"（第{'一二三四五六七八九十'[min(names[name], 10) - 1]}场）"
+        seen[name] = seen.get(name, 0) + 1
+        if seen[name] > 1:
+            name += f"（第{'一二三四五六七八九十'[min(seen[name], 10) - 1]}场）"
         drives.append(_Drive(name, day, venue, district, kind, size))
     return drives
 
@@ -185,15 +213,17 @@ def _drives_2021(count: int, members: int, rng: random.Random) -> list[_Drive]:
     usual = _drives_of_year(YEAR, count - len(special), members, rng)
     weights = [float(d.size) for d in usual] + [40.0 * rng.lognormvariate(0, 0.3) for _ in special]
     sizes = _apportion(members, weights, minimum=6)
-    drives = [_Drive(d.name, d.held_on, d.location, d.district, d.kind, n)
-              for d, n in zip([*usual, *special], sizes, strict=True)]  # fmt: skip
+    drives = [
+        _Drive(d.name, d.held_on, d.location, d.district, d.kind, n)
+        for d, n in zip([*usual, *special], sizes, strict=True)
+    ]
     return sorted(drives, key=lambda d: (d.held_on, d.name))
 
 
 def _prior_drives(rng: random.Random) -> list[_Drive]:
     """2001–2020: a registry that grew year by year, a drive for every ~75 sign-ups."""
     years = list(range(2001, YEAR))
-    members = _apportion(_PRIOR_MEMBERS, [(y - 2000) ** 1.3 for y in years])
+    members = _apportion(_PRIOR_MEMBERS, [(y - 2000) ** 1.3 for y in years], minimum=40)
     drives: list[_Drive] = []
     for year, n in zip(years, members, strict=True):
         drives += _drives_of_year(year, max(1, round(n / 75)), n, rng)
@@ -216,22 +246,21 @@ def _apportion(total: int, weights: Sequence[float], minimum: int = 0) -> list[i
 # -- HLA typings --------------------------------------------------------------------------------------
 # Common alleles among Han Chinese with rough frequencies (%), enough for screening lists that look real.
 _LOCI = ("A", "B", "C", "DRB1")
-_ALLELES: dict[str, tuple[tuple[str, int], ...]] = {
-    "A": (("A*11:01", 26), ("A*24:02", 17), ("A*02:01", 13), ("A*02:07", 9), ("A*33:03", 8),
-          ("A*02:06", 5), ("A*30:01", 5), ("A*31:01", 3), ("A*26:01", 3), ("A*02:03", 3), ("A*01:01", 2),
-          ("A*03:01", 2), ("A*29:01", 1), ("A*32:01", 1), ("A*68:01", 1)),
-    "B": (("B*46:01", 12), ("B*40:01", 11), ("B*58:01", 7), ("B*13:02", 6), ("B*51:01", 6), ("B*15:01", 5),
-          ("B*44:03", 4), ("B*35:01", 4), ("B*38:02", 4), ("B*54:01", 3), ("B*52:01", 3), ("B*40:02", 3),
-          ("B*13:01", 3), ("B*37:01", 2), ("B*55:02", 2), ("B*48:01", 2), ("B*15:02", 2), ("B*39:01", 2),
-          ("B*27:05", 1), ("B*57:01", 1), ("B*67:01", 1)),
-    "C": (("C*01:02", 18), ("C*07:02", 16), ("C*03:04", 10), ("C*03:02", 8), ("C*06:02", 8), ("C*08:01", 8),
-          ("C*03:03", 6), ("C*04:01", 4), ("C*14:02", 4), ("C*12:02", 3), ("C*15:02", 3), ("C*07:01", 2),
-          ("C*08:02", 2), ("C*12:03", 2), ("C*14:03", 1)),
-    "DRB1": (("DRB1*09:01", 15), ("DRB1*15:01", 12), ("DRB1*12:02", 9), ("DRB1*07:01", 9),
-             ("DRB1*08:03", 7), ("DRB1*03:01", 6), ("DRB1*04:05", 5), ("DRB1*11:01", 5), ("DRB1*14:54", 4),
-             ("DRB1*13:02", 4), ("DRB1*15:02", 4), ("DRB1*12:01", 4), ("DRB1*01:01", 3), ("DRB1*16:02", 2),
-             ("DRB1*04:06", 2), ("DRB1*10:01", 1), ("DRB1*14:05", 1)),
-}  # fmt: skip
+_ALLELE_TABLE = {
+    "A": "11:01=26 | 24:02=17 | 02:01=13 | 02:07=9 | 33:03=8 | 02:06=5 | 30:01=5 | 31:01=3 | 26:01=3 | "
+    "02:03=3 | 01:01=2 | 03:01=2 | 29:01=1 | 32:01=1 | 68:01=1",
+    "B": "46:01=12 | 40:01=11 | 58:01=7 | 13:02=6 | 51:01=6 | 15:01=5 | 44:03=4 | 35:01=4 | 38:02=4 | "
+    "54:01=3 | 52:01=3 | 40:02=3 | 13:01=3 | 37:01=2 | 55:02=2 | 48:01=2 | 15:02=2 | 39:01=2 | 27:05=1 | "
+    "57:01=1 | 67:01=1",
+    "C": "01:02=18 | 07:02=16 | 03:04=10 | 03:02=8 | 06:02=8 | 08:01=8 | 03:03=6 | 04:01=4 | 14:02=4 | "
+    "12:02=3 | 15:02=3 | 07:01=2 | 08:02=2 | 12:03=2 | 14:03=1",
+    "DRB1": "09:01=15 | 15:01=12 | 12:02=9 | 07:01=9 | 08:03=7 | 03:01=6 | 04:05=5 | 11:01=5 | 14:54=4 | "
+    "13:02=4 | 15:02=4 | 12:01=4 | 01:01=3 | 16:02=2 | 04:06=2 | 10:01=1 | 14:05=1",
+}
+_ALLELES = {
+    locus: tuple((f"{locus}*{allele}", int(weight)) for allele, weight in _table(text))
+    for locus, text in _ALLELE_TABLE.items()
+}
 # Haplotypes (A~B~C~DRB1) common in northern Han: they make full matches about as likely as in life.
 _HAPLOTYPES = (
     ("A*30:01", "B*13:02", "C*06:02", "DRB1*07:01"),
@@ -242,8 +271,9 @@ _HAPLOTYPES = (
 _HAPLOTYPE_SHARE = 0.22
 _NAMES = {locus: tuple(name for name, _ in alleles) for locus, alleles in _ALLELES.items()}
 _CUMULATIVE = {locus: list(accumulate(w for _, w in alleles)) for locus, alleles in _ALLELES.items()}
-_HAPLOTYPE_IDS = tuple(tuple(_NAMES[locus].index(a) for locus, a in zip(_LOCI, h, strict=True))
-                       for h in _HAPLOTYPES)  # fmt: skip
+_HAPLOTYPE_IDS = tuple(
+    tuple(_NAMES[locus].index(a) for locus, a in zip(_LOCI, h, strict=True)) for h in _HAPLOTYPES
+)
 Typing = tuple[int, ...]  # allele indexes: A, A, B, B, C, C, DRB1, DRB1
 
 
@@ -301,11 +331,20 @@ class _Registry:
         for n, row in enumerate(rows):
             national_id = self._unique(row.national_id, row.sex == "M", row.birth_date)
             typing = _typing(rng)
-            self.records.append(SignupRecord(
-                row=n + 2, name=row.name, sex=row.sex, birth_date=row.birth_date, national_id=national_id,
-                phone=row.phone, email=row.email, blood_group=row.blood_group,
-                consent_at=row.consent_at.replace(tzinfo=SHANGHAI), hla=_hla_cells(typing),
-            ))  # fmt: skip
+            self.records.append(
+                SignupRecord(
+                    row=n + 2,
+                    name=row.name,
+                    sex=row.sex,
+                    birth_date=row.birth_date,
+                    national_id=national_id,
+                    phone=row.phone,
+                    email=row.email,
+                    blood_group=row.blood_group,
+                    consent_at=row.consent_at.replace(tzinfo=SHANGHAI),
+                    hla=_hla_cells(typing),
+                )
+            )
             self.typings.append(typing)
             self.searchable_from.append(searchable_from)
         self.drive_members.append(range(start, len(self.records)))
@@ -328,17 +367,17 @@ def _birthday(birth: date, age: int) -> date:
 
 
 # -- patient searches ---------------------------------------------------------------------------------
-_CENTRES = (
-    ("河南省肿瘤医院", 16), ("河南省人民医院", 14), ("郑州大学第一附属医院", 18), ("河南省儿童医院", 5),
-    ("北京道培医院", 8), ("北京大学人民医院", 9), ("中国医学科学院血液病医院", 7), ("苏州大学附属第一医院", 6),
-    ("浙江大学医学院附属第一医院", 4), ("南方医科大学南方医院", 4), ("华中科技大学同济医学院附属协和医院", 5),
-    ("河北燕达陆道培医院", 4),
-)  # fmt: skip
-_DIAGNOSES = (
-    ("急性髓系白血病 (AML)", 35), ("急性淋巴细胞白血病 (ALL)", 24), ("骨髓增生异常综合征 (MDS)", 11),
-    ("重型再生障碍性贫血 (SAA)", 12), ("慢性髓系白血病 (CML)", 3), ("非霍奇金淋巴瘤", 6),
-    ("重型β地中海贫血", 4), ("混合表型急性白血病", 3), ("骨髓纤维化", 2),
-)  # fmt: skip
+_CENTRES = _table(
+    "河南省肿瘤医院=16 | 河南省人民医院=14 | 郑州大学第一附属医院=18 | 河南省儿童医院=5 | 北京道培医院=8 | "
+    "北京大学人民医院=9 | 中国医学科学院血液病医院=7 | 苏州大学附属第一医院=6 | "
+    "浙江大学医学院附属第一医院=4 | 南方医科大学南方医院=4 | 华中科技大学同济医学院附属协和医院=5 | "
+    "河北燕达陆道培医院=4"
+)
+_DIAGNOSES = _table(
+    "急性髓系白血病 (AML)=35 | 急性淋巴细胞白血病 (ALL)=24 | 骨髓增生异常综合征 (MDS)=11 | "
+    "重型再生障碍性贫血 (SAA)=12 | 慢性髓系白血病 (CML)=3 | 非霍奇金淋巴瘤=6 | 重型β地中海贫血=4 | "
+    "混合表型急性白血病=3 | 骨髓纤维化=2"
+)
 
 
 @dataclass
@@ -359,8 +398,10 @@ def _shapes(figures: Mapping[str, int], rng: random.Random) -> list[_Shape]:
     donations = figures["donations"]
     spare_exams = figures["pre_donation_exams"] - donations
     failed = min(donations, (spare_exams + 1) // 2)
-    shapes = [_Shape(examined=2 if n < failed else 1, donated=True, failed_first=n < failed)
-              for n in range(donations)]  # fmt: skip
+    shapes = [
+        _Shape(examined=2 if n < failed else 1, donated=True, failed_first=n < failed)
+        for n in range(donations)
+    ]
     shapes += [_Shape(examined=1) for _ in range(spare_exams - failed)]
     for shape in shapes:
         shape.typed = shape.examined
@@ -430,11 +471,16 @@ class _Slot:
 # Anthony Nolan, donor-reason cancellations (DESIGN.md §6): 36% no contact, 34% medical, 19% personal,
 # 8% emigrated; the other 3% count as personal here. Days: how long until the coordinator closes the case.
 _DONOR_REASONS = (
-    (CloseReason.UNREACHABLE, ("电话停机，短信无回复", "三次联系未接通", "登记的联系方式已失效"), 36, (10, 30)),
-    (CloseReason.MEDICAL_DEFERRAL, ("妊娠期", "高血压未控制", "近期手术", "体重指数过高", "正在服用抗凝药"), 34, (3, 21)),
+    (CloseReason.UNREACHABLE, ("电话停机，短信无回复", "三次联系未接通", "联系方式已失效"), 36, (10, 30)),
+    (
+        CloseReason.MEDICAL_DEFERRAL,
+        ("妊娠期", "高血压未控制", "近期手术", "体重指数过高", "服用抗凝药"),
+        34,
+        (3, 21),
+    ),
     (CloseReason.DECLINED, ("家人反对", "工作原因无法请假", "本人改变意愿", "担心影响健康"), 22, (2, 14)),
     (CloseReason.UNREACHABLE, ("已移居海外",), 8, (5, 21)),
-)  # fmt: skip
+)
 _DONOR_REASON_WEIGHTS = [weight for *_, weight, _days in _DONOR_REASONS]
 # Share of members closed for a donor reason rather than not selected, by depth (re-mobilised, typed);
 # a 2024 US study found 54% of members available at confirmatory typing (DESIGN.md §6).
@@ -456,11 +502,14 @@ class _Scheduler:
         moment = _at(_workday_from(day) if workday else day, self.rng.randint(9 * 60, 17 * 60))
         return max(moment, after + timedelta(hours=1))
 
-    def plan(self, shape: _Shape) -> tuple[datetime, list[_Slot]]:
-        """When the search's screening list came, and its slots; every stage entry falls inside the year."""
+    def plan(self, shape: _Shape, *, carried_in: bool = False) -> tuple[datetime, list[_Slot]]:
+        """When the search's screening list came, and its slots; every stage entry falls before the year's
+        end. A search carried in from the autumn before has its screenings (and maybe more) in that year."""
         span = 0 if not shape.remobilised else 25 if not shape.typed else 55 if not shape.examined else 100
         span += 25 * shape.donated + 35 * shape.failed_first
         first, last = date(YEAR, 1, 4), date(YEAR, 12, 28) - timedelta(days=span)
+        if carried_in:
+            first, last = date(YEAR - 1, 9, 1), date(YEAR - 1, 12, 24)
         while True:  # a few tries at most: the span allows for holidays in most draws
             day = _workday_from(first + timedelta(days=self.rng.randint(0, (last - first).days)))
             opened = _at(day, 9 * 60 + self.rng.randint(0, 90))
@@ -485,7 +534,7 @@ class _Scheduler:
             self.cancel(slots, opened)
         for slot in slots:
             if (closed := slot.closed) is not None and closed.reason is CloseReason.MEDICAL_DEFERRAL:
-                self.defer(slot, closed.at)
+                self.defer(slot, closed)
         return slots
 
     def advance(self, slot: _Slot, stage: CaseStage, at: datetime) -> None:
@@ -557,10 +606,10 @@ class _Scheduler:
                 slot.events = [e for e in slot.events if e.kind != "close"]
                 self.close(slot, CloseReason.PATIENT_CANCELLED, at, note)
 
-    def defer(self, slot: _Slot, closed: datetime) -> None:
+    def defer(self, slot: _Slot, closed: _Event) -> None:
         """A medical reason defers the member for 3–12 months (DESIGN.md §3: deferred, with until)."""
-        until = _local_day(closed) + timedelta(days=self.rng.randint(90, 365))
-        slot.events.append(_Event(closed + timedelta(minutes=5), "defer", until=until))
+        until = _local_day(closed.at) + timedelta(days=self.rng.randint(90, 365))
+        slot.events.append(_Event(closed.at + timedelta(minutes=5), "defer", until=until, note=closed.note))
         slot.events.append(_Event(_at(until, 9 * 60), "reactivate"))
 
 
@@ -662,25 +711,63 @@ def _plan(seed: int, figures: Mapping[str, int]) -> _Plan:
     ]
     plan = _Plan(drives, registry, retirements)
     scheduler = _Scheduler(rng)
-    searches = sorted(((scheduler.plan(shape), shape) for shape in _shapes(figures, rng)), key=lambda s: s[0][0])
+    carried = [(scheduler.plan(shape, carried_in=True), shape) for shape in _carried_in(rng)]
+    rest = _shapes(_still_to_count(figures, [slots for (_, slots), _ in carried]), rng)
+    searches = sorted([*carried, *((scheduler.plan(shape), shape) for shape in rest)], key=lambda s: s[0][0])
     matcher = _Matcher(registry, (member for member, _ in retirements), seed)
-    for number, ((opened, slots), shape) in enumerate(searches, start=1):
-        search = _new_search(number, opened, rng)
+    numbers: dict[int, int] = {}  # patient codes are numbered per year of request
+    for index, ((opened, slots), shape) in enumerate(searches):
+        year = _local_day(opened).year
+        numbers[year] = numbers.get(year, 0) + 1
+        search = _new_search(f"P{year % 100}-{numbers[year]:04d}", opened, rng)
         plan.searches.append(search)
-        for k, (slot, member) in enumerate(zip(slots, matcher.choose(number, search.typing, opened, shape),
-                                               strict=True)):  # fmt: skip
-            plan.add_case(number - 1, member, opened + timedelta(minutes=2 * k), slot)
+        for k, (slot, member) in enumerate(
+            zip(slots, matcher.choose(index, search.typing, opened, shape), strict=True)
+        ):
+            plan.add_case(index, member, opened + timedelta(minutes=2 * k), slot)
             matcher.reserve(member, slot)
     plan.steps.sort()
     return plan
 
 
-def _new_search(number: int, opened: datetime, rng: random.Random) -> _Search:
+def _carried_in(rng: random.Random) -> list[_Shape]:
+    """Searches begun in the autumn before: the year does not start with an empty pipeline, so there are
+    donations in January too. Their screenings fall in the previous year and do not count."""
+    shapes = [_Shape(examined=1, donated=True) for _ in range(8)] + [_Shape(examined=1) for _ in range(2)]
+    shapes += [_Shape(typed=1) for _ in range(4)] + [_Shape(remobilised=1) for _ in range(6)]
+    shapes += [_Shape() for _ in range(10)]
+    for shape in shapes:
+        shape.typed = max(shape.typed, shape.examined) + (shape.examined > 0 and rng.random() < 0.3)
+        shape.remobilised = max(shape.remobilised, shape.typed) + rng.randint(0, 2) * (shape.typed > 0)
+        shape.screened = shape.remobilised + rng.randint(1, 8)
+    return shapes
+
+
+_FIGURE_OF_STAGE = {
+    CaseStage.REMOBILISING: "remobilisations",
+    CaseStage.HIGH_RES_TYPING: "high_res_samples",
+    CaseStage.EXAM: "pre_donation_exams",
+    CaseStage.DONATION: "donations",
+}
+
+
+def _still_to_count(figures: Mapping[str, int], carried: Iterable[list[_Slot]]) -> dict[str, int]:
+    """The year's figures less the stage entries the carried-in searches make inside the year."""
+    start = datetime(YEAR, 1, 1, tzinfo=SHANGHAI).astimezone(UTC)
+    remaining = dict(figures)
+    for slots in carried:
+        for event in (e for slot in slots for e in slot.events):
+            if event.stage in _FIGURE_OF_STAGE and start <= event.at < _YEAR_END:
+                remaining[_FIGURE_OF_STAGE[event.stage]] -= 1
+    return remaining
+
+
+def _new_search(patient_code: str, opened: datetime, rng: random.Random) -> _Search:
     return _Search(
         id=str(uuid.UUID(int=rng.getrandbits(128), version=4)),
-        patient_code=f"P{YEAR % 100}-{number:04d}",
-        centre=rng.choices([c for c, _ in _CENTRES], weights=[w for _, w in _CENTRES])[0],
-        diagnosis=rng.choices([d for d, _ in _DIAGNOSES], weights=[w for _, w in _DIAGNOSES])[0],
+        patient_code=patient_code,
+        centre=rng.choices([c for c, _ in _CENTRES], weights=[int(w) for _, w in _CENTRES])[0],
+        diagnosis=rng.choices([d for d, _ in _DIAGNOSES], weights=[int(w) for _, w in _DIAGNOSES])[0],
         urgency="urgent" if rng.random() < 0.12 else "routine",
         opened=opened,
         typing=_typing(rng),
@@ -699,12 +786,15 @@ def replay_zhengzhou_2021(
     """Load the demo year and return its 2021 funnel, which equals SEED_FIGURES on a database without
     other 2021 stem-cell data. Raises ValidationError if the demo year (or any of its people) is there."""
     say = progress or (lambda _message: None)
-    if session.exec(select(RecruitmentEvent.id).where(RecruitmentEvent.organiser == DEMO_ORGANISER)).first():
+    loaded = select(RecruitmentEvent.id).where(RecruitmentEvent.organiser == DEMO_ORGANISER)
+    if session.exec(loaded).first() is not None:
         raise ValidationError("the demo year is already loaded")
     plan = _plan(seed, SEED_FIGURES)
     _refuse_known_people(session, plan.registry.records, policy)
-    say(f"planned {len(plan.drives)} drives, {len(plan.registry.records):,} members, "
-        f"{len(plan.searches)} patient searches, {len(plan.steps):,} case steps")  # fmt: skip
+    say(
+        f"planned {len(plan.drives)} drives, {len(plan.registry.records):,} members, "
+        f"{len(plan.searches)} patient searches, {len(plan.steps):,} case steps"
+    )
     donor_ids = _load_registry(session, policy, plan, say)
     _retire(session, plan.retirements, donor_ids)
     _add_searches(session, plan.searches)
@@ -729,19 +819,29 @@ def _load_registry(
 ) -> list[int]:
     """Each drive and its sign-ups, as the data manager imports them; returns member → donor id."""
     donor_ids = [0] * len(plan.registry.records)
-    for drive, members in zip(plan.drives, plan.registry.drive_members, strict=True):
-        event = create_event(session=session, data=RecruitmentEventCreate(
-            name=drive.name, held_on=drive.held_on, location=drive.location, district=drive.district,
-            organiser=DEMO_ORGANISER,
-        ))  # fmt: skip
+    for n, (drive, members) in enumerate(zip(plan.drives, plan.registry.drive_members, strict=True)):
+        if drive.held_on.year == YEAR and plan.drives[n - 1].held_on.year < YEAR:
+            say(f"registry {plan.drives[0].held_on.year}–{YEAR - 1}: {members.start:,} members, {n} drives")
+        event = create_event(
+            session=session,
+            data=RecruitmentEventCreate(
+                name=drive.name,
+                held_on=drive.held_on,
+                location=drive.location,
+                district=drive.district,
+                organiser=DEMO_ORGANISER,
+            ),
+        )
         records = plan.registry.records[members.start : members.stop]
         report = import_records(session=session, records=records, policy=policy, event=event, actor=ACTOR)
-        ids = dict(session.exec(select(Donor.code, Donor.id).where(Donor.event_id == event.id)).all())
+        rows = session.exec(select(Donor.code, Donor.id).where(Donor.event_id == event.id))
+        ids = {code: donor_id for code, donor_id in rows if donor_id is not None}
         for accepted in report.accepted:
             donor_ids[members.start + accepted.row - 2] = ids[accepted.code]
         if report.count("created") != len(records):  # pragma: no cover - refused up front
             raise ValidationError(f"drive {drive.name}: some sign-ups were already members")
-    say(f"registry loaded: {len(plan.registry.records):,} members from {len(plan.drives)} drives")
+    drives = [d for d in plan.drives if d.held_on.year == YEAR]
+    say(f"{YEAR}: {len(drives)} drives, {sum(d.size for d in drives):,} sign-ups")
     return donor_ids
 
 
@@ -752,42 +852,83 @@ def _retire(session: Session, retirements: Sequence[tuple[int, datetime]], donor
             donor = session.get(Donor, donor_ids[member])
             assert donor is not None
             change_registry_status(
-                session=session, donor=donor, to=RegistryStatus.RETIRED, actor=ACTOR, at=at,
-                reason=f"age limit: {_DONATE_MAX_AGE} (CMDP)", commit=False,
-            )  # fmt: skip
+                session=session,
+                donor=donor,
+                to=RegistryStatus.RETIRED,
+                actor=ACTOR,
+                at=at,
+                reason=f"age limit: {_DONATE_MAX_AGE} (CMDP)",
+                commit=False,
+            )
 
 
 def _add_searches(session: Session, searches: Sequence[_Search]) -> None:
     with transaction(session):
         for s in searches:
-            session.add(PatientSearch(id=s.id, patient_code=s.patient_code, centre=s.centre, diagnosis=s.diagnosis,
-                                      urgency=s.urgency, requested_on=_local_day(s.opened)))  # fmt: skip
+            session.add(
+                PatientSearch(
+                    id=s.id,
+                    patient_code=s.patient_code,
+                    centre=s.centre,
+                    diagnosis=s.diagnosis,
+                    urgency=s.urgency,
+                    requested_on=_local_day(s.opened),
+                )
+            )
         session.flush()  # the typings point at the searches
         for s in searches:
-            alleles = {cell.lower(): value for cell, value in _hla_cells(s.typing).items()}
-            session.add(HlaTyping(search_id=s.id, resolution="high", sampled_on=s.typed_on, **alleles))
+            typing = HlaTyping(search_id=s.id, resolution="high", sampled_on=s.typed_on)
+            for cell, allele in _hla_cells(s.typing).items():
+                setattr(typing, cell.lower(), allele)
+            session.add(typing)
+
+
+_STEPS_PER_COMMIT = 500
 
 
 def _walk_cases(session: Session, plan: _Plan, donor_ids: Sequence[int], say: Callable[[str], None]) -> None:
-    """Every case step in time order: each is one transaction of the same services the flows call."""
+    """Every case step in time order, through the same services the flows call. Steps are grouped into
+    transactions of `_STEPS_PER_COMMIT` (the services join the caller's unit of work with commit=False);
+    each service still checks its move and the case version."""
     case_ids = [""] * len(plan.cases)
     for n, step in enumerate(plan.steps, start=1):
         search, member = plan.cases[step.case]
         event = step.event
         if event.kind == "open":
-            case_ids[step.case] = open_case(session=session, search_id=plan.searches[search].id,
-                                            donor_id=donor_ids[member], actor=ACTOR, at=event.at).id  # fmt: skip
+            case = open_case(
+                session=session,
+                search_id=plan.searches[search].id,
+                donor_id=donor_ids[member],
+                actor=ACTOR,
+                at=event.at,
+                commit=False,
+            )
+            case_ids[step.case] = case.id
         elif event.kind == "advance":
             assert event.stage is not None
             advance_case(
-                session=session, case_id=case_ids[step.case], to=event.stage, actor=ACTOR, at=event.at
+                session=session,
+                case_id=case_ids[step.case],
+                to=event.stage,
+                actor=ACTOR,
+                at=event.at,
+                commit=False,
             )
         elif event.kind == "close":
             assert event.reason is not None
-            close_case(session=session, case_id=case_ids[step.case], reason=event.reason, actor=ACTOR,
-                       at=event.at, note=event.note)  # fmt: skip
+            close_case(
+                session=session,
+                case_id=case_ids[step.case],
+                reason=event.reason,
+                actor=ACTOR,
+                at=event.at,
+                note=event.note,
+                commit=False,
+            )
         else:
             _defer_or_reactivate(session, donor_ids[member], event)
+        if n % _STEPS_PER_COMMIT == 0 or n == len(plan.steps):
+            session.commit()
         if n % 1000 == 0 or n == len(plan.steps):
             say(f"case steps: {n:,} of {len(plan.steps):,}")
 
@@ -797,7 +938,12 @@ def _defer_or_reactivate(session: Session, donor_id: int, event: _Event) -> None
     assert donor is not None
     deferring = event.kind == "defer"
     change_registry_status(
-        session=session, donor=donor, to=RegistryStatus.DEFERRED if deferring else RegistryStatus.ACTIVE,
-        actor=ACTOR, at=event.at, until=event.until,
-        reason="medical deferral after re-mobilisation" if deferring else "deferral ended",
-    )  # fmt: skip
+        session=session,
+        donor=donor,
+        to=RegistryStatus.DEFERRED if deferring else RegistryStatus.ACTIVE,
+        actor=ACTOR,
+        at=event.at,
+        until=event.until,
+        reason=f"medical deferral: {event.note}"[:200] if deferring else "deferral ended",
+        commit=False,
+    )

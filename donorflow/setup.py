@@ -1,4 +1,4 @@
-"""`make up` / `donorflow up`: migrate, load the demo drive once, say what to do next."""
+"""`make up` / `donorflow up`, first part: migrate, load the demo year once, build the HLA index."""
 
 from __future__ import annotations
 
@@ -8,15 +8,21 @@ from datetime import date
 from sqlmodel import Session, select
 
 from donorflow import bootstrap
-from donorflow.demo import signup_rows, write_signup_csv
-from models.members import create_event
-from models.registry import RecruitmentEvent, RecruitmentEventCreate
-from models.signup_import import import_signups
+from donorflow.demo_year import DEMO_ORGANISER, replay_zhengzhou_2021
+from models.registry import RecruitmentEvent
 
-__all__ = ["DEMO_DRIVE", "bring_up"]
+__all__ = ["bring_up", "load_demo_year"]
 
-DEMO_DRIVE = "Demo drive · 郑州大学 (synthetic data)"
-DEMO_ROWS = 200
+
+def load_demo_year(session: Session, say: bool = True) -> Iterator[str]:
+    """The synthetic Zhengzhou 2021 year, walked through the same services the flows call."""
+    messages: list[str] = []
+    counts = replay_zhengzhou_2021(
+        session=session, policy=bootstrap.import_policy(), progress=messages.append if say else None
+    )
+    yield from messages
+    figures = ", ".join(f"{key} {value:,}" for key, value in counts.model_dump().items())
+    yield f"demo year loaded — 2021 funnel: {figures}"
 
 
 def bring_up() -> Iterator[str]:
@@ -24,29 +30,13 @@ def bring_up() -> Iterator[str]:
     bootstrap.upgrade_database()
     yield f"database ready: {settings.resolved_database_url.split('@')[-1]}"
     with Session(bootstrap.get_engine()) as session:
-        existing = session.exec(select(RecruitmentEvent).where(RecruitmentEvent.name == DEMO_DRIVE)).first()
-        if existing is not None:
-            yield f"demo drive already loaded (event {existing.id}); your data is kept"
+        loaded = session.exec(select(RecruitmentEvent.id).where(RecruitmentEvent.organiser == DEMO_ORGANISER))
+        if loaded.first() is not None:
+            yield "demo year already loaded; your data is kept"
         else:
-            held_on = date(2021, 6, 14)  # World Blood Donor Day
-            event = create_event(
-                session=session,
-                data=RecruitmentEventCreate(
-                    name=DEMO_DRIVE, held_on=held_on, location="郑州大学", district="高新区"
-                ),
-            )
-            demo_dir = settings.var_dir / "demo"
-            demo_dir.mkdir(parents=True, exist_ok=True)
-            sheet = write_signup_csv(
-                demo_dir / "demo-signups.csv", list(signup_rows(DEMO_ROWS, seed=614, day=held_on))
-            )
-            report = import_signups(
-                session=session,
-                path=sheet,
-                policy=bootstrap.import_policy(settings),
-                event_id=event.id,
-                actor="demo",
-            )
-            yield f"demo drive loaded: event {event.id}, {report.count('created')} members from {sheet}"
-    yield "next: .venv/bin/donorflow funnel --from 2021-01-01 --to 2021-12-31"
-    yield "      .venv/bin/donorflow donors import <sheet.csv|.xlsx> --event-id <id>   (see README)"
+            yield "loading the demo year (synthetic Zhengzhou 2021, ~30 s) …"
+            yield from load_demo_year(session)
+        store = bootstrap.hla_index_store(settings)
+        index = store.open(session)
+        yield f"HLA index: {len(index):,} searchable members ({'built' if store.built else 'loaded'})"
+    yield f"try: .venv/bin/donorflow funnel --from {date(2021, 1, 1)} --to {date(2021, 12, 31)}"

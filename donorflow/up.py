@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -84,6 +85,26 @@ def _process(
                     process.wait()
 
 
+def _show_demo_funnel(env: dict[str, str]) -> None:
+    """Run funnel-report for the demo year once the served deployments are registered."""
+    command = [
+        sys.executable,
+        "-m",
+        "prefect",
+        "deployment",
+        "run",
+        "funnel-report/funnel-report",
+        "--param",
+        "start=2021-01-01",
+        "--param",
+        "end=2021-12-31",
+    ]
+    for _ in range(30):
+        if subprocess.run(command, env=env, capture_output=True, timeout=60).returncode == 0:
+            return
+        time.sleep(2)
+
+
 def run_up(echo: Callable[[str], None] = print) -> None:  # noqa: T201  (the CLI's voice)
     settings = bootstrap.get_settings()
     for line in bring_up():
@@ -122,11 +143,13 @@ def run_up(echo: Callable[[str], None] = print) -> None:  # noqa: T201  (the CLI
         served = stack.enter_context(
             _process([sys.executable, "-m", "donorflow.deployments"], env, logs / "deployments.log", grace=40)
         )
+        threading.Thread(target=_show_demo_funnel, args=(env,), daemon=True).start()
         ui = api.removesuffix("/api")
         echo(f"Prefect UI:   {ui}")
         echo(f"Deployments:  {ui}/deployments   (served from one process; log: {logs / 'deployments.log'})")
-        echo("First: open Deployments → remobilise → Run → Custom run, enter a case id from the demo,")
-        echo("       or Deployments → funnel-report → Run to see the demo year's funnel as a table.")
+        echo(f"First: {ui}/artifacts → 'funnel': the demo year's funnel (a funnel-report run makes it);")
+        echo("       then Deployments → initial-screening → Run: a patient's HLA typing, no candidate codes,")
+        echo("       and follow the case through remobilise (Runs → the suspended run → Resume).")
         echo("Stop with Ctrl-C (waits for the served flows to shut down cleanly).")
         signal.signal(signal.SIGINT, request_stop)
         signal.signal(signal.SIGTERM, request_stop)

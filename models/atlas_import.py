@@ -1,8 +1,9 @@
 """ATLAS donor import: Anthony Nolan's donor-update JSON files become registry members (DESIGN.md §2, §3).
 
-The format is ATLAS's own, followed as its importer reads it (github.com/Anthony-Nolan/Atlas:
-Schemas/DonorUpdateFileSchema.json; Atlas.DonorImport.FileSchema.Models; Atlas.DonorImport/Services/
-DonorImportFileParser.cs, Validators/SearchableDonorValidator.cs, Models/Mapping/ImportedLocusInterpreter.cs):
+The format is ATLAS's own, followed as its importer reads it (github.com/Anthony-Nolan/Atlas, read at
+d2a6d8d: Schemas/DonorUpdateFileSchema.json, last changed in 14330e64, 2023-03; Atlas.DonorImport.FileSchema.
+Models; Atlas.DonorImport/Services/DonorImportFileParser.cs, Validators/SearchableDonorValidator.cs,
+Models/Mapping/ImportedLocusInterpreter.cs, Services/DonorRecordChangeApplier.cs):
 
     {"updateMode": "diff" | "full" | "check",
      "donors": [{"recordId": "7001", "changeType": "N" | "U" | "D" | "NU", "donorType": "D" | "C" | "B",
@@ -14,10 +15,16 @@ ATLAS records carry no personal data: a member is known by its recordId alone, k
 salted and hashed as "atlas:<recordId>", in `national_id_hash`, whose unique constraint dedupes. donPool and
 ethn have no column here and are not kept. Batches commit like the sign-up import: a crash loses at most the
 batch in flight, and a rerun of the same file changes nothing (N rows are then reported as existing).
+
+Where this differs from ATLAS, on purpose: a record ATLAS fails the whole file for (no recordId, changeType
+or donorType) is one rejected row here; a D for an unknown recordId (ATLAS: a notification) is a rejected
+row; a withdrawn member is not re-created by a later N/NU (re-registration needs a new consent, as for
+sign-up sheets); a "NEW" allele (not yet named by WHO) cannot be graded and rejects the record.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
@@ -27,8 +34,9 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, func, insert, update
+from sqlalchemy import select as sql_select
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col
 
 import hla
 from models.cases import StageEvent
@@ -76,7 +84,10 @@ _NEW_ALLELE = "NEW"  # ATLAS's placeholder for an allele not yet named by WHO
 
 
 def atlas_member_key(record_id: str, salt: bytes) -> str:
-    """The dedupe key of an ATLAS member: HMAC-SHA256 of "atlas:<recordId>", never clashing with ID hashes."""
+    """The dedupe key of an ATLAS member: HMAC-SHA256 of "atlas:<recordId>", never clashing with ID hashes.
+
+    national_id_hash upper-cases its input, so recordIds differing only in letter case are one member.
+    """
     return national_id_hash(f"atlas:{record_id}", salt)
 
 
@@ -117,7 +128,7 @@ def import_atlas(
             progress(len(chunk))
     report.accepted.sort(key=lambda a: a.row)
     report.rejected.sort(key=lambda r: r.row)
-    # recordIds and HLA strings only: an ATLAS file has no personal data to leak.
+    # Rule names and HLA strings only: an ATLAS file has no personal data to leak.
     for rejection in report.rejected:
         log.warning("%s donor %d rejected: %s", path.name, rejection.row, "; ".join(rejection.errors))
     log.info(
@@ -168,9 +179,7 @@ def _read_file(path: Path) -> tuple[str, list[Any]]:
 def _check_full_file(path: Path, donors: list[Any]) -> None:
     """DonorImportFileParser fails a whole "full" file (an initial load) on its first U or D record."""
     for row, raw in enumerate(donors, start=1):
-        change = (
-            _CHANGES.get(_code(_lower_keys(raw).get("changetype")) or "") if isinstance(raw, dict) else None
-        )
+        change = _CHANGES.get(_code(_field(raw, "changeType")) or "") if isinstance(raw, dict) else None
         if change in ("U", "D"):
             raise SheetError(f'{path.name}: donor {row} has changeType {change}; a "full" file only creates')
 
@@ -190,30 +199,31 @@ def _parse_donor(row: int, raw: Any, salt: bytes, reference: hla.Reference | Non
     """Validate one record the way ATLAS does, but report it as a row instead of failing the file."""
     if not isinstance(raw, dict):
         return RowRejection(row=row, errors=("donor entry is not a JSON object",))
-    fields = _lower_keys(raw)  # Newtonsoft.Json, which ATLAS uses, matches property names in any case
     errors: list[str] = []
-    record_id = _record_id(fields.get("recordid"), errors)
-    change_code = _code(fields.get("changetype"))
+    record_id = _record_id(_field(raw, "recordId"), errors)
+    change_code = _code(_field(raw, "changeType"))
     change = _CHANGES.get(change_code or "")
     if change is None:
         errors.append(
             "changeType is missing (N, U, D or NU)"
             if change_code is None
-            else f"changeType {fields.get('changetype')!r} is not N, U, D or NU"
+            else f"changeType {_field(raw, 'changeType')!r} is not N, U, D or NU"
         )
-    donor_type_code = _code(fields.get("donortype"))
+    donor_type_code = _code(_field(raw, "donorType"))
     donor_type = _DONOR_TYPES.get(donor_type_code or "")
     if donor_type_code is None:
         errors.append("donorType is missing (D for an adult donor)")
     elif donor_type is None:
-        errors.append(f"donorType {fields.get('donortype')!r} is not D (adult), C (cord blood) or B (banked)")
+        errors.append(
+            f"donorType {_field(raw, 'donorType')!r} is not D (adult), C (cord blood) or B (banked)"
+        )
     elif donor_type == "cord":
         errors.append("cord blood units are not registry members here")
     elif donor_type == "banked":
         errors.append("banked donors are not registry members here (ATLAS does not support them either)")
     typing: tuple[dict[str, str | None], str] | None = None
     if change is not None and change != "D":  # ATLAS reads no HLA for a deletion
-        typing = _parse_hla(fields.get("hla"), reference, errors)
+        typing = _parse_hla(_field(raw, "hla"), reference, errors)
     if errors or record_id is None or change is None:
         return RowRejection(row=row, errors=tuple(errors))
     columns, resolution = typing if typing is not None else (None, "low")
@@ -243,18 +253,17 @@ def _parse_hla(
     if not isinstance(value, dict):
         errors.append("hla is not a JSON object")
         return None
-    loci = _lower_keys(value)  # drb3/4/5, dqa1, dpa1 of older files are not graded here: ignored
     columns: dict[str, str | None] = dict.fromkeys(HLA_COLUMNS)
     levels: list[str] = []
-    for locus in hla.LOCI:
-        picked = _locus_fields(locus, loci.get(locus.lower()), errors)
+    for locus in hla.LOCI:  # the loci graded here; drb3/4/5, dqa1, dpa1 of older ATLAS files are ignored
+        picked = _locus_fields(locus, _field(value, locus.lower()), errors)
         if picked is None:
             continue
         source, pair = picked
         for position, text in enumerate(pair, start=1):
-            level = _check_typing(locus, source, position, text, reference, errors)
-            if level is not None:
-                columns[f"{locus.lower()}_{position}"] = _typing_name(locus, source, text)
+            read = _check_typing(locus, source, position, text, reference, errors)
+            if read is not None:
+                columns[f"{locus.lower()}_{position}"], level = read
                 levels.append(level)
     if not levels:
         return None
@@ -266,9 +275,9 @@ def _locus_fields(locus: str, value: Any, errors: list[str]) -> tuple[str, tuple
     if value is not None and not isinstance(value, dict):
         errors.append(f"HLA {locus} is not a JSON object")
         return None
-    data = _lower_keys(value or {})
-    dna = _two_fields(locus, "DNA", data.get("dna"), errors)
-    serology = _two_fields(locus, "serology", data.get("ser"), errors)
+    data = value or {}
+    dna = _two_fields(locus, "DNA", _field(data, "dna"), errors)
+    serology = _two_fields(locus, "serology", _field(data, "ser"), errors)
     if dna is None or serology is None:
         return None
     source, (first, second) = ("DNA", dna) if any(dna) else ("serology", serology)
@@ -290,10 +299,9 @@ def _two_fields(
     if not isinstance(value, dict):
         errors.append(f"HLA {locus} {source} is not a JSON object with field1 and field2")
         return None
-    data = _lower_keys(value)
     out: list[str | None] = []
     for name in ("field1", "field2"):
-        text = data.get(name)
+        text = _field(value, name)
         if isinstance(text, bool) or not (text is None or isinstance(text, str | int)):
             errors.append(f"HLA {locus} {source} {name} is not a string")
             return None
@@ -312,8 +320,8 @@ def _typing_name(locus: str, source: str, text: str) -> str:
 
 def _check_typing(
     locus: str, source: str, position: int, text: str, reference: hla.Reference | None, errors: list[str]
-) -> str | None:
-    """The typing's resolution level, or None after recording why it is not a valid typing."""
+) -> tuple[str, str] | None:
+    """The typing as stored and its resolution level, or None after recording why it is not valid."""
     where = f"HLA {locus} {source} field{position}"
     if text.upper() == _NEW_ALLELE:
         errors.append(f'{where}: "{text}" (an allele not yet named by WHO) cannot be graded here')
@@ -322,22 +330,33 @@ def _check_typing(
     if len(name) > _MAX_TEXT:
         errors.append(f'{where}: "{name[:24]}…" is longer than {_MAX_TEXT} characters')
         return None
+    level, problem = _typing_level(name, locus, source == "serology", reference)
+    if level is None:
+        errors.append(f"{where}: {problem}")
+        return None
+    return name, level
+
+
+@functools.lru_cache(maxsize=65536)  # a registry's file repeats the same few thousand typings
+def _typing_level(
+    name: str, locus: str, serology: bool, reference: hla.Reference | None
+) -> tuple[str | None, str | None]:
+    """(resolution level, None) for a valid typing, (None, why not) for a malformed one."""
     try:
         typing = hla.parse_typing(name, locus=locus, reference=reference)
     except hla.ReferenceRequiredError:
         # Well formed (e.g. the MAC "*01:DXGWF" of ATLAS's own examples); it expands once the tables are
         # loaded, as the HLA index does, so it is kept as written rather than losing the donor.
-        return "intermediate"
+        return "intermediate", None
     except hla.TypingError as exc:
-        errors.append(f"{where}: {exc}")
-        return None
-    if source == "serology" or typing.serological:
-        return "low"
+        return None, str(exc)
+    if serology or typing.serological:
+        return "low", None
     if typing.kind is hla.Kind.NULL:
-        return "intermediate" if "/" in typing.text else "high"
+        return ("intermediate" if "/" in typing.text else "high"), None
     if not typing.proteins:
-        return "low"  # allele group only: A*02, A*02:XX
-    return "intermediate"
+        return "low", None  # allele group only: A*02, A*02:XX
+    return ("high" if len(typing.proteins) == 1 and not typing.groups else "intermediate"), None
 
 
 def _resolution(levels: Sequence[str]) -> str:
@@ -345,8 +364,12 @@ def _resolution(levels: Sequence[str]) -> str:
     return levels[0] if len(set(levels)) == 1 else "intermediate"
 
 
-def _lower_keys(value: Mapping[Any, Any]) -> dict[str, Any]:
-    return {str(key).lower(): item for key, item in value.items()}
+def _field(mapping: Mapping[Any, Any], name: str) -> Any:
+    """A property in any case, as Newtonsoft.Json (which ATLAS uses) matches them: "RecordId", "Dna"."""
+    if name in mapping:
+        return mapping[name]
+    wanted = name.lower()
+    return next((item for key, item in mapping.items() if str(key).lower() == wanted), None)
 
 
 def _code(value: Any) -> str | None:
@@ -438,21 +461,25 @@ class _BatchWriter:
         return accepted, rejected
 
     def _load(self, keys: set[str]) -> None:
-        for donor in self.session.exec(select(Donor).where(col(Donor.national_id_hash).in_(keys))):
-            status = RegistryStatus(donor.status)
-            self.members[donor.national_id_hash] = _Member(
-                donor.national_id_hash, donor.id, donor.code, donor.version, status, donor.external_id, None
-            )
+        """The batch's known members and their latest typings, as plain rows (no ORM objects to build)."""
+        wanted = ("id", "national_id_hash", "code", "version", "status", "external_id")
+        found = sql_select(*(col(getattr(Donor, name)) for name in wanted)).where(
+            col(Donor.national_id_hash).in_(keys)
+        )
+        for donor_id, key, code, version, status, record_id in self.session.execute(found):
+            self.members[key] = _Member(key, donor_id, code, version, RegistryStatus(status), record_id, None)
         by_id = {m.donor_id: m for m in self.members.values()}
         if not by_id:
             return
         latest = (
-            select(func.max(HlaTyping.id))
+            sql_select(func.max(HlaTyping.id))
             .where(col(HlaTyping.donor_id).in_(list(by_id)))
             .group_by(col(HlaTyping.donor_id))
         )
-        for typing in self.session.exec(select(HlaTyping).where(col(HlaTyping.id).in_(latest))):
-            by_id[typing.donor_id].hla = {column: getattr(typing, column) for column in HLA_COLUMNS}
+        columns = (col(getattr(HlaTyping, name)) for name in ("donor_id", *HLA_COLUMNS))
+        typings = sql_select(*columns).where(col(HlaTyping.id).in_(latest))
+        for donor_id, *values in self.session.execute(typings):
+            by_id[donor_id].hla = dict(zip(HLA_COLUMNS, values, strict=True))
 
     # -- one update, in memory ---------------------------------------------------------------------------
     def _apply(self, u: _Update) -> Action | _Refusal:
@@ -524,11 +551,14 @@ class _BatchWriter:
         erase = [m.donor_id for m in self.members.values() if m.erase_typings]
         if erase:
             self.session.execute(delete(HlaTyping).where(col(HlaTyping.donor_id).in_(erase)))
+        # Core executemany on the session's connection: the ORM bulk path groups rows by their non-null
+        # keys, so alternating from_state None / set would send one INSERT per event.
+        connection = self.session.connection()
         typings = [{**t, "donor_id": m.donor_id} for m in self.members.values() for t in m.typings]
         if typings:
-            self.session.execute(insert(HlaTyping), typings)
+            connection.execute(insert(HlaTyping), typings)
         if self.events:
-            self.session.execute(insert(StageEvent), [self._event(*event) for event in self.events])
+            connection.execute(insert(StageEvent), [self._event(*event) for event in self.events])
 
     def _insert_new(self) -> None:
         if not self.new:
@@ -551,9 +581,8 @@ class _BatchWriter:
                     "updated_at": self.now,
                 }
             )
-        inserted = self.session.execute(
-            insert(Donor).returning(col(Donor.id), col(Donor.national_id_hash)), rows
-        ).all()
+        returning = insert(Donor).returning(col(Donor.id), col(Donor.national_id_hash))
+        inserted = self.session.connection().execute(returning, rows).all()
         for donor_id, key in inserted:
             self.members[key].donor_id = donor_id
 

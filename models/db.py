@@ -65,8 +65,16 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
 
 
 @contextmanager
-def transaction(session: Session) -> Iterator[Session]:
-    """The unit of work: commit everything the block wrote, or nothing."""
+def transaction(session: Session, *, commit: bool = True) -> Iterator[Session]:
+    """The unit of work: commit everything the block wrote, or nothing.
+
+    With `commit=False` the block joins the caller's unit of work instead: its writes are flushed (so
+    constraints and version checks run now) and committed, or rolled back, by the caller.
+    """
+    if not commit:
+        yield session
+        session.flush()
+        return
     try:
         yield session
         session.commit()

@@ -376,8 +376,18 @@ class _BatchWriter:
         )
 
     def _flush_writes(self) -> None:
-        for donor_id in self.activate:
-            self.updates.setdefault(donor_id, {})["status"] = RegistryStatus.ACTIVE.value
+        # Members whose only change is becoming active (typed new members): one UPDATE for all of them.
+        only_activated = sorted(d for d in self.activate if not self.updates.get(d))
+        for donor_id in self.activate.difference(only_activated):
+            self.updates[donor_id]["status"] = RegistryStatus.ACTIVE.value
+        if only_activated:
+            self.session.execute(
+                update(Donor)
+                .where(col(Donor.id).in_(only_activated))
+                .values(
+                    status=RegistryStatus.ACTIVE.value, updated_at=self.now, version=col(Donor.version) + 1
+                )
+            )
         for donor_id, values in self.updates.items():
             if values:
                 self.session.execute(
@@ -385,10 +395,13 @@ class _BatchWriter:
                     .where(col(Donor.id) == donor_id)
                     .values(**values, updated_at=self.now, version=col(Donor.version) + 1)
                 )
+        # On the connection, not the ORM session: the ORM's bulk path splits rows whose keys differ in
+        # which are None (from_state of a first event) into one INSERT each; core sends one executemany.
+        connection = self.session.connection()
         if self.typings:
-            self.session.execute(insert(HlaTyping), list(self.typings.values()))
+            connection.execute(insert(HlaTyping), list(self.typings.values()))
         if self.events:
-            self.session.execute(insert(StageEvent), self.events)
+            connection.execute(insert(StageEvent), self.events)
 
 
 @dataclass

@@ -6,6 +6,7 @@ case at once give exactly one transition and one ConflictError — on SQLite and
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from datetime import date, datetime
 
@@ -28,7 +29,9 @@ from models.pipeline import (
 )
 from models.registry import Donor
 
-__all__ = ["advance_case", "change_registry_status", "close_case", "get_case", "open_case"]
+__all__ = ["advance_case", "case_id_for", "change_registry_status", "close_case", "get_case", "open_case"]
+
+_CASE_NAMESPACE = uuid.UUID("6f1d3c2e-0b7a-4c51-9d6e-2a7f5e8b9c10")  # donorflow cases
 
 
 def get_case(*, session: Session, case_id: str) -> DonorCase:
@@ -46,8 +49,13 @@ def open_case(
     actor: str,
     at: datetime | None = None,
     flow_run_id: str | None = None,
+    commit: bool = True,
 ) -> DonorCase:
-    """Initial screening (初筛): the member is a candidate for the search. Idempotent per (search, member)."""
+    """Initial screening (初筛): the member is a candidate for the search. Idempotent per (search, member).
+
+    The case id is derived from (search, member), so the same screening always yields the same id.
+    With `commit=False` the case joins the caller's transaction (batch screening, the demo replay).
+    """
     existing = session.exec(
         select(DonorCase).where(DonorCase.search_id == search_id, DonorCase.donor_id == donor_id)
     ).first()
@@ -61,8 +69,14 @@ def open_case(
     if donor.status != RegistryStatus.ACTIVE:
         raise ValidationError(f"member {donor.code} is {donor.status}, not active: cannot be screened")
     when = at or utcnow()
-    with transaction(session):
-        case = DonorCase(search_id=search_id, donor_id=donor_id, stage_entered_at=when, opened_at=when)
+    with transaction(session, commit=commit):
+        case = DonorCase(
+            id=case_id_for(search_id, donor_id),
+            search_id=search_id,
+            donor_id=donor_id,
+            stage_entered_at=when,
+            opened_at=when,
+        )
         session.add(case)
         session.flush()
         session.add(_case_event(case, None, CaseStage.SCREENED, when, actor, None, flow_run_id))
@@ -81,8 +95,9 @@ def advance_case(
     reason: str | None = None,
     flow_run_id: str | None = None,
     due_at: datetime | None = None,
+    commit: bool = True,
 ) -> DonorCase:
-    """Move an active case one step down the pipeline."""
+    """Move an active case one step down the pipeline (`commit=False`: within the caller's transaction)."""
     case = get_case(session=session, case_id=case_id)
     stage, status = CaseStage(case.stage), CaseStatus(case.status)
     if status is CaseStatus.CLOSED or to not in CASE_MOVES[stage]:
@@ -94,13 +109,8 @@ def advance_case(
     values = {"stage": to.value, "stage_entered_at": when, "due_at": due_at}
     if to is CaseStage.COMPLETED:
         values["status"] = CaseStatus.CLOSED.value
-    return _write_case_move(
-        session,
-        case,
-        expected_version,
-        values,
-        _case_event(case, stage, to, when, actor, reason, flow_run_id),
-    )
+    event = _case_event(case, stage, to, when, actor, reason, flow_run_id)
+    return _write_case_move(session, case, expected_version, values, event, commit=commit)
 
 
 def close_case(
@@ -113,6 +123,7 @@ def close_case(
     at: datetime | None = None,
     note: str | None = None,
     flow_run_id: str | None = None,
+    commit: bool = True,
 ) -> DonorCase:
     """End a case early with a reason: unreachable, declined, medical deferral, not selected, …"""
     case = get_case(session=session, case_id=case_id)
@@ -136,7 +147,7 @@ def close_case(
         flow_run_id=flow_run_id,
     )
     values = {"status": CaseStatus.CLOSED.value, "closed_reason": reason.value, "due_at": None}
-    return _write_case_move(session, case, expected_version, values, event)
+    return _write_case_move(session, case, expected_version, values, event, commit=commit)
 
 
 def _write_case_move(
@@ -145,11 +156,13 @@ def _write_case_move(
     expected_version: int | None,
     values: Mapping[str, object],
     event: StageEvent,
+    *,
+    commit: bool = True,
 ) -> DonorCase:
     version = case.version if expected_version is None else expected_version
     if version != case.version:
         raise _conflict(case, version)
-    with transaction(session):
+    with transaction(session, commit=commit):
         result = session.exec(
             update(DonorCase)
             .where(col(DonorCase.id) == case.id, col(DonorCase.version) == version)
@@ -160,6 +173,11 @@ def _write_case_move(
         session.add(event)
     session.refresh(case)
     return case
+
+
+def case_id_for(search_id: str, donor_id: int) -> str:
+    """A case's id: stable for (search, member), so replays and re-runs name the same case."""
+    return str(uuid.uuid5(_CASE_NAMESPACE, f"{search_id}:{donor_id}"))
 
 
 def _conflict(case: DonorCase, version: int) -> ConflictError:
@@ -213,16 +231,15 @@ def change_registry_status(
         raise ValidationError(f"member {donor.code}: a deferral needs an `until` date")
     assert donor.id is not None
     when = at or utcnow()
-    result = session.exec(
-        update(Donor)
-        .where(col(Donor.id) == donor.id, col(Donor.version) == donor.version)
-        .values(status=to.value, status_until=until, version=donor.version + 1, updated_at=utcnow())
-    )
-    if result.rowcount != 1:
-        session.rollback()
-        raise ConflictError(f"member {donor.code} was changed by someone else; reload and try again")
-    session.add(
-        StageEvent(
+    with transaction(session, commit=commit):
+        result = session.exec(
+            update(Donor)
+            .where(col(Donor.id) == donor.id, col(Donor.version) == donor.version)
+            .values(status=to.value, status_until=until, version=donor.version + 1, updated_at=utcnow())
+        )
+        if result.rowcount != 1:
+            raise ConflictError(f"member {donor.code} was changed by someone else; reload and try again")
+        event = StageEvent(
             entity="donor",
             donor_id=donor.id,
             from_state=current.value,
@@ -231,8 +248,6 @@ def change_registry_status(
             actor=actor,
             reason=reason,
         )
-    )
-    if commit:
-        session.commit()
-        session.refresh(donor)
+        session.add(event)
+    session.refresh(donor)  # the UPDATE bypassed the ORM: read the new status and version back
     return donor

@@ -94,12 +94,14 @@ def served(prefect_server: str, tmp_path: Path) -> Iterator[tuple[str, dict[str,
 
 
 def _run(name: str, parameters: dict[str, Any]) -> UUID:
+    from prefect.client.schemas.objects import FlowRun
     from prefect.deployments import run_deployment
 
     deadline = time.monotonic() + 120
     while True:  # the served process registers its deployments a few seconds after it starts
         try:
             run = run_deployment(name, parameters=parameters, timeout=0)
+            assert isinstance(run, FlowRun)  # called from sync code: the run, not a coroutine
             return run.id
         except Exception:  # noqa: BLE001
             if time.monotonic() > deadline:
