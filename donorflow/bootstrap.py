@@ -114,4 +114,5 @@ def configure_logging(level: int = logging.INFO) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    logging.getLogger("alembic").setLevel(logging.WARNING)  # one line per migration is noise for users
+    for chatty in ("alembic", "httpx"):  # a line per migration or request is noise for users
+        logging.getLogger(chatty).setLevel(logging.WARNING)

@@ -41,7 +41,7 @@ def test_installed_record_masking_reaches_every_logger(caplog: pytest.LogCapture
     install_record_masking()
     install_record_masking()  # idempotent
     with caplog.at_level(logging.INFO):
-        logging.getLogger("prefect.flow_runs").info(
+        logging.getLogger("donorflow.anywhere").info(
             "member %s phoned %s", "41010219900101123X", "13812345678"
         )
     assert "4101**********123X" in caplog.text and "138****5678" in caplog.text
