@@ -2,27 +2,35 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 from sqlmodel import Session
 
 from models.blood import Deferral
+from models.db import utcnow
 from models.errors import NotFoundError
 from models.pipeline import RegistryStatus
 from models.registry import Donor
-from models.stage_forms import today
+from models.stage_forms import SHANGHAI
 from models.transitions import change_registry_status
 
 __all__ = ["defer_member"]
 
 
-def defer_member(*, session: Session, donor_id: int, until: date, reason: str, actor: str) -> Deferral:
-    """A temporary deferral: the member is not searchable until `until` (commits with the caller)."""
+def defer_member(
+    *, session: Session, donor_id: int, until: date, reason: str, actor: str, at: datetime | None = None
+) -> Deferral:
+    """A temporary deferral: the member is not searchable until `until` (commits with the caller).
+
+    `at` is when it was decided (default now); the deferral starts that day, Asia/Shanghai.
+    """
+    when = at or utcnow()
     donor = session.get(Donor, donor_id)
     if donor is None:
         raise NotFoundError(f"member {donor_id} does not exist")
+    starts_on = when.astimezone(SHANGHAI).date()
     deferral = Deferral(
-        donor_id=donor_id, kind="temporary", reason=reason[:200], starts_on=today(), until=until
+        donor_id=donor_id, kind="temporary", reason=reason[:200], starts_on=starts_on, until=until
     )
     session.add(deferral)
     if donor.status in (RegistryStatus.ACTIVE, RegistryStatus.REGISTERED):
@@ -33,6 +41,7 @@ def defer_member(*, session: Session, donor_id: int, until: date, reason: str, a
             actor=actor,
             reason=reason[:200],
             until=until,
+            at=when,
             commit=False,
         )
     return deferral
