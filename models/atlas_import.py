@@ -126,20 +126,7 @@ def import_atlas(
         _write_with_retry(session, updates, code_prefix(policy.registry_prefix, year), actor, report)
         if progress:
             progress(len(chunk))
-    report.accepted.sort(key=lambda a: a.row)
-    report.rejected.sort(key=lambda r: r.row)
-    # Rule names and HLA strings only: an ATLAS file has no personal data to leak.
-    for rejection in report.rejected:
-        log.warning("%s donor %d rejected: %s", path.name, rejection.row, "; ".join(rejection.errors))
-    log.info(
-        "%s (ATLAS %s) imported: %d created, %d updated, %d unchanged, %d rejected",
-        path.name,
-        mode,
-        report.count("created"),
-        report.count("updated"),
-        report.count("unchanged"),
-        len(report.rejected),
-    )
+    report.finish(f"{path.name} (ATLAS {mode})", unit="donor")
     return report
 
 

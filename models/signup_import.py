@@ -77,6 +77,21 @@ class ImportReport:
         for rejection in self.rejected:
             yield rejection.row, self.cells.get(rejection.row, {}), rejection.errors
 
+    def finish(self, source: str, unit: str = "row") -> None:
+        """Order the report by row and log it: row numbers and rule names only, never personal values."""
+        self.accepted.sort(key=lambda a: a.row)
+        self.rejected.sort(key=lambda r: r.row)
+        for rejection in self.rejected:
+            log.warning("%s %s %d rejected: %s", source, unit, rejection.row, "; ".join(rejection.errors))
+        log.info(
+            "%s imported: %d created, %d updated, %d unchanged, %d rejected",
+            source,
+            self.count("created"),
+            self.count("updated"),
+            self.count("unchanged"),
+            len(self.rejected),
+        )
+
     def count(self, action: Action) -> int:
         return sum(1 for row in self.accepted if row.action == action)
 
@@ -135,19 +150,7 @@ def import_signups(
         report=report,
         progress=progress,
     )
-    report.accepted.sort(key=lambda a: a.row)
-    report.rejected.sort(key=lambda r: r.row)
-    # Row numbers and rule names only: the reasons never carry the personal values.
-    for rejection in report.rejected:
-        log.warning("%s row %d rejected: %s", path.name, rejection.row, "; ".join(rejection.errors))
-    log.info(
-        "%s imported: %d created, %d updated, %d unchanged, %d rejected",
-        path.name,
-        report.count("created"),
-        report.count("updated"),
-        report.count("unchanged"),
-        len(report.rejected),
-    )
+    report.finish(path.name)
     return report
 
 
