@@ -7,7 +7,7 @@ from datetime import date
 from pathlib import Path
 
 from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, ArtifactFilterKey
 from sqlalchemy import func
 from sqlmodel import Session, select
 
@@ -28,13 +28,15 @@ def test_import_flow_reports_counts_and_rejected_rows_without_personal_data(
     sheet = write_signup_csv(tmp_path / "drive.csv", people)
     with sheet.open("a", encoding="utf-8") as handle:
         handle.write(f"坏行,M,,410102199001011230,{people[0].phone},,,2021-06-14\n")
-    result = import_signups_flow(str(sheet), coordinator="数据管理员")
-    assert result == {"created": 30, "updated": 0, "unchanged": 0, "rejected": 1}
+    state = import_signups_flow(str(sheet), coordinator="数据管理员", return_state=True)
+    assert state.result() == {"created": 30, "updated": 0, "unchanged": 0, "rejected": 1}
+    this_run = ArtifactFilter(
+        key=ArtifactFilterKey(any_=["signup-import"]),
+        flow_run_id=ArtifactFilterFlowRunId(any_=[state.state_details.flow_run_id]),
+    )
     with get_client(sync_client=True) as client:
-        artifacts = client.read_artifacts(
-            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["signup-import"]))
-        )
-    table = str(artifacts[0].data)
+        (artifact,) = client.read_artifacts(artifact_filter=this_run)
+    table = str(artifact.data)
     assert "row" in table and "32" in table and "check digit does not match" in table
     for person in people[:3]:
         assert person.name not in table and person.phone not in table
