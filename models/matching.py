@@ -7,9 +7,11 @@ members who became active, deferred or withdrew — so a restart never rebuilds 
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -99,8 +101,9 @@ class IndexStore:
         """Load the saved index and bring it up to date, or build it when there is none (or it is stale)."""
         if self.index is None and self.path.exists() and self.meta_path.exists():
             try:
-                meta = json.loads(self.meta_path.read_text())
-                self.index = hla.HlaIndex.load(self.path, self.reference)
+                with self._locked():  # the file and its watermarks are read as one pair
+                    meta = json.loads(self.meta_path.read_text())
+                    self.index = hla.HlaIndex.load(self.path, self.reference)
                 self.event_mark, self.typing_mark = int(meta["event_mark"]), int(meta["typing_mark"])
             except (hla.HlaError, ValueError, KeyError) as exc:
                 log.warning("HLA index file unusable (%s); rebuilding", exc)
@@ -153,12 +156,26 @@ class IndexStore:
         return len(changed)
 
     def save(self) -> None:
+        """Write the index and its watermarks as one pair: several processes (the CLI, each flow run)
+        may save the same store, and an index with another process's watermarks would miss changes."""
         assert self.index is not None
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.index.save(self.path)
-        self.meta_path.write_text(
-            json.dumps({"event_mark": self.event_mark, "typing_mark": self.typing_mark})
-        )
+        with self._locked():
+            self.index.save(self.path)
+            marks = json.dumps({"event_mark": self.event_mark, "typing_mark": self.typing_mark})
+            temporary = self.meta_path.with_suffix(".json.tmp")
+            temporary.write_text(marks)
+            temporary.replace(self.meta_path)
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.with_suffix(".lock").open("a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     @staticmethod
     def _marks(session: Session) -> tuple[int, int]:
