@@ -30,8 +30,9 @@ unit: install
 integration: install
 	DONORFLOW_TEST_REQUIRE_POSTGRES=1 $(BIN)/python -m pytest tests/integration tests/e2e -q
 
+# Two workers, one test file each at a time (module fixtures such as the demo-year replay run once).
 test: lint
-	DONORFLOW_TEST_REQUIRE_POSTGRES=1 $(BIN)/python -m pytest -q
+	DONORFLOW_TEST_REQUIRE_POSTGRES=1 $(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 up: install
 	$(BIN)/donorflow up

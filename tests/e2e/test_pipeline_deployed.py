@@ -29,7 +29,7 @@ from models.outbox import Outbox
 from models.registry import Donor
 from models.stage_forms import today
 from tests.coordinator import Coordinator
-from tests.databases import fresh_database
+from tests.databases import BACKENDS, fresh_database
 
 ROOT = Path(__file__).resolve().parents[2]
 TODAY = today().isoformat()
@@ -59,9 +59,11 @@ HLA = {
 }
 
 
-@pytest.fixture
-def served(prefect_server: str, tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
-    with fresh_database("sqlite", tmp_path) as url:
+@pytest.fixture(params=BACKENDS)
+def served(
+    request: pytest.FixtureRequest, prefect_server: str, tmp_path: Path
+) -> Iterator[tuple[str, dict[str, str]]]:
+    with fresh_database(request.param, tmp_path) as url:
         env = {
             **os.environ,
             "PREFECT_API_URL": prefect_server,
