@@ -26,10 +26,12 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import argparse  # noqa: E402
+from uuid import UUID  # noqa: E402
 
 from prefect.client.orchestration import get_client  # noqa: E402
 from prefect.testing.utilities import prefect_test_harness  # noqa: E402
 from sqlalchemy import text  # noqa: E402
+from sqlalchemy.engine import Engine  # noqa: E402
 from sqlmodel import Session, col, select  # noqa: E402
 
 from donorflow.demo import signup_rows, write_signup_csv  # noqa: E402
@@ -53,8 +55,8 @@ POLICY = ImportPolicy(id_salt=b"bench")
 ANSWER = {"coordinator": "bench", "reached": True, "willing": True, "health_ok": True}
 
 
-def _active_members(engine: object, sheet: Path, count: int) -> list[int]:
-    with Session(engine) as session:  # type: ignore[arg-type]
+def _active_members(engine: Engine, sheet: Path, count: int) -> list[int]:
+    with Session(engine) as session:
         import_signups(session=session, path=sheet, policy=POLICY)
         donors = list(session.exec(select(Donor).limit(count)))
         for donor in donors:
@@ -63,15 +65,15 @@ def _active_members(engine: object, sheet: Path, count: int) -> list[int]:
         return [d.id for d in donors if d.id is not None]
 
 
-def _new_case(engine: object, donor_id: int, tag: str) -> str:
-    with Session(engine) as session:  # type: ignore[arg-type]
+def _new_case(engine: Engine, donor_id: int, tag: str) -> str:
+    with Session(engine) as session:
         search = ensure_search(session=session, data=PatientSearchCreate(patient_code=f"B-{tag}", centre="c"))
         return open_case(session=session, search_id=search.id, donor_id=donor_id, actor="bench").id
 
 
-def _state_times(run_id: object) -> dict[str, float]:
+def _state_times(run_id: UUID) -> dict[str, float]:
     with get_client(sync_client=True) as client:
-        states = client.read_flow_run_states(run_id)  # type: ignore[arg-type]
+        states = client.read_flow_run_states(run_id)
     times: dict[str, float] = {}
     for state in states:
         label = state.name or state.type.value
@@ -181,14 +183,14 @@ def main() -> None:
     )
 
 
-def _codes(engine: object, donor_ids: list[int]) -> list[str]:
-    with Session(engine) as session:  # type: ignore[arg-type]
+def _codes(engine: Engine, donor_ids: list[int]) -> list[str]:
+    with Session(engine) as session:
         return list(session.exec(select(Donor.code).where(col(Donor.id).in_(donor_ids))))
 
 
-def _reset_cases(engine: object) -> None:
+def _reset_cases(engine: Engine) -> None:
     """Drop the cases the bare run opened, so the flow screens the same members afresh."""
-    with engine.begin() as connection:  # type: ignore[attr-defined]
+    with engine.begin() as connection:
         for table in ("stage_event", "case_record", "follow_up", "outbox", "donor_case"):
             connection.execute(
                 text(f"DELETE FROM {table}" + (" WHERE entity = 'case'" if table == "stage_event" else ""))

@@ -282,10 +282,6 @@ def funnel(
     out.print(table)
 
 
-def main() -> None:  # pragma: no cover
-    app()
-
-
 demo_app = typer.Typer(help="Synthetic demo data (nobody in it is a real person).", no_args_is_help=True)
 app.add_typer(demo_app, name="demo")
 
