@@ -16,6 +16,7 @@ from sqlmodel import Session, col, select
 from models.cases import DonorCase, PatientSearch, StageEvent
 from models.db import transaction, utcnow
 from models.errors import ConflictError, IllegalTransitionError, NotFoundError, ValidationError
+from models.masking import mask_text
 from models.pipeline import (
     CASE_MOVES,
     CLOSABLE_STAGES,
@@ -134,7 +135,8 @@ def close_case(
             f"allowed: {', '.join(allowed_case_moves(stage, status)) or 'none'}"
         )
     when = at or utcnow()
-    event_reason = reason.value if not note else f"{reason.value}: {note}"[:200]
+    # A coordinator's note is free text: ID and phone numbers typed into it are masked in the audit log.
+    event_reason = reason.value if not note else f"{reason.value}: {mask_text(note)}"[:200]
     event = StageEvent(
         entity="case",
         donor_id=case.donor_id,

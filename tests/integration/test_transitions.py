@@ -166,3 +166,18 @@ def test_registry_status_moves_are_checked_and_audited(session: Session) -> None
         change_registry_status(session=session, donor=donor, to=RegistryStatus.REGISTERED, actor="a")
     events = session.exec(select(StageEvent).where(StageEvent.donor_id == donor.id)).all()
     assert [(e.from_state, e.to_state, e.at) for e in events] == [("registered", "active", at)]
+
+
+def test_close_note_is_masked_in_the_audit_log(session: Session) -> None:
+    donor, search = add_donor(session), add_search(session)
+    assert donor.id is not None
+    case = open_case(session=session, search_id=search.id, donor_id=donor.id, actor="a")
+    close_case(
+        session=session,
+        case_id=case.id,
+        reason=CloseReason.DECLINED,
+        actor="a",
+        note="family says call 13812345678 instead",
+    )
+    event = session.exec(select(StageEvent).where(StageEvent.to_state == "closed")).one()
+    assert event.reason == "declined: family says call 138****5678 instead"
