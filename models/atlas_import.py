@@ -31,7 +31,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, func, insert, update
 from sqlalchemy import select as sql_select
@@ -40,6 +39,7 @@ from sqlmodel import Session, col
 
 import hla
 from models.cases import StageEvent
+from models.clock import SHANGHAI
 from models.db import utcnow
 from models.errors import ConflictError, SheetError
 from models.pipeline import REGISTRY_MOVES, RegistryStatus
@@ -50,7 +50,6 @@ from models.signup_validation import RowRejection
 
 __all__ = ["atlas_member_key", "import_atlas", "is_atlas_file"]
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 log = logging.getLogger(__name__)
 Action = Literal["created", "updated", "unchanged"]
 Change = Literal["N", "U", "D", "NU"]

@@ -7,11 +7,11 @@ from datetime import date, datetime
 from sqlmodel import Session
 
 from models.blood import Deferral
+from models.clock import local_date
 from models.db import utcnow
 from models.errors import NotFoundError
 from models.pipeline import RegistryStatus
 from models.registry import Donor
-from models.stage_forms import SHANGHAI
 from models.transitions import change_registry_status
 
 __all__ = ["defer_member"]
@@ -28,9 +28,8 @@ def defer_member(
     donor = session.get(Donor, donor_id)
     if donor is None:
         raise NotFoundError(f"member {donor_id} does not exist")
-    starts_on = when.astimezone(SHANGHAI).date()
     deferral = Deferral(
-        donor_id=donor_id, kind="temporary", reason=reason[:200], starts_on=starts_on, until=until
+        donor_id=donor_id, kind="temporary", reason=reason[:200], starts_on=local_date(when), until=until
     )
     session.add(deferral)
     if donor.status in (RegistryStatus.ACTIVE, RegistryStatus.REGISTERED):

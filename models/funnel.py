@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from models.cases import DonorCase, StageEvent
+from models.clock import SHANGHAI
 from models.pipeline import CaseStage, RegistryStatus
 from models.registry import Donor, RecruitmentEvent
 
 __all__ = ["FUNNEL_KEYS", "FunnelCounts", "funnel_counts", "overdue_cases"]
-
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 class FunnelCounts(BaseModel):

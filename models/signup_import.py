@@ -15,13 +15,13 @@ from datetime import datetime
 from itertools import islice
 from pathlib import Path
 from typing import Any, Literal
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from models.cases import StageEvent
+from models.clock import local_date
 from models.db import utcnow
 from models.errors import NotFoundError
 from models.masking import mask_national_id
@@ -40,7 +40,6 @@ __all__ = [
     "national_id_hash",
 ]
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 log = logging.getLogger(__name__)
 Action = Literal["created", "updated", "unchanged"]
 Progress = Callable[[int], None]
@@ -292,7 +291,7 @@ class _BatchWriter:
         return codes
 
     def _code_prefix(self, record: SignupRecord) -> str:
-        when = self.event.held_on if self.event else record.consent_at.astimezone(SHANGHAI).date()
+        when = self.event.held_on if self.event else local_date(record.consent_at)
         return code_prefix(self.policy.registry_prefix, when.year)
 
     # -- existing members ------------------------------------------------------------------------------
@@ -347,7 +346,7 @@ class _BatchWriter:
             "donor_id": donor_id,
             "resolution": _resolution(values),
             "created_at": self.now,
-            "sampled_on": record.consent_at.astimezone(SHANGHAI).date(),
+            "sampled_on": local_date(record.consent_at),
             **values,
         }
         if status is RegistryStatus.REGISTERED and donor_id not in self.activate:

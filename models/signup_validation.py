@@ -12,7 +12,6 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
-from zoneinfo import ZoneInfo
 
 import email_validator
 import phonenumbers
@@ -21,12 +20,13 @@ from stdnum.cn import ric
 from stdnum.exceptions import ValidationError as StdnumValidationError
 
 from hla import HlaError, parse_typing
+from models.clock import SHANGHAI
 from models.masking import mask_email, mask_name, mask_national_id, mask_phone
 from models.signup_sheet import HLA_COLUMNS
 
 __all__ = ["LOCAL_TZ", "RowRejection", "SignupRecord", "validate_row"]
 
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+LOCAL_TZ = SHANGHAI  # naive sheet times are the branch's local time
 _EARLIEST_CONSENT = datetime(1990, 1, 1, tzinfo=LOCAL_TZ)
 _MAX_TEXT = 64
 

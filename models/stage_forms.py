@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
-from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field
+
+from models.clock import SHANGHAI
 
 __all__ = [
     "ContactAnswer",
@@ -24,8 +25,6 @@ __all__ = [
     "SampleSent",
     "StageAnswer",
 ]
-
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 def today() -> date:

@@ -15,6 +15,7 @@ from sqlalchemy import or_, update
 from sqlmodel import Session, col, select
 
 from models.cases import CaseRecord, DonorCase, FollowUp
+from models.clock import SHANGHAI, local_date
 from models.db import transaction, utcnow
 from models.deferrals import defer_member
 from models.errors import ConflictError, IllegalTransitionError, ValidationError
@@ -23,7 +24,6 @@ from models.outbox import enqueue
 from models.pipeline import STAGE_DEADLINES, CaseStage, CaseStatus, CloseReason
 from models.registry import Donor
 from models.stage_forms import (
-    SHANGHAI,
     ContactAnswer,
     DonationBooked,
     DonationCompleted,
@@ -251,7 +251,7 @@ def record_sample(
         return replay
     _require_stage(case, CaseStage.HIGH_RES_TYPING)
     _not_in_future(answer.sample_date, "the sample date")
-    entered = case.stage_entered_at.astimezone(SHANGHAI).date()
+    entered = local_date(case.stage_entered_at)
     if answer.sample_date < entered:
         raise ValidationError(
             f"the sample date {answer.sample_date} is before the case entered high-res typing ({entered})"

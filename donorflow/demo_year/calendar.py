@@ -7,7 +7,8 @@ and kept in UTC.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+
+from models.clock import SHANGHAI, local_date
 
 __all__ = [
     "NO_DRIVES",
@@ -24,7 +25,6 @@ __all__ = [
 ]
 
 YEAR = 2021
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 YEAR_END = datetime(YEAR + 1, 1, 1, tzinfo=SHANGHAI).astimezone(UTC)
 
 
@@ -83,8 +83,7 @@ def at_minute(day: date, minute: int) -> datetime:
     return datetime.combine(day, time(minute // 60, minute % 60), SHANGHAI).astimezone(UTC)
 
 
-def local_day(moment: datetime) -> date:
-    return moment.astimezone(SHANGHAI).date()
+local_day = local_date  # the day a moment falls on in Zhengzhou
 
 
 def birthday(birth: date, age: int) -> date:
