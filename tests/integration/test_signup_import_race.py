@@ -1,0 +1,177 @@
+"""Withdrawal against a running re-import, with real concurrency: two threads, two sessions, two connections.
+
+The interleaving is forced, not hoped for: a listener on the engine pauses the import right after it has
+read a batch's members, and the other thread withdraws some of them (each withdrawal its own committed
+transaction) before the import goes on to write. That is exactly the window in which an unconditional
+UPDATE undoes a withdrawal; the import itself is not changed for the test.
+"""
+
+from __future__ import annotations
+
+import csv
+import queue
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from donorflow.demo import SIGNUP_HEADER, SignupRow, signup_rows
+from models.cases import StageEvent
+from models.matching import IndexStore
+from models.members import withdraw_donor
+from models.registry import Donor, HlaTyping
+from models.signup_import import ImportPolicy, ImportReport, import_signups, national_id_hash
+
+POLICY = ImportPolicy(id_salt=b"race-salt", batch_size=20)
+HLA_HEADER = ["A_1", "A_2", "B_1", "B_2", "DRB1_1", "DRB1_2"]
+FIRST_TYPING = ["A*02:01", "A*24:02", "B*40:01", "B*46:01", "DRB1*09:01", "DRB1*15:01"]
+SECOND_TYPING = ["A*02:01", "A*11:01", "B*40:01", "B*46:01", "DRB1*09:01", "DRB1*15:01"]
+WAIT = 30  # seconds; a hang is a failure, never a pass
+
+
+def _people(count: int) -> list[SignupRow]:
+    return list(signup_rows(count, seed=31, day=date(2021, 6, 14)))
+
+
+def _write(path: Path, rows: Sequence[tuple[SignupRow, list[str]]]) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow([*SIGNUP_HEADER, *HLA_HEADER])
+        for person, typing in rows:
+            writer.writerow([*person.cells(), *(typing or [""] * len(HLA_HEADER))])
+    return path
+
+
+def _new_phone(person: SignupRow, n: int) -> SignupRow:
+    return replace(person, phone=f"139{n:08d}")
+
+
+@contextmanager
+def _after_member_read(
+    engine: Engine, thread_ids: set[int], pause: Callable[[set[str]], None]
+) -> Iterator[None]:
+    """Call `pause(hashes)` in the import thread(s) right after a batch's members were read by ID hash."""
+
+    def listener(*args: Any) -> None:
+        statement, parameters = args[2], args[3]
+        if threading.get_ident() not in thread_ids:
+            return
+        flat = " ".join(statement.split()).lower()
+        if "from donor" not in flat or "national_id_hash in" not in flat:
+            return
+        values = parameters.values() if isinstance(parameters, dict) else parameters
+        pause({value for value in values if isinstance(value, str)})
+
+    event.listen(engine, "after_cursor_execute", listener)
+    try:
+        yield
+    finally:
+        event.remove(engine, "after_cursor_execute", listener)
+
+
+def _donor_trail(session: Session, donor_id: int) -> list[tuple[str | None, str]]:
+    events = session.exec(
+        select(StageEvent).where(StageEvent.donor_id == donor_id).order_by(col(StageEvent.id))
+    ).all()
+    return [(e.from_state, e.to_state) for e in events]
+
+
+def test_withdrawal_during_a_reimport_stays_withdrawn_with_data_typing_and_index_gone(
+    engine: Engine, session: Session, tmp_path: Path
+) -> None:
+    people = _people(400)
+    # Even members are typed (active) at first, odd ones are not (registered); the re-import changes
+    # every phone and brings a new typing for everyone: an active member gets its typing replaced, a
+    # registered one becomes active. Either would bring a withdrawn member back.
+    first = [(p, FIRST_TYPING if i % 2 == 0 else []) for i, p in enumerate(people)]
+    second = [(_new_phone(p, i), SECOND_TYPING) for i, p in enumerate(people)]
+    created = import_signups(session=session, path=_write(tmp_path / "first.csv", first), policy=POLICY)
+    code_of = {a.row: a.code for a in created.accepted}
+    assert len(code_of) == 400
+    store = IndexStore(tmp_path / "var" / "hla-index.npz")
+    store.open(session)  # the search index, saved before the race and brought up to date after it
+
+    # Two members of every batch of 20 (one typed, one not) withdraw while that batch is being imported.
+    targets = {
+        national_id_hash(people[i].national_id, POLICY.id_salt): code_of[i + 2]
+        for batch in range(0, 400, 20)
+        for i in (batch + 3, batch + 10)
+    }
+    requests: queue.Queue[list[str] | None] = queue.Queue()
+    done: queue.Queue[str] = queue.Queue()
+    withdrawn: list[str] = []
+    pending = dict(targets)
+
+    def pause(hashes: set[str]) -> None:
+        codes = [pending.pop(h) for h in sorted(hashes & set(pending))]
+        if codes:
+            requests.put(codes)
+            assert done.get(timeout=WAIT) == "ok"
+
+    def withdrawer() -> None:
+        with Session(engine) as own:
+            while (codes := requests.get(timeout=WAIT)) is not None:
+                try:
+                    for code in codes:  # one by one, each committed on its own
+                        withdraw_donor(session=own, code=code, actor="data-manager")
+                        withdrawn.append(code)
+                    done.put("ok")
+                except Exception as exc:
+                    done.put(f"withdrawal failed: {exc!r}")
+                    raise
+
+    report: list[ImportReport] = []
+    errors: list[BaseException] = []
+
+    import_threads: set[int] = set()
+
+    def importer() -> None:
+        import_threads.add(threading.get_ident())
+        try:
+            with Session(engine) as own:
+                report.append(
+                    import_signups(session=own, path=_write(tmp_path / "second.csv", second), policy=POLICY)
+                )
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            requests.put(None)
+
+    import_thread = threading.Thread(target=importer)
+    withdraw_thread = threading.Thread(target=withdrawer)
+    withdraw_thread.start()
+    with _after_member_read(engine, import_threads, pause):
+        import_thread.start()
+        import_thread.join(WAIT * 4)
+    withdraw_thread.join(WAIT)
+    assert not errors, errors
+    assert sorted(withdrawn) == sorted(targets.values())
+
+    session.expire_all()
+    donors = {d.code: d for d in session.exec(select(Donor))}
+    undone = {}
+    for code in withdrawn:
+        donor = donors[code]
+        assert donor.id is not None
+        trail = _donor_trail(session, donor.id)
+        withdrawal = next(i for i, (_, to) in enumerate(trail) if to == "withdrawn")
+        typed = session.exec(select(HlaTyping).where(HlaTyping.donor_id == donor.id)).first() is not None
+        if (donor.status, donor.phone, donor.name, typed) != ("withdrawn", None, None, False) or trail[
+            withdrawal + 1 :  # nothing after the withdrawal: no newer consent came
+        ]:
+            undone[code] = (donor.status, bool(donor.phone), typed, trail[withdrawal:])
+    assert undone == {}, f"{len(undone)} of {len(withdrawn)} withdrawals undone"
+    index = store.open(session)
+    assert not {donors[code].id for code in withdrawn} & {d.id for d in donors.values() if d.id in index}
+    # The import lost each race and says so per row; everyone else got the new phone and typing.
+    rejected = report[0].rejected
+    assert len(rejected) == 40 and all("withdrew consent" in r.errors[0] for r in rejected)
+    others = [d for d in donors.values() if d.code not in withdrawn]
+    assert all(d.phone and d.phone.startswith("139") and d.status == "active" for d in others)
