@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from sqlalchemy import delete, func, insert, update
+from sqlalchemy import func, insert, update
 from sqlalchemy import select as sql_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
@@ -42,6 +42,7 @@ from models.cases import StageEvent
 from models.clock import SHANGHAI
 from models.db import utcnow
 from models.errors import ConflictError, SheetError
+from models.members import erase_withdrawn
 from models.pipeline import REGISTRY_MOVES, RegistryStatus
 from models.registry import HLA_COLUMNS, Donor, HlaTyping
 from models.registry_codes import code_prefix, reserve_codes
@@ -534,9 +535,8 @@ class _BatchWriter:
         for member in self.members.values():
             if member.changed and not member.new:
                 self._update_existing(member)
-        erase = [m.donor_id for m in self.members.values() if m.erase_typings]
-        if erase:
-            self.session.execute(delete(HlaTyping).where(col(HlaTyping.donor_id).in_(erase)))
+        erase = [m.donor_id for m in self.members.values() if m.erase_typings and m.donor_id is not None]
+        erase_withdrawn(session=self.session, donor_ids=erase, at=self.now)  # after the conditional moves
         # Core executemany on the session's connection: the ORM bulk path groups rows by their non-null
         # keys, so alternating from_state None / set would send one INSERT per event.
         connection = self.session.connection()
@@ -574,8 +574,6 @@ class _BatchWriter:
 
     def _update_existing(self, member: _Member) -> None:
         values: dict[str, Any] = {"status": member.status.value, "status_until": None}
-        if member.status is RegistryStatus.WITHDRAWN:
-            values.update(withdrawn_at=self.now, external_id=None, name=None, phone=None, email=None)
         result = self.session.exec(
             update(Donor)
             .where(col(Donor.id) == member.donor_id, col(Donor.version) == member.version)

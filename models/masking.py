@@ -37,13 +37,20 @@ def mask_phone(phone: str | None) -> str:
 
 
 def mask_national_id(national_id: str | None) -> str:
-    """4101**********123X: region prefix and last four kept, birth date and sequence hidden."""
+    """410102************: the 6-digit region code only (GB 11643-1999: region, birth date, sequence, check).
+
+    With the stored birth date, the sequence and check digit left by the old mask (4101**********123X)
+    made the ID one of ~10 candidates. The region code alone is a county shared by hundreds of thousands,
+    useful to a coordinator confirming a member's identity; without the salt nothing leads from it to the
+    number, and with the salt dropping it would not help either (~3,500 regions x 1,000 sequences is a
+    second of HMACs): the salt, kept apart from the data, is the protection (README: Configuration).
+    """
     if not national_id:
         return ""
     value = national_id.strip()
-    if len(value) < 8:
+    if len(value) < 15:  # not a resident ID number: no part of it is kept
         return "*" * len(value)
-    return value[:4] + "*" * (len(value) - 8) + value[-4:]
+    return value[:6] + "*" * (len(value) - 6)
 
 
 def mask_email(email: str | None) -> str:
@@ -60,7 +67,7 @@ _PHONE_RE = re.compile(r"(?<!\d)(?:\+?86[- ]?)?(1[3-9]\d)(\d{4})(\d{4})(?!\d)")
 
 
 def mask_text(text: str) -> str:
-    text = _ID_RE.sub(lambda m: m.group(1)[:4] + "*" * 10 + m.group(3), text)
+    text = _ID_RE.sub(lambda m: mask_national_id(m.group(0)), text)
     return _PHONE_RE.sub(lambda m: m.group(1) + "****" + m.group(3), text)
 
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
+from sqlalchemy import bindparam, delete, update
+from sqlalchemy import select as sql_select
 from sqlmodel import Session, col, select
 
 from models.db import transaction, utcnow
@@ -12,7 +15,15 @@ from models.pipeline import RegistryStatus
 from models.registry import Donor, DonorPublic, HlaTyping, RecruitmentEvent, RecruitmentEventCreate
 from models.transitions import change_registry_status
 
-__all__ = ["create_event", "get_donor", "get_event", "latest_typing", "show_donor", "withdraw_donor"]
+__all__ = [
+    "create_event",
+    "erase_withdrawn",
+    "get_donor",
+    "get_event",
+    "latest_typing",
+    "show_donor",
+    "withdraw_donor",
+]
 
 
 def create_event(*, session: Session, data: RecruitmentEventCreate) -> RecruitmentEvent:
@@ -52,13 +63,14 @@ def show_donor(*, session: Session, code: str) -> DonorPublic:
 def withdraw_donor(*, session: Session, code: str, actor: str, at: datetime | None = None) -> Donor:
     """Consent withdrawn: erase personal data, keep the anonymous counts and the audit trail.
 
-    Kept: the code, sex, birth year (for anonymous statistics), the salted ID hash (so an old sheet
-    re-imported later cannot silently re-register the person) and every StageEvent. Erased: name,
-    phone, e-mail, full birth date, external id and the HLA typing strings.
+    The status change is conditional on the version just read, like every write to a member: if an
+    import (or a coordinator) changed the member in between, this raises ConflictError and changes
+    nothing, and the withdrawal is simply given again. What is erased and kept: erase_withdrawn.
     """
     donor = get_donor(session=session, code=code)
     if donor.status == RegistryStatus.WITHDRAWN:
         raise ValidationError(f"member {donor.code} has already withdrawn")
+    assert donor.id is not None
     when = at or utcnow()
     with transaction(session):
         change_registry_status(
@@ -70,17 +82,41 @@ def withdraw_donor(*, session: Session, code: str, actor: str, at: datetime | No
             reason="consent withdrawn",
             commit=False,
         )
-        session.refresh(donor)
-        donor.name = None
-        donor.phone = None
-        donor.email = None
-        donor.external_id = None
-        if donor.birth_date is not None:
-            donor.birth_date = donor.birth_date.replace(month=1, day=1)
-        donor.withdrawn_at = when
-        donor.updated_at = utcnow()
-        session.add(donor)
-        for typing in session.exec(select(HlaTyping).where(HlaTyping.donor_id == donor.id)):
-            session.delete(typing)
+        erase_withdrawn(session=session, donor_ids=[donor.id], at=when)
     session.refresh(donor)
     return donor
+
+
+def erase_withdrawn(*, session: Session, donor_ids: Sequence[int], at: datetime) -> None:
+    """The one writer of a withdrawal's erasure (DESIGN.md §8), for a withdrawal and an ATLAS deletion.
+
+    Runs in the caller's transaction, after its conditional move to `withdrawn` (which holds the row).
+    Kept: the code, sex, birth year (anonymous statistics), the salted ID hash (so an old sheet
+    re-imported later cannot silently re-register the person) and every StageEvent. Erased: name, phone,
+    e-mail, external id, the ID mask (even the region code left in it), the rest of the birth date and
+    every HLA typing (so the search index drops the member at its next refresh).
+    """
+    if not donor_ids:
+        return
+    table = Donor.__table__  # type: ignore[attr-defined]
+    births = session.execute(
+        sql_select(table.c.id, table.c.birth_date).where(table.c.id.in_(list(donor_ids)))
+    ).all()
+    erase = (
+        update(table)
+        .where(table.c.id == bindparam("b_id"), table.c.status == RegistryStatus.WITHDRAWN.value)
+        .values(
+            name=None,
+            phone=None,
+            email=None,
+            external_id=None,
+            national_id_masked="",
+            birth_date=bindparam("b_birth_year"),
+            withdrawn_at=at,
+            updated_at=utcnow(),
+        )
+    )
+    rows = [{"b_id": i, "b_birth_year": b.replace(month=1, day=1) if b else None} for i, b in births]
+    connection = session.connection()
+    connection.execute(erase, rows)
+    connection.execute(delete(HlaTyping).where(col(HlaTyping.donor_id).in_(list(donor_ids))))

@@ -16,14 +16,15 @@ from itertools import islice
 from pathlib import Path
 from typing import Any, Literal
 
-from sqlalchemy import insert, update
+from sqlalchemy import bindparam, func, insert, update
+from sqlalchemy import select as sql_select
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col
 
 from models.cases import StageEvent
 from models.clock import local_date
 from models.db import utcnow
-from models.errors import NotFoundError
+from models.errors import ConflictError, NotFoundError
 from models.masking import mask_national_id
 from models.pipeline import RegistryStatus
 from models.registry import HLA_COLUMNS, Donor, HlaTyping, RecruitmentEvent
@@ -172,6 +173,9 @@ def import_records(
     return report
 
 
+_ATTEMPTS = 3
+
+
 def _import_batch_with_retry(
     session: Session,
     batch: Sequence[SignupRecord],
@@ -180,31 +184,76 @@ def _import_batch_with_retry(
     actor: str,
     report: ImportReport,
 ) -> None:
-    # A concurrent import of the same people can win the unique ID hash between our read and our insert;
-    # the retry then sees them as existing members. Two tries are enough: the second read is fresh.
-    for attempt in (1, 2):
+    # Between our read and our write, a concurrent import can win the unique ID hash, or a coordinator can
+    # withdraw (or defer) a member: the conditional UPDATEs then miss and the batch rolls back. The retry
+    # reads afresh and judges those rows again: a member who withdrew meanwhile is a rejected row, never
+    # re-registered by an UPDATE written from the old read.
+    for attempt in range(1, _ATTEMPTS + 1):
         try:
             outcome = _BatchWriter(session, policy, event, actor).write(batch)
             session.commit()
-        except IntegrityError:
+        except (IntegrityError, _StaleMembers) as exc:
             session.rollback()
-            if attempt == 2:
-                raise
-            continue
+            # Never the IntegrityError's text: it carries the rows' values.
+            why = str(exc) if isinstance(exc, _StaleMembers) else "another import added the same person"
+            log.info("batch of %d rows: %s; reading it again (attempt %d)", len(batch), why, attempt)
+            if attempt < _ATTEMPTS:
+                continue
+            if isinstance(exc, _StaleMembers):
+                first, last = batch[0].row, batch[-1].row
+                raise ConflictError(
+                    f"rows {first}–{last}: {exc} on every try; the rows before them are imported, "
+                    "run the import again for the rest"
+                ) from exc
+            raise
         report.accepted.extend(outcome.accepted)
         report.rejected.extend(outcome.rejected)
         log.debug("batch of %d rows committed", len(batch))
         return
 
 
-@dataclass
+class _StaleMembers(Exception):
+    """Members changed by someone else between the batch's read and its conditional write."""
+
+
+@dataclass(frozen=True)
 class _Outcome:
     accepted: list[AcceptedRow] = field(default_factory=list)
     rejected: list[RowRejection] = field(default_factory=list)
 
 
+# What the batch reads of a known member: the guard of its conditional UPDATE (version, status) and the
+# fields a sheet row is compared with. Plain rows, not ORM objects: nothing for the session to synchronise.
+_KNOWN_COLUMNS = ("id", "national_id_hash", "code", "version", "status", "withdrawn_at", *_MUTABLE)
+
+
+@dataclass
+class _Known:
+    """A member as this batch read it, and what the batch will write to it."""
+
+    donor_id: int
+    code: str
+    version: int
+    status: RegistryStatus  # as read: the UPDATE only applies if it is still so
+    withdrawn_at: datetime | None
+    current: dict[str, Any]  # the _MUTABLE fields, as read and then as changed by earlier rows
+    hla: dict[str, str] = field(default_factory=dict)  # the latest typing, as a sheet row writes it
+    new_status: RegistryStatus | None = None
+    values: dict[str, Any] = field(default_factory=dict)  # columns to write
+
+    @property
+    def status_now(self) -> RegistryStatus:
+        return self.new_status or self.status
+
+
 class _BatchWriter:
-    """Writes one batch: reads the members it already has, inserts the new, updates the changed."""
+    """Writes one batch: reads the members it already has, inserts the new, updates the changed.
+
+    Every UPDATE of a known member is conditional on the version and status this batch read, and runs
+    as one executemany per shape of row (SQLAlchemy Core on the session's connection, so no ORM
+    synchronisation); a row count short of the rows sent means someone else moved first: the whole
+    batch rolls back and is read again (_import_batch_with_retry).
+    """
 
     def __init__(
         self, session: Session, policy: ImportPolicy, event: RecruitmentEvent | None, actor: str
@@ -216,16 +265,12 @@ class _BatchWriter:
         self.now = utcnow()
         self.events: list[dict[str, Any]] = []
         self.typings: dict[int, dict[str, Any]] = {}  # donor id -> the typing row to insert
-        self.activate: set[int] = set()
-        self.updates: dict[int, dict[str, Any]] = {}
+        self.activate: set[int] = set()  # members inserted by this batch who have a typing
 
     def write(self, batch: Sequence[SignupRecord]) -> _Outcome:
         outcome = _Outcome()
         keys = [national_id_hash(r.national_id, self.policy.id_salt) for r in batch]
-        existing = {
-            d.national_id_hash: d
-            for d in self.session.exec(select(Donor).where(col(Donor.national_id_hash).in_(set(keys))))
-        }
+        existing = self._read_known(set(keys))
         new: dict[str, _NewMember] = {}
         actions: list[tuple[SignupRecord, str, Action]] = []
         for record, key in zip(batch, keys, strict=True):
@@ -240,12 +285,42 @@ class _BatchWriter:
             else:
                 new[key] = _NewMember(record, self._member_values(record, key))
                 actions.append((record, key, "created"))
+        self._write_known(existing.values())
         codes = self._insert_new(new)
         self._flush_writes()
         for record, key, action in actions:
             code = codes[key] if key in codes else existing[key].code
             outcome.accepted.append(AcceptedRow(row=record.row, code=code, action=action))
         return outcome
+
+    def _read_known(self, keys: set[str]) -> dict[str, _Known]:
+        columns = [col(getattr(Donor, name)) for name in _KNOWN_COLUMNS]
+        known: dict[str, _Known] = {}
+        for row in self.session.execute(sql_select(*columns).where(col(Donor.national_id_hash).in_(keys))):
+            values = dict(zip(_KNOWN_COLUMNS, row, strict=True))
+            known[values["national_id_hash"]] = _Known(
+                donor_id=values["id"],
+                code=values["code"],
+                version=values["version"],
+                status=RegistryStatus(values["status"]),
+                withdrawn_at=values["withdrawn_at"],
+                current={k: values[k] for k in _MUTABLE},
+            )
+        by_id = {member.donor_id: member for member in known.values()}
+        if by_id:
+            latest = (
+                sql_select(func.max(HlaTyping.id))
+                .where(col(HlaTyping.donor_id).in_(list(by_id)))
+                .group_by(col(HlaTyping.donor_id))
+            )
+            typed = [col(getattr(HlaTyping, name)) for name in ("donor_id", *HLA_COLUMNS)]
+            for donor_id, *typing in self.session.execute(
+                sql_select(*typed).where(col(HlaTyping.id).in_(latest))
+            ):
+                by_id[donor_id].hla = {
+                    column.upper(): value for column, value in zip(HLA_COLUMNS, typing, strict=True) if value
+                }
+        return known
 
     # -- new members -----------------------------------------------------------------------------------
     def _member_values(self, record: SignupRecord, key: str) -> dict[str, Any]:
@@ -288,6 +363,7 @@ class _BatchWriter:
             self._event(donor_id, None, RegistryStatus.REGISTERED, member.record.consent_at, "sign-up sheet")
             if member.hla:
                 self._add_typing(donor_id, member.hla, member.record, RegistryStatus.REGISTERED)
+                self.activate.add(donor_id)
         return codes
 
     def _code_prefix(self, record: SignupRecord) -> str:
@@ -295,46 +371,74 @@ class _BatchWriter:
         return code_prefix(self.policy.registry_prefix, when.year)
 
     # -- existing members ------------------------------------------------------------------------------
-    def _update_existing(self, donor: Donor, record: SignupRecord) -> Action | RowRejection:
-        assert donor.id is not None
-        pending = self.updates.setdefault(donor.id, {})
-        status = RegistryStatus(pending.get("status", donor.status))
-        if status is RegistryStatus.WITHDRAWN:
-            if donor.withdrawn_at and record.consent_at <= donor.withdrawn_at:
+    def _update_existing(self, member: _Known, record: SignupRecord) -> Action | RowRejection:
+        if member.status_now is RegistryStatus.WITHDRAWN:
+            # The one way back after a withdrawal (DESIGN.md §3): a sign-up whose consent is newer.
+            if member.withdrawn_at and record.consent_at <= member.withdrawn_at:
                 return RowRejection(
                     row=record.row,
                     errors=(
-                        f"member {donor.code} withdrew consent after this sign-up; "
+                        f"member {member.code} withdrew consent after this sign-up; "
                         "re-registration needs a new consent",
                     ),
                 )
-            values = self._member_values(record, donor.national_id_hash)
-            pending.update({k: values[k] for k in (*_MUTABLE, "birth_date", "consent_at")})
-            pending.update(withdrawn_at=None, status=RegistryStatus.REGISTERED.value, status_until=None)
-            self._event(donor.id, status, RegistryStatus.REGISTERED, record.consent_at, "re-joined")
+            values = self._member_values(record, "")
+            rejoin = ("birth_date", "consent_at", "national_id_masked")  # the mask was erased too
+            member.current.update({k: values[k] for k in _MUTABLE})
+            member.values.update({k: values[k] for k in (*_MUTABLE, *rejoin)})
+            member.values.update(withdrawn_at=None, status_until=None)
+            self._event(
+                member.donor_id, member.status_now, RegistryStatus.REGISTERED, record.consent_at, "re-joined"
+            )
+            member.new_status = RegistryStatus.REGISTERED
             if record.hla:
-                self._add_typing(donor.id, record.hla, record, RegistryStatus.REGISTERED)
+                self._type_known(member, record)
             return "updated"
-        current = {k: getattr(donor, k) for k in _MUTABLE} | pending
-        changed = _changed_fields(current, record)
-        pending.update(changed)
-        typed = False
-        if record.hla and record.hla != self._known_hla(donor.id):
-            self._add_typing(donor.id, record.hla, record, status)
-            typed = True
+        changed = _changed_fields(member.current, record)
+        member.current.update(changed)
+        member.values.update(changed)
+        typed = bool(record.hla) and record.hla != member.hla
+        if typed:
+            self._type_known(member, record)
         return "updated" if changed or typed else "unchanged"
 
-    def _known_hla(self, donor_id: int) -> dict[str, str]:
-        if donor_id in self.typings:
-            row = self.typings[donor_id]
-        else:
-            latest = self.session.exec(
-                select(HlaTyping).where(HlaTyping.donor_id == donor_id).order_by(col(HlaTyping.id).desc())
-            ).first()
-            if latest is None:
-                return {}
-            row = latest.model_dump()
-        return {column.upper(): row[column] for column in HLA_COLUMNS if row.get(column)}
+    def _type_known(self, member: _Known, record: SignupRecord) -> None:
+        member.hla = dict(record.hla)
+        self._add_typing(member.donor_id, record.hla, record, member.status_now)
+        if member.status_now is RegistryStatus.REGISTERED:
+            member.new_status = RegistryStatus.ACTIVE
+
+    def _write_known(self, members: Iterable[_Known]) -> None:
+        """One conditional executemany per shape of row; a short row count is a concurrent change."""
+        shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for member in members:
+            values = dict(member.values)
+            if member.new_status is not None:
+                values["status"] = member.new_status.value
+            if not values:
+                continue
+            params = {f"set_{k}": v for k, v in values.items()}
+            params.update(b_id=member.donor_id, b_version=member.version, b_status=member.status.value)
+            shapes.setdefault(tuple(sorted(values)), []).append(params)
+        table = Donor.__table__  # type: ignore[attr-defined]
+        connection = self.session.connection()
+        for shape, rows in shapes.items():
+            statement = (
+                update(table)
+                .where(
+                    table.c.id == bindparam("b_id"),
+                    table.c.version == bindparam("b_version"),
+                    table.c.status == bindparam("b_status"),
+                )
+                .values({**{k: bindparam(f"set_{k}") for k in shape}, "version": table.c.version + 1})
+                .values(updated_at=self.now)
+            )
+            if connection.dialect.supports_sane_multi_rowcount:
+                written = connection.execute(statement, rows).rowcount
+            else:
+                written = sum(connection.execute(statement, row).rowcount for row in rows)
+            if written != len(rows):
+                raise _StaleMembers(f"{len(rows) - written} member(s) changed by someone else meanwhile")
 
     # -- typings and audit -----------------------------------------------------------------------------
     def _add_typing(
@@ -349,8 +453,7 @@ class _BatchWriter:
             "sampled_on": local_date(record.consent_at),
             **values,
         }
-        if status is RegistryStatus.REGISTERED and donor_id not in self.activate:
-            self.activate.add(donor_id)
+        if status is RegistryStatus.REGISTERED:
             self._event(
                 donor_id,
                 RegistryStatus.REGISTERED,
@@ -378,28 +481,17 @@ class _BatchWriter:
         )
 
     def _flush_writes(self) -> None:
-        # Members whose only change is becoming active (typed new members): one UPDATE for all of them.
-        only_activated = sorted(d for d in self.activate if not self.updates.get(d))
-        for donor_id in self.activate.difference(only_activated):
-            self.updates[donor_id]["status"] = RegistryStatus.ACTIVE.value
-        if only_activated:
-            self.session.execute(
+        # On the connection, not the ORM session: no identity map to synchronise, and the ORM's bulk path
+        # splits rows whose keys differ in which are None (from_state of a first event) into one INSERT each.
+        connection = self.session.connection()
+        if self.activate:  # members this batch inserted, with a typing: one UPDATE for all of them
+            connection.execute(
                 update(Donor)
-                .where(col(Donor.id).in_(only_activated))
+                .where(col(Donor.id).in_(sorted(self.activate)))
                 .values(
                     status=RegistryStatus.ACTIVE.value, updated_at=self.now, version=col(Donor.version) + 1
                 )
             )
-        for donor_id, values in self.updates.items():
-            if values:
-                self.session.execute(
-                    update(Donor)
-                    .where(col(Donor.id) == donor_id)
-                    .values(**values, updated_at=self.now, version=col(Donor.version) + 1)
-                )
-        # On the connection, not the ORM session: the ORM's bulk path splits rows whose keys differ in
-        # which are None (from_state of a first event) into one INSERT each; core sends one executemany.
-        connection = self.session.connection()
         if self.typings:
             connection.execute(insert(HlaTyping), list(self.typings.values()))
         if self.events:

@@ -28,7 +28,7 @@ def add_donor(session: Session, *, status: str = "active", name: str = "王小�
         birth_date=date(1995, 5, 17),
         phone="13800138000",
         national_id_hash=f"hash-{n}-{datetime.now(UTC).timestamp()}",
-        national_id_masked="4101**********0011",
+        national_id_masked="410102************",
         consent_at=datetime(2021, 3, 1, 2, tzinfo=UTC),
         status=status,
     )

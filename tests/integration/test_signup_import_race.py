@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -175,3 +175,55 @@ def test_withdrawal_during_a_reimport_stays_withdrawn_with_data_typing_and_index
     assert len(rejected) == 40 and all("withdrew consent" in r.errors[0] for r in rejected)
     others = [d for d in donors.values() if d.code not in withdrawn]
     assert all(d.phone and d.phone.startswith("139") and d.status == "active" for d in others)
+
+
+def test_two_imports_rejoining_a_withdrawn_member_at_once_rejoin_it_once(
+    engine: Engine, session: Session, tmp_path: Path
+) -> None:
+    person = _people(1)[0]
+    created = import_signups(session=session, path=_write(tmp_path / "a.csv", [(person, [])]), policy=POLICY)
+    code = created.accepted[0].code
+    withdraw_donor(session=session, code=code, actor="data-manager", at=datetime(2021, 7, 1, tzinfo=UTC))
+    # The documented way back: a new sign-up whose consent is newer than the withdrawal.
+    again = replace(person, consent_at=datetime(2021, 9, 1, 10), phone="13700001111")
+    sheet = _write(tmp_path / "again.csv", [(again, FIRST_TYPING)])
+    both_read = threading.Barrier(2, timeout=WAIT)
+    first_read: set[int] = set()
+    reports: list[ImportReport] = []
+    errors: list[BaseException] = []
+
+    def pause(_hashes: set[str]) -> None:
+        if threading.get_ident() not in first_read:  # each import's first read only, not its retry
+            first_read.add(threading.get_ident())
+            both_read.wait()
+
+    importers: set[int] = set()
+
+    def importer() -> None:
+        importers.add(threading.get_ident())
+        try:
+            with Session(engine) as own:
+                reports.append(import_signups(session=own, path=sheet, policy=POLICY))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=importer) for _ in range(2)]
+    with _after_member_read(engine, importers, pause):
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(WAIT * 2)
+    assert not errors, errors
+    session.expire_all()
+    donor = session.exec(select(Donor).where(Donor.code == code)).one()
+    assert donor.id is not None
+    assert (donor.status, donor.phone, donor.withdrawn_at) == ("active", "13700001111", None)
+    assert _donor_trail(session, donor.id) == [
+        (None, "registered"),
+        ("registered", "withdrawn"),
+        ("withdrawn", "registered"),
+        ("registered", "active"),
+    ]
+    assert len(session.exec(select(HlaTyping).where(HlaTyping.donor_id == donor.id)).all()) == 1
+    assert donor.national_id_masked == person.national_id[:6] + "*" * 12  # erased at withdrawal, back now
+    assert sorted(r.accepted[0].action for r in reports) == ["unchanged", "updated"]

@@ -20,13 +20,15 @@ def test_phone_keeps_prefix_and_last_four() -> None:
     assert mask_phone("+86 138-1234-5678") == "138****5678"
 
 
-def test_national_id_hides_birth_date_and_sequence() -> None:
-    assert mask_national_id("41010219900101123X") == "4101**********123X"
+def test_national_id_keeps_the_region_code_only() -> None:
+    assert mask_national_id("41010219900101123X") == "410102************"
+    assert mask_national_id("410102900101123") == "410102*********"  # a 15-digit ID of before 1999
+    assert mask_national_id("4101021") == "*******"
 
 
 def test_free_text_masks_ids_and_phones_but_not_other_numbers() -> None:
     text = "row 12: 41010219900101123X called 13812345678, batch 2000"
-    assert mask_text(text) == "row 12: 4101**********123X called 138****5678, batch 2000"
+    assert mask_text(text) == "row 12: 410102************ called 138****5678, batch 2000"
 
 
 def test_logging_filter_masks_the_formatted_message() -> None:
@@ -44,5 +46,5 @@ def test_installed_record_masking_reaches_every_logger(caplog: pytest.LogCapture
         logging.getLogger("donorflow.anywhere").info(
             "member %s phoned %s", "41010219900101123X", "13812345678"
         )
-    assert "4101**********123X" in caplog.text and "138****5678" in caplog.text
+    assert "410102************" in caplog.text and "138****5678" in caplog.text
     assert "13812345678" not in caplog.text

@@ -239,7 +239,7 @@ def test_record_repr_masks_name_phone_id_email_and_birth_day() -> None:
     text = repr(record)
     assert "张**" in text
     assert "138****8000" in text
-    assert "4101**********" + MALE_ID[-4:] in text
+    assert MALE_ID[:6] + "*" * 12 in text
     assert "z***@example.com" in text
     for secret in ("张三丰", "13800138000", MALE_ID, "zhang.sanfeng", "1990-01-01"):
         assert secret not in text
