@@ -6,8 +6,11 @@ from pathlib import Path
 
 import pytest
 from alembic import command
+from sqlalchemy import insert, select
 
 from donorflow.bootstrap import alembic_config
+from models.db import make_engine
+from models.registry import Donor
 from tests.databases import BACKENDS, fresh_database
 
 
@@ -19,3 +22,38 @@ def test_migrations_match_the_models_and_downgrade_cleanly(backend: str, tmp_pat
         command.downgrade(config, "base")
         command.upgrade(config, "head")
         command.check(config)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_0004_remasks_old_id_masks_and_clears_withdrawn_members(backend: str, tmp_path: Path) -> None:
+    with fresh_database(backend, tmp_path) as url:
+        config = alembic_config(url)
+        command.downgrade(config, "0003")
+        engine = make_engine(url)
+        old = {
+            "ZZ21-000001": ("active", "4101**********123X"),
+            "ZZ21-000002": ("withdrawn", "4101**********0013"),
+            "ZZ21-000003": ("registered", ""),  # an ATLAS member: no ID number, no mask
+            "ZZ21-000004": ("active", "410102************"),  # already the new form
+        }
+        with engine.begin() as connection:
+            connection.execute(
+                insert(Donor),
+                [
+                    {"code": code, "status": status, "national_id_masked": mask, "national_id_hash": code}
+                    for code, (status, mask) in old.items()
+                ],
+            )
+        command.upgrade(config, "head")
+        with engine.connect() as connection:
+            table = Donor.__table__  # type: ignore[attr-defined]
+            masks: dict[str, str] = dict(
+                connection.execute(select(table.c.code, table.c.national_id_masked)).all()
+            )
+        engine.dispose()
+    assert masks == {
+        "ZZ21-000001": "4101**************",
+        "ZZ21-000002": "",
+        "ZZ21-000003": "",
+        "ZZ21-000004": "410102************",
+    }
