@@ -10,15 +10,21 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 import hla
 import migrations
 from donorflow.settings import Settings
 from models.db import make_engine
+from models.errors import ConfigurationError
 from models.masking import PiiMaskingFilter, install_record_masking
 from models.matching import IndexStore
+from models.registry import Donor
 from models.signup_import import ImportPolicy
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "configure_logging",
@@ -27,6 +33,7 @@ __all__ = [
     "hla_index_store",
     "hla_reference",
     "id_salt",
+    "id_salt_location",
     "import_policy",
     "upgrade_database",
 ]
@@ -49,21 +56,99 @@ def get_engine(settings: Settings | None = None) -> Engine:
     return _engine(settings.resolved_database_url)
 
 
-def id_salt(settings: Settings | None = None) -> bytes:
-    """DONORFLOW_ID_SALT, or a salt generated once into var/id_salt (mode 0600). Never logged.
+_SALT_FILE = "id_salt"
 
-    Losing it means re-imported members can no longer be recognised: back it up with the database.
+
+def id_salt(settings: Settings | None = None) -> bytes:
+    """The secret salt of the ID-number hash, kept apart from the data (DESIGN.md §8). Never logged.
+
+    DONORFLOW_ID_SALT wins; otherwise `id_salt` in the secrets directory (DONORFLOW_SECRETS_DIR, default
+    ~/.config/donorflow), created there on first use (directory 0700, file 0600). A salt an older install
+    left in the data directory is moved there once, never replaced by a new one; and a registry that
+    already has members never gets a new salt silently (a lost salt is restored from its backup).
     """
     settings = settings or get_settings()
     if settings.id_salt is not None:
         return settings.id_salt.get_secret_value().encode()
-    path = settings.var_dir / "id_salt"
+    path = settings.secrets_dir / _SALT_FILE
+    legacy = settings.var_dir / _SALT_FILE
+    if legacy.is_file() and legacy.resolve() != path.resolve():
+        _move_legacy_salt(legacy, path)
     if not path.exists():
-        settings.var_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(secrets.token_hex(32))
-    return path.read_text().strip().encode()
+        _refuse_new_salt_for_a_filled_registry(settings, path)
+        _write_secret(path, secrets.token_hex(32).encode())
+        log.info("created a new ID salt in %s: back it up apart from the database", path)
+    return _read_secret(path)
+
+
+def id_salt_location(settings: Settings | None = None) -> str:
+    """Where the salt comes from, for a start-up line (never the salt itself)."""
+    settings = settings or get_settings()
+    if settings.id_salt is not None:
+        return "DONORFLOW_ID_SALT (environment)"
+    return str(settings.secrets_dir / _SALT_FILE)
+
+
+def _move_legacy_salt(legacy: Path, path: Path) -> None:
+    salt = legacy.read_bytes().strip()
+    if path.exists():
+        if _read_secret(path) != salt:
+            raise ConfigurationError(
+                f"两个不同的身份证号盐值 two different ID salts: {legacy} (an older install's) and {path}; "
+                "keep the one this database was filled with, move the other away, and run again"
+            )
+    else:
+        _write_secret(path, salt)
+    legacy.unlink()
+    log.warning(
+        "moved the ID salt from the data directory %s to %s: back it up apart from the database",
+        legacy.parent,
+        path,
+    )
+
+
+def _refuse_new_salt_for_a_filled_registry(settings: Settings, path: Path) -> None:
+    """A new salt for a registry that has members would make every re-imported member a duplicate."""
+    try:
+        with get_engine(settings).connect() as connection:
+            members = connection.execute(select(func.count()).select_from(Donor)).scalar_one()
+    except SQLAlchemyError:  # no database or no tables yet: nothing was salted
+        return
+    if members:
+        raise ConfigurationError(
+            f"找不到身份证号盐值 ID salt not found: the registry has {members} members but neither "
+            f"DONORFLOW_ID_SALT nor {path} is set; restore the salt from your backup (README: where the "
+            "salt lives) — a new one would make every re-imported member a duplicate"
+        )
+
+
+def _write_secret(path: Path, content: bytes) -> None:
+    """Create `path` (0600, in a 0700 directory) atomically: readers see the whole salt or no file."""
+    if not path.parent.exists():
+        path.parent.mkdir(parents=True, mode=0o700)
+        path.parent.chmod(0o700)  # mkdir's mode is filtered by the umask
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(content)
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(temporary, path)  # fails if another process created it first: theirs is kept
+        except FileExistsError:
+            pass
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def _read_secret(path: Path) -> bytes:
+    if path.stat().st_mode & 0o077:
+        log.warning("%s is readable by other users: chmod 600 it", path)
+    salt = path.read_bytes().strip()
+    if not salt:
+        raise ConfigurationError(f"the ID salt file {path} is empty; restore it from your backup")
+    return salt
 
 
 def import_policy(settings: Settings | None = None) -> ImportPolicy:

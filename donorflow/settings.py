@@ -2,20 +2,29 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["Settings"]
+__all__ = ["Settings", "default_secrets_dir"]
+
+
+def default_secrets_dir() -> Path:
+    """$XDG_CONFIG_HOME/donorflow, i.e. ~/.config/donorflow: beside the user's other secrets, not the data."""
+    config_home = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(config_home) / "donorflow"
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DONORFLOW_", env_file=".env", extra="ignore")
 
-    var_dir: Path = Field(default=Path("var"), description="runtime files: database, salt, inbox, index")
+    var_dir: Path = Field(default=Path("var"), description="runtime files: database, inbox, index")
     database_url: str = Field(default="", description="SQLAlchemy URL; empty means SQLite under var_dir")
     id_salt: SecretStr | None = Field(default=None, description="secret salt for ID hashing")
+    # Where the salt file lives when DONORFLOW_ID_SALT is not set: never the data directory (DESIGN.md §8).
+    secrets_dir: Path = Field(default_factory=default_secrets_dir, description="id_salt lives here")
     registry_prefix: str = Field(default="ZZ", pattern=r"^[A-Z]{2,4}$", description="branch code prefix")
     # CMDP joining ages 18–45; members stay donors to 55 (abroad often to the 61st birthday).
     join_min_age: int = 18

@@ -29,6 +29,8 @@ def bring_up() -> Iterator[str]:
     settings = bootstrap.get_settings()
     bootstrap.upgrade_database()
     yield f"database ready: {settings.resolved_database_url.split('@')[-1]}"
+    bootstrap.id_salt(settings)  # created, or moved out of var/, before anything is imported
+    yield f"ID salt: {bootstrap.id_salt_location(settings)} (back it up apart from the database)"
     with Session(bootstrap.get_engine()) as session:
         loaded = session.exec(select(RecruitmentEvent.id).where(RecruitmentEvent.organiser == DEMO_ORGANISER))
         if loaded.first() is not None:

@@ -7,6 +7,7 @@ Messages never carry personal data (names, phones, ID numbers): callers pass mas
 from __future__ import annotations
 
 __all__ = [
+    "ConfigurationError",
     "ConflictError",
     "DonorflowError",
     "IllegalTransitionError",
@@ -32,6 +33,10 @@ class SheetError(ValidationError):
 
 class NotFoundError(DonorflowError):
     """A case, member, drive or search that does not exist."""
+
+
+class ConfigurationError(DonorflowError):
+    """The installation is not set up to run safely (e.g. the ID salt is missing or ambiguous)."""
 
 
 class ConflictError(DonorflowError):
