@@ -194,10 +194,10 @@ def _import_batch_with_retry(
             session.commit()
         except (IntegrityError, _StaleMembers) as exc:
             session.rollback()
-            # Never the IntegrityError's text: it carries the rows' values.
-            why = str(exc) if isinstance(exc, _StaleMembers) else "another import added the same person"
-            log.info("batch of %d rows: %s; reading it again (attempt %d)", len(batch), why, attempt)
             if attempt < _ATTEMPTS:
+                # Never the IntegrityError's text: it carries the rows' values.
+                why = str(exc) if isinstance(exc, _StaleMembers) else "another import added the same person"
+                log.info("batch of %d rows: %s; reading it again", len(batch), why)
                 continue
             if isinstance(exc, _StaleMembers):
                 first, last = batch[0].row, batch[-1].row

@@ -18,12 +18,14 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+import pytest
+from sqlalchemy import event, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from donorflow.demo import SIGNUP_HEADER, SignupRow, signup_rows
 from models.cases import StageEvent
+from models.errors import ConflictError
 from models.matching import IndexStore
 from models.members import withdraw_donor
 from models.registry import Donor, HlaTyping
@@ -227,3 +229,32 @@ def test_two_imports_rejoining_a_withdrawn_member_at_once_rejoin_it_once(
     assert len(session.exec(select(HlaTyping).where(HlaTyping.donor_id == donor.id)).all()) == 1
     assert donor.national_id_masked == person.national_id[:6] + "*" * 12  # erased at withdrawal, back now
     assert sorted(r.accepted[0].action for r in reports) == ["unchanged", "updated"]
+
+
+def test_an_import_that_keeps_losing_the_race_stops_with_a_conflict_naming_its_rows(
+    engine: Engine, session: Session, tmp_path: Path
+) -> None:
+    people = _people(4)
+    policy = replace(POLICY, batch_size=2)
+    import_signups(session=session, path=_write(tmp_path / "a.csv", [(p, []) for p in people]), policy=policy)
+    changed = _write(tmp_path / "b.csv", [(_new_phone(p, i), []) for i, p in enumerate(people)])
+    last = national_id_hash(people[3].national_id, POLICY.id_salt)
+    importers: set[int] = set()
+    bumps: list[int] = []
+
+    def pause(hashes: set[str]) -> None:
+        if last in hashes:  # the second batch: someone changes its member after every read
+            with engine.begin() as other:
+                other.execute(
+                    update(Donor).where(col(Donor.national_id_hash) == last).values(version=Donor.version + 1)
+                )
+            bumps.append(1)
+
+    importers.add(threading.get_ident())
+    with _after_member_read(engine, importers, pause), Session(engine) as own:
+        with pytest.raises(ConflictError, match="rows 4–5: 1 member.s. changed by someone else meanwhile"):
+            import_signups(session=own, path=changed, policy=policy)
+    assert len(bumps) == 3  # three tries, then it gives up
+    session.expire_all()
+    phones = [d.phone for d in session.exec(select(Donor).order_by(col(Donor.id)))]
+    assert phones == ["13900000000", "13900000001", people[2].phone, people[3].phone]  # batch 1 landed
