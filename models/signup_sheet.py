@@ -9,7 +9,9 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import os
 import re
+import tempfile
 import unicodedata
 import zipfile
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
@@ -27,6 +29,7 @@ __all__ = [
     "REQUIRED_COLUMNS",
     "SheetRow",
     "SheetRows",
+    "check_rejects_path",
     "read_sheet",
     "safe_cell",
     "write_rejects_csv",
@@ -368,11 +371,41 @@ def write_rejects_csv(
     """
     shown = [labels.get(column, column) if labels else column for column in header]
     count = 0
-    with path.open("w", encoding="utf-8-sig", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow([safe_cell(text) for text in ["row", *shown, "errors"]])
-        for number, cells, errors in rows:
-            values = [str(number), *(cells.get(column) for column in header), "; ".join(errors)]
-            writer.writerow([safe_cell(value) for value in values])
-            count += 1
+    # Atomic: a temporary file in the same folder, renamed over the target only once complete, so a crash
+    # or a full disk never leaves a half-written file (or a truncated old one). mkstemp's mode is 0600,
+    # fitting a file full of personal data.
+    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8-sig", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow([safe_cell(text) for text in ["row", *shown, "errors"]])
+            for number, cells, errors in rows:
+                values = [str(number), *(cells.get(column) for column in header), "; ".join(errors)]
+                writer.writerow([safe_cell(value) for value in values])
+                count += 1
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
     return count
+
+
+def check_rejects_path(path: Path, *, source: Path) -> None:
+    """Refuse, before anything is imported, a rejects file that would overwrite the sheet being imported
+    (also through a link) or that cannot be written: its folder missing, not a folder, or read-only."""
+    folder = path.parent
+    if not folder.exists():
+        raise SheetError(f"rejects file {path.name}: its folder {folder} does not exist")
+    if not folder.is_dir():
+        raise SheetError(f"rejects file {path.name}: {folder} is not a folder")
+    if path.is_dir():
+        raise SheetError(f"rejects file {path}: is a folder, not a file")
+    same = path.resolve() == source.resolve()
+    if not same and path.exists() and source.exists():
+        same = os.path.samefile(path, source)  # a hard link to the sheet
+    if same:
+        raise SheetError(f"rejects file {path.name} is the input sheet itself; write the rejects elsewhere")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise SheetError(f"rejects file {path.name}: cannot write in {folder}")
