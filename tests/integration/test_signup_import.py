@@ -212,3 +212,20 @@ def test_logs_name_rows_and_rules_never_personal_data(
         for secret in (name, national_id, phone):
             if len(secret) > 4:
                 assert secret not in logged
+
+
+def test_nul_byte_in_one_row_rejects_that_row_and_the_others_land(session: Session, tmp_path: Path) -> None:
+    people = [row.cells() for row in _good(5)]
+    people[2][0] = people[2][0] + "\x00"  # NUL at the end of a name: PostgreSQL text cannot hold it
+    people[3][5] = "x\x00@example.com"
+    sheet = tmp_path / "nul.csv"
+    with sheet.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(SIGNUP_HEADER)
+        writer.writerows(people)
+    report = import_signups(session=session, path=sheet, policy=POLICY)
+    assert report.to_json()["rejected"] == [
+        {"row": 4, "errors": ["name: contains a control character (retype the cell)"]},
+        {"row": 5, "errors": ["email: contains a control character (retype the cell)"]},
+    ]
+    assert report.count("created") == 3 and _count(session, Donor) == 3

@@ -337,7 +337,7 @@ def test_xlsx_parsed_rows_validate_end_to_end(tmp_path: Path) -> None:
     assert not isinstance(results[0], RowRejection), results[0]
     assert results[0].phone == "13800138000"
     assert isinstance(results[2], RowRejection)
-    assert results[2].errors == ("name: starts with = + - or @",)
+    assert results[2].errors == ("name: starts with = + - or @ (looks like a formula)",)
 
 
 @pytest.mark.parametrize(
