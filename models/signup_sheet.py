@@ -82,6 +82,13 @@ _KEY_DROP_RE = re.compile(r"[\s_\-.*:]+")
 _EDGE_BLANKS_RE = re.compile(r"^[\s\u200b\ufeff]+|[\s\u200b\ufeff]+$")
 _HEADER_SEARCH_ROWS = 10  # a title row ("2021年…报名表") often sits above the header
 _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+_BOMS = (  # longest first: the UTF-32 LE BOM begins with the UTF-16 LE one
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
 _GB_ENCODINGS = frozenset({"gb2312", "gbk", "gb18030", "hz"})
 _CSV_SUFFIXES = frozenset({".csv", ".tsv", ".txt"})
 _EXACT_FLOAT_LIMIT = 1e15  # Excel keeps 15 significant digits; beyond that a "whole" float is not exact
@@ -186,26 +193,42 @@ def _read_csv(path: Path) -> SheetRows:
 
 
 def _decode(data: bytes, name: str) -> tuple[str, str]:
+    """UTF-8 (BOM optional), UTF-16/32 with a BOM (Excel's "Unicode text"), else GBK/GB18030; nothing else.
+
+    Without a BOM, UTF-16 is only a guess (charset-normalizer gets it right on some files, not others):
+    refused outright rather than read as garbage and reported as missing columns.
+    """
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            try:
+                return data[len(bom) :].decode(encoding), encoding.replace("-le", "").replace("-be", "")
+            except UnicodeDecodeError:
+                raise SheetError(_encoding_refused(name)) from None
+    sample = data[:4096]
+    # Every other byte NUL: UTF-16 (or 32) without a BOM. Checked before UTF-8, which ASCII-heavy UTF-16
+    # passes (NUL is valid UTF-8); a NUL or two in a cell stays a per-row problem, not the file's.
+    if sample.count(0) * 8 >= len(sample):
+        raise SheetError(_encoding_refused(name))
     try:
-        text = data.decode("utf-8-sig")
+        return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
         pass
-    else:
-        return text, ("utf-8-sig" if data.startswith(codecs.BOM_UTF8) else "utf-8")
     matches = list(charset_normalizer.from_bytes(data))
     # On short Chinese text charset-normalizer often ranks Big5 or a Japanese/Korean code page first while
     # GB18030 also decodes cleanly; for a mainland registry GBK is by far the likelier, so prefer it.
-    if any(match.encoding in _GB_ENCODINGS for match in matches):
-        encoding = "gb18030"
-    elif matches:
-        encoding = matches[0].encoding
-    else:
-        raise SheetError(f"cannot detect the text encoding of {name}; save it as UTF-8 or GBK")
+    if not any(match.encoding in _GB_ENCODINGS for match in matches):
+        raise SheetError(_encoding_refused(name))
     try:
-        text = data.decode(encoding)
-    except (UnicodeDecodeError, LookupError) as exc:
-        raise SheetError(f"cannot detect the text encoding of {name}; save it as UTF-8 or GBK") from exc
-    return text.removeprefix("\ufeff"), encoding
+        return data.decode("gb18030"), "gb18030"
+    except UnicodeDecodeError as exc:
+        raise SheetError(_encoding_refused(name)) from exc
+
+
+def _encoding_refused(name: str) -> str:
+    return (
+        f"{name}: the file's encoding could not be read; accepted: UTF-8 (with or without BOM), "
+        "GBK/GB18030, UTF-16 with BOM. Save it as UTF-8"
+    )
 
 
 def _sniff_delimiter(text: str) -> str:

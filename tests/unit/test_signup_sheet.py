@@ -98,7 +98,7 @@ def test_excel_unicode_text_export_utf16_tab_separated_txt_is_read(tmp_path: Pat
         "utf-16",
     )
     sheet = read_sheet(path)
-    assert sheet.encoding is not None and sheet.encoding.startswith("utf_16")
+    assert sheet.encoding == "utf-16"
     assert rows_of(sheet) == [
         (
             2,
@@ -113,13 +113,40 @@ def test_excel_unicode_text_export_utf16_tab_separated_txt_is_read(tmp_path: Pat
     ]
 
 
+ENCODING_REFUSED = (
+    r"the file's encoding could not be read; accepted: UTF-8 \(with or without BOM\), GBK/GB18030, "
+    r"UTF-16 with BOM\. Save it as UTF-8"
+)
+
+
 def test_bytes_no_encoding_explains_raise_sheet_error_asking_for_utf8_or_gbk(tmp_path: Path) -> None:
     path = tmp_path / "garbled.csv"
     path.write_bytes(EN_HEADER.encode() + b"\n" + bytes(range(128, 256)) * 3)
-    with pytest.raises(
-        SheetError, match=r"cannot detect the text encoding of garbled\.csv; save it as UTF-8 or GBK"
-    ):
+    with pytest.raises(SheetError, match=r"^garbled\.csv: " + ENCODING_REFUSED):
         read_sheet(path)
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be", "utf-32-le"])
+@pytest.mark.parametrize("header", [EN_HEADER, ZH_HEADER])
+def test_utf16_without_bom_is_an_unreadable_encoding_not_missing_columns(
+    tmp_path: Path, encoding: str, header: str
+) -> None:
+    path = write_text(tmp_path / "drive.csv", [header, f"张三,男,{ID_1},13800138000,2021-05-01"], encoding)
+    with pytest.raises(SheetError, match=r"^drive\.csv: " + ENCODING_REFUSED):
+        read_sheet(path)
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-32"])  # with BOM: read as Excel's "Unicode text"
+def test_utf16_and_utf32_with_bom_are_read(tmp_path: Path, encoding: str) -> None:
+    path = write_text(tmp_path / "drive.csv", [ZH_HEADER, f"张三,男,{ID_1},13800138000,2021-05-01"], encoding)
+    sheet = read_sheet(path)
+    assert sheet.encoding == encoding
+    assert rows_of(sheet)[0][1]["name"] == "张三"
+
+
+def test_a_nul_in_one_cell_of_a_utf8_sheet_is_still_utf8(tmp_path: Path) -> None:
+    path = write_text(tmp_path / "drive.csv", [EN_HEADER, f"张\x00三,男,{ID_1},13800138000,2021-05-01"])
+    assert rows_of(read_sheet(path))[0][1]["name"] == "张\x00三"
 
 
 @pytest.mark.parametrize("delimiter", ["\t", ";", ","])
