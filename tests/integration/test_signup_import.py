@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from models.errors import NotFoundError, SheetError
 from models.members import create_event, show_donor, withdraw_donor
 from models.registry import Donor, HlaTyping, RecruitmentEventCreate
 from models.signup_import import ImportPolicy, import_signups
+from models.signup_sheet import SheetLimits
 
 POLICY = ImportPolicy(id_salt=b"test-salt", batch_size=50)
 
@@ -229,3 +231,21 @@ def test_nul_byte_in_one_row_rejects_that_row_and_the_others_land(session: Sessi
         {"row": 5, "errors": ["email: contains a control character (retype the cell)"]},
     ]
     assert report.count("created") == 3 and _count(session, Donor) == 3
+
+
+def test_a_file_over_the_limits_further_down_imports_nothing(session: Session, tmp_path: Path) -> None:
+    people = [row.cells() for row in _good(120)]
+    people[-1][6] = "O" * 41  # the last row's blood group: 41 characters, over this policy's cell limit
+    sheet = tmp_path / "long.csv"
+    with sheet.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(SIGNUP_HEADER)
+        writer.writerows(people)
+    policy = replace(POLICY, limits=SheetLimits(max_cell_chars=40))  # batches of 50: two would commit
+    with pytest.raises(SheetError, match=r"^long\.csv: row 121 has a cell longer than 40 characters"):
+        import_signups(session=session, path=sheet, policy=policy)
+    assert _count(session, Donor) == 0
+    too_many = replace(POLICY, limits=SheetLimits(max_rows=100))
+    with pytest.raises(SheetError, match=r"more than 100 rows"):
+        import_signups(session=session, path=sheet, policy=too_many)
+    assert _count(session, Donor) == 0
