@@ -21,6 +21,7 @@ from donorflow.settings import Settings
 from models.db import make_engine
 from models.masking import PiiMaskingFilter, install_record_masking
 from models.matching import IndexStore
+from models.sheet_files import SheetLimits
 from models.signup_import import ImportPolicy
 
 __all__ = [
@@ -78,6 +79,11 @@ def import_policy(settings: Settings | None = None) -> ImportPolicy:
         min_age=settings.join_min_age,
         max_age=settings.join_max_age,
         batch_size=settings.import_batch_size,
+        limits=SheetLimits(
+            max_file_bytes=settings.import_max_file_bytes,
+            max_cell_chars=settings.import_max_cell_chars,
+            max_rows=settings.import_max_rows,
+        ),
     )
 
 

@@ -60,6 +60,11 @@ class CliRunner:
             assert result.returncode == 0, result.stderr
         return result
 
+    def with_env(self, **env: str) -> CliRunner:
+        runner = CliRunner.__new__(CliRunner)
+        runner.env, runner.database_url = {**self.env, **env}, self.database_url
+        return runner
+
     def popen(self, *args: str, **env: str) -> subprocess.Popen[str]:
         return subprocess.Popen(
             [DONORFLOW, *args],
@@ -328,3 +333,16 @@ def test_commands_on_an_unmigrated_database_say_to_run_db_upgrade(
         assert "donorflow db upgrade" in lines[0] and "Traceback" not in result.stderr
     run("db", "upgrade")
     assert run("donors", "show", "ZZ21-000001", check=False).returncode == 3
+
+
+def test_import_limits_come_from_the_settings(run: CliRunner, tmp_path: Path) -> None:
+    sheet, _ = _sheet_with(tmp_path, [], people=12)
+    for variable, value, reason in (
+        ("DONORFLOW_IMPORT_MAX_ROWS", "10", "more than 10 rows"),
+        ("DONORFLOW_IMPORT_MAX_CELL_CHARS", "11", "row 2 has a cell longer than 11 characters"),
+        ("DONORFLOW_IMPORT_MAX_FILE_BYTES", "1000", "larger than the import limit of 1,000 bytes"),
+    ):
+        result = run.with_env(**{variable: value})("donors", "import", str(sheet), check=False)
+        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        assert result.returncode == 2 and len(lines) == 1 and reason in lines[0], result.stderr
+    assert run.donors() == 0
