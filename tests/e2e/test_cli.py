@@ -36,11 +36,27 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
 
 
 @pytest.fixture
-def run(database_url: str, tmp_path: Path) -> Iterator[CliRunner]:
+def run(database_url: str, tmp_path: Path) -> CliRunner:
+    return _clean_runner(database_url, tmp_path)
+
+
+@pytest.fixture(scope="module")
+def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with fresh_database("sqlite", tmp_path_factory.mktemp("cli-one-backend")) as url:
+        yield url
+
+
+@pytest.fixture
+def run_sqlite(sqlite_url: str, tmp_path: Path) -> CliRunner:
+    """For behaviour that does not depend on the database (printing, files): one backend is enough."""
+    return _clean_runner(sqlite_url, tmp_path)
+
+
+def _clean_runner(database_url: str, tmp_path: Path) -> CliRunner:
     engine = create_engine(database_url)
     empty_all_tables(engine)
     engine.dispose()
-    yield CliRunner(database_url, tmp_path)
+    return CliRunner(database_url, tmp_path)
 
 
 class CliRunner:
@@ -203,11 +219,11 @@ def _sheet_with(tmp_path: Path, extra_rows: list[list[str]], *, people: int = 2)
 
 @pytest.mark.parametrize("cell", ["A*02[/x]", "[bold]A*02:01[/bold]", "A*02:01:smile:"])
 def test_user_text_with_rich_markup_prints_literally_after_the_import(
-    run: CliRunner, tmp_path: Path, cell: str
+    run_sqlite: CliRunner, tmp_path: Path, cell: str
 ) -> None:
     person = next(signup_rows(1, seed=43, day=date(2021, 6, 14)))
     sheet, _ = _sheet_with(tmp_path, [[*person.cells(), cell]])
-    result = run("donors", "import", str(sheet), check=False)
+    result = run_sqlite("donors", "import", str(sheet), check=False)
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
     assert "created 2" in result.stdout and "rejected 1" in result.stdout
@@ -268,28 +284,30 @@ def _rewrite_part(path: Path, part: str, change: Callable[[bytes], bytes]) -> No
 
 
 @pytest.mark.parametrize("kind", ["not-a-zip", "malformed-xml", "no-sheets"])
-def test_broken_workbook_is_one_line_exit_2(run: CliRunner, tmp_path: Path, kind: str) -> None:
-    result = run("donors", "import", str(_broken_xlsx(tmp_path, kind)), check=False)
+def test_broken_workbook_is_one_line_exit_2(run_sqlite: CliRunner, tmp_path: Path, kind: str) -> None:
+    result = run_sqlite("donors", "import", str(_broken_xlsx(tmp_path, kind)), check=False)
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert result.returncode == 2 and len(lines) == 1, result.stderr
     assert "drive.xlsx" in lines[0] and "Traceback" not in result.stderr
 
 
-def test_rejects_out_naming_the_input_is_refused_before_importing(run: CliRunner, tmp_path: Path) -> None:
+def test_rejects_out_naming_the_input_is_refused_before_importing(
+    run_sqlite: CliRunner, tmp_path: Path
+) -> None:
     sheet, _ = _sheet_with(tmp_path, [["坏行", "M", "", "1", "1", "", "", "2021-01-01", ""]])
     before = sheet.read_bytes()
     link = tmp_path / "link.csv"
     link.symlink_to(sheet)
     for target in (sheet, link, tmp_path / "." / "sheet.csv"):
-        result = run("donors", "import", str(sheet), "--rejects-out", str(target), check=False)
+        result = run_sqlite("donors", "import", str(sheet), "--rejects-out", str(target), check=False)
         assert result.returncode == 2, result.stderr
         assert "the input" in result.stderr and "Traceback" not in result.stderr
     assert sheet.read_bytes() == before
-    assert run.donors() == 0
+    assert run_sqlite.donors() == 0
 
 
 def test_rejects_out_that_cannot_be_written_is_refused_before_importing(
-    run: CliRunner, tmp_path: Path
+    run_sqlite: CliRunner, tmp_path: Path
 ) -> None:
     sheet, _ = _sheet_with(tmp_path, [["坏行", "M", "", "1", "1", "", "", "2021-01-01", ""]])
     (tmp_path / "a-folder.csv").mkdir()
@@ -299,20 +317,22 @@ def test_rejects_out_that_cannot_be_written_is_refused_before_importing(
         (tmp_path / "a-folder.csv", "is a folder"),
     ]
     for target, reason in cases:
-        result = run("donors", "import", str(sheet), "--rejects-out", str(target), check=False)
+        result = run_sqlite("donors", "import", str(sheet), "--rejects-out", str(target), check=False)
         assert result.returncode == 2 and reason in result.stderr, result.stderr
         assert "Traceback" not in result.stderr
-    assert run.donors() == 0
+    assert run_sqlite.donors() == 0
 
 
-def test_rejects_out_is_replaced_atomically_leaving_no_temporary_file(run: CliRunner, tmp_path: Path) -> None:
+def test_rejects_out_is_replaced_atomically_leaving_no_temporary_file(
+    run_sqlite: CliRunner, tmp_path: Path
+) -> None:
     sheet, _ = _sheet_with(tmp_path, [["坏行", "M", "", "1", "1", "", "", "2021-01-01", ""]])
     folder = tmp_path / "out"
     folder.mkdir()
     target = folder / "fix.csv"
     target.write_text("an older rejects file\n", encoding="utf-8")
     old_inode = target.stat().st_ino
-    run("donors", "import", str(sheet), "--rejects-out", str(target))
+    run_sqlite("donors", "import", str(sheet), "--rejects-out", str(target))
     assert [p.name for p in folder.iterdir()] == ["fix.csv"]
     assert target.stat().st_ino != old_inode  # a new file renamed over the old one, not rewritten in place
     assert list(csv.reader(target.open(encoding="utf-8-sig")))[1][0] == "4"
@@ -320,29 +340,37 @@ def test_rejects_out_is_replaced_atomically_leaving_no_temporary_file(run: CliRu
 
 @pytest.mark.parametrize("state", ["never migrated", "behind"])
 def test_commands_on_an_unmigrated_database_say_to_run_db_upgrade(
-    run: CliRunner, tmp_path: Path, state: str
+    run_sqlite: CliRunner, tmp_path: Path, state: str
 ) -> None:
     url = f"sqlite:///{tmp_path / 'fresh.db'}"
     if state == "behind":
         command.upgrade(alembic_config(url), "0002")
-    run.env["DONORFLOW_DATABASE_URL"] = url
+    run_sqlite.env["DONORFLOW_DATABASE_URL"] = url
     for args in (["donors", "show", "ZZ21-000001"], ["funnel", "--from", "2021-01-01", "--to", "2021-12-31"]):
-        result = run(*args, check=False)
+        result = run_sqlite(*args, check=False)
         lines = [line for line in result.stderr.splitlines() if line.strip()]
         assert result.returncode == 5 and len(lines) == 1, result.stderr
         assert "donorflow db upgrade" in lines[0] and "Traceback" not in result.stderr
-    run("db", "upgrade")
-    assert run("donors", "show", "ZZ21-000001", check=False).returncode == 3
+    run_sqlite("db", "upgrade")
+    assert run_sqlite("donors", "show", "ZZ21-000001", check=False).returncode == 3
 
 
-def test_import_limits_come_from_the_settings(run: CliRunner, tmp_path: Path) -> None:
+def test_import_limits_come_from_the_settings(run_sqlite: CliRunner, tmp_path: Path) -> None:
     sheet, _ = _sheet_with(tmp_path, [], people=12)
     for variable, value, reason in (
         ("DONORFLOW_IMPORT_MAX_ROWS", "10", "more than 10 rows"),
         ("DONORFLOW_IMPORT_MAX_CELL_CHARS", "11", "row 2 has a cell longer than 11 characters"),
         ("DONORFLOW_IMPORT_MAX_FILE_BYTES", "1000", "larger than the import limit of 1,000 bytes"),
     ):
-        result = run.with_env(**{variable: value})("donors", "import", str(sheet), check=False)
+        result = run_sqlite.with_env(**{variable: value})("donors", "import", str(sheet), check=False)
         lines = [line for line in result.stderr.splitlines() if line.strip()]
         assert result.returncode == 2 and len(lines) == 1 and reason in lines[0], result.stderr
-    assert run.donors() == 0
+    assert run_sqlite.donors() == 0
+
+
+def test_unreachable_database_is_one_line_without_the_url(run_sqlite: CliRunner) -> None:
+    url = "postgresql+psycopg://donorflow:s3cret-pw@127.0.0.1:1/registry"  # nothing listens on port 1
+    result = run_sqlite.with_env(DONORFLOW_DATABASE_URL=url)("donors", "show", "ZZ21-000001", check=False)
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.returncode == 5 and len(lines) == 1, result.stderr
+    assert "cannot open the database" in lines[0] and "s3cret-pw" not in result.stderr
