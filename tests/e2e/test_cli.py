@@ -374,3 +374,15 @@ def test_unreachable_database_is_one_line_without_the_url(run_sqlite: CliRunner)
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert result.returncode == 5 and len(lines) == 1, result.stderr
     assert "cannot open the database" in lines[0] and "s3cret-pw" not in result.stderr
+
+
+@pytest.mark.parametrize("name", ["drive.csv", "drive.xlsx", "donors.json"])
+def test_import_of_a_fifo_is_refused_without_waiting_for_a_writer(
+    run_sqlite: CliRunner, tmp_path: Path, name: str
+) -> None:
+    fifo = tmp_path / name
+    os.mkfifo(fifo)
+    result = run_sqlite("donors", "import", str(fifo), check=False)  # before: blocked until the timeout
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.returncode == 2 and len(lines) == 1, result.stderr
+    assert f"{name} is not a regular file" in lines[0]
