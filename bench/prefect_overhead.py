@@ -103,7 +103,10 @@ def main() -> None:
                 pause_poll_seconds=1,
             )
         )
-        sheet = write_signup_csv(Path(tmp) / "seed-year.csv", list(signup_rows(args.rows, seed=2021)))
+        (Path(tmp) / "inbox").mkdir()  # the import flow reads only from the inbox
+        sheet = write_signup_csv(
+            Path(tmp) / "inbox" / "seed-year.csv", list(signup_rows(args.rows, seed=2021))
+        )
         members = _active_members(engine, sheet, 2 * args.cases + 20)
 
         bare_start, bare_answer = [], []

@@ -10,6 +10,8 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -22,6 +24,7 @@ from models.errors import ConfigurationError
 from models.masking import PiiMaskingFilter, install_record_masking
 from models.matching import IndexStore
 from models.registry import Donor
+from models.sheet_files import SheetLimits
 from models.signup_import import ImportPolicy
 
 log = logging.getLogger(__name__)
@@ -35,6 +38,7 @@ __all__ = [
     "id_salt",
     "id_salt_location",
     "import_policy",
+    "schema_problem",
     "upgrade_database",
 ]
 
@@ -159,6 +163,11 @@ def import_policy(settings: Settings | None = None) -> ImportPolicy:
         min_age=settings.join_min_age,
         max_age=settings.join_max_age,
         batch_size=settings.import_batch_size,
+        limits=SheetLimits(
+            max_file_bytes=settings.import_max_file_bytes,
+            max_cell_chars=settings.import_max_cell_chars,
+            max_rows=settings.import_max_rows,
+        ),
     )
 
 
@@ -188,6 +197,36 @@ def upgrade_database(url: str | None = None) -> None:
         get_engine(settings)  # creates var/ for the default SQLite file
         url = settings.resolved_database_url
     command.upgrade(alembic_config(url), "head")
+
+
+def schema_problem(engine: Engine) -> str | None:
+    """Why the database cannot be used by this donorflow (never migrated, behind, ahead), or None.
+
+    Checked before a command touches a table, so a forgotten `donorflow db upgrade` is one line, not a
+    traceback from the first query.
+    """
+    script = ScriptDirectory(str(Path(migrations.__file__).parent))
+    heads = set(script.get_heads())
+    try:
+        with engine.connect() as connection:
+            current = set(MigrationContext.configure(connection).get_current_heads())
+    except SQLAlchemyError as exc:
+        # The driver's message may carry the URL (and its password): name only the kind of failure.
+        return f"cannot open the database ({type(exc).__name__}); check DONORFLOW_DATABASE_URL"
+    if current == heads:
+        return None
+    if not current:
+        return "the database has no donorflow schema yet: run `donorflow db upgrade`"
+    known = {revision.revision for revision in script.walk_revisions()}
+    if not current <= known:
+        return (
+            f"the database is at migration {', '.join(sorted(current))}, newer than this donorflow "
+            f"knows ({', '.join(sorted(heads))}): upgrade donorflow"
+        )
+    return (
+        f"the database is at migration {', '.join(sorted(current))}, this donorflow needs "
+        f"{', '.join(sorted(heads))}: run `donorflow db upgrade`"
+    )
 
 
 def configure_logging(level: int = logging.INFO) -> None:

@@ -13,6 +13,7 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlmodel import Session
@@ -24,7 +25,7 @@ from models.funnel import funnel_counts
 from models.members import create_event, show_donor, withdraw_donor
 from models.registry import RecruitmentEventCreate
 from models.signup_import import import_signups
-from models.signup_sheet import write_rejects_csv
+from models.signup_sheet import check_rejects_path, write_rejects_csv
 
 app = typer.Typer(help="donorflow: stem-cell and blood donor programmes.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -34,8 +35,12 @@ app.add_typer(db_app, name="db")
 app.add_typer(events_app, name="events")
 app.add_typer(donors_app, name="donors")
 
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+# No markup or emoji codes: what we print is mostly user data (HLA cells, codes, reasons, file names), and
+# "[/x]" in a cell must print as written, not raise MarkupError after the import has committed.
+out = Console(highlight=False, markup=False, emoji=False)
+err = Console(stderr=True, highlight=False, markup=False, emoji=False)
+
+EXIT_DATABASE = 5  # the database is not usable yet: not migrated (run `donorflow db upgrade`) or unreachable
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
 ActorOption = Annotated[str, typer.Option(help="Who does this (goes into the audit log).")]
@@ -46,7 +51,7 @@ def _default_actor() -> str:
 
 
 def _fail(message: str, code: int) -> NoReturn:
-    err.print(f"[bold red]error:[/] {message}", soft_wrap=True, markup=True)
+    err.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True, markup=True)
     raise typer.Exit(code)
 
 
@@ -54,8 +59,12 @@ def _fail(message: str, code: int) -> NoReturn:
 def _session() -> Iterator[Session]:
     """One session per command; our errors become one line on stderr and a meaningful exit code."""
     bootstrap.configure_logging()
+    engine = bootstrap.get_engine()
+    problem = bootstrap.schema_problem(engine)
+    if problem is not None:
+        _fail(problem, EXIT_DATABASE)
     try:
-        with Session(bootstrap.get_engine()) as session:
+        with Session(engine) as session:
             yield session
     except NotFoundError as exc:
         _fail(str(exc), 3)
@@ -128,6 +137,8 @@ def donors_import(
 ) -> None:
     """Import a drive's sign-up sheet. Good rows land, bad rows are reported; safe to run again."""
     with _session() as session, _progress(enabled=not json_) as advance:
+        if rejects_out is not None:  # before importing: a refused path must not cost a committed import
+            check_rejects_path(rejects_out, source=path)
         if is_atlas_file(path):
             if event_id is not None:
                 _fail("--event-id is for sign-up sheets; an ATLAS donor file names no drive", 2)
@@ -149,7 +160,10 @@ def donors_import(
                 progress=advance,
             )
     if rejects_out is not None and report.rejected:
-        write_rejects_csv(rejects_out, report.columns, report.rejected_rows())
+        try:
+            write_rejects_csv(rejects_out, report.columns, report.rejected_rows())
+        except OSError as exc:  # e.g. the disk filled up: the import itself is committed, say so
+            _fail(f"imported, but the rejects file {rejects_out} could not be written: {exc.strerror}", 1)
         err.print(f"rejected rows written to {rejects_out}")
     summary = report.to_json()
     if json_:

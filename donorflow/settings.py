@@ -31,6 +31,10 @@ class Settings(BaseSettings):
     join_max_age: int = 45
     donate_max_age: int = 55
     import_batch_size: int = Field(default=2000, ge=1, le=50_000)
+    # How much of a sign-up file the reader takes on; a file over a limit is refused before any row lands.
+    import_max_file_bytes: int = Field(default=50_000_000, ge=1, description="largest sheet file accepted")
+    import_max_cell_chars: int = Field(default=1000, ge=1, description="longest cell accepted")
+    import_max_rows: int = Field(default=200_000, ge=1, description="most non-blank rows in a sheet")
     max_contact_attempts: int = Field(default=3, ge=1, le=10, description="re-mobilisation attempts")
     hla_data_dir: Path | None = Field(default=None, description="IMGT/HLA and MAC tables (optional)")
     prefect_port: int = 4200

@@ -12,7 +12,9 @@ from prefect.artifacts import create_progress_artifact, create_table_artifact, u
 from prefect.logging import get_run_logger
 
 from flows.runtime import config, current_run_id, session
-from models.inbox import already_imported, remember_import
+from models.errors import SheetError
+from models.inbox import already_imported, remember_import, sheet_in_inbox
+from models.sheet_files import open_regular_file
 from models.signup_import import ImportReport, import_signups
 
 __all__ = ["import_signups_flow", "watch_inbox"]
@@ -49,8 +51,14 @@ def import_sheet(path: Path, event_id: int | None, actor: str) -> ImportReport:
 def _count_lines(path: Path) -> int:
     if path.suffix.lower() != ".csv":
         return 0
-    with path.open("rb") as handle:
+    with open_regular_file(path, config().import_policy.limits) as handle:  # never a FIFO or /dev/zero
         return max(sum(1 for _ in handle) - 1, 0)
+
+
+def _inbox_sheet(path: str) -> Path:
+    """Only a regular file inside the inbox, within the size limit: checked before anything reads it."""
+    settings = config()
+    return sheet_in_inbox(path, inbox=settings.inbox_dir, limits=settings.import_policy.limits)
 
 
 def _summarise(path: Path, report: ImportReport) -> None:
@@ -71,11 +79,12 @@ def import_signups_flow(path: str, event_id: int = 0, coordinator: str = "data-m
     """Import one drive's sign-up sheet (.csv or .xlsx) into the registry; safe to run again.
 
     Args:
-        path: the sheet's path on the server, e.g. var/inbox/drive-2021-06-14.xlsx.
+        path: the sheet's name in the inbox folder (var/inbox/), e.g. drive-2021-06-14.xlsx, or its full
+            path there; files outside the inbox are refused.
         event_id: the recruitment drive's id (0 if none).
         coordinator: your name (goes into the audit log).
     """
-    sheet = Path(path)
+    sheet = _inbox_sheet(path)
     report = import_sheet(sheet, event_id or None, f"coordinator:{coordinator}")
     _summarise(sheet, report)
     counts = report.to_json()
@@ -91,7 +100,13 @@ def watch_inbox() -> dict[str, int]:
     inbox = config().inbox_dir
     inbox.mkdir(parents=True, exist_ok=True)
     imported = skipped = 0
-    for sheet in sorted(p for p in inbox.iterdir() if p.suffix.lower() in SHEET_SUFFIXES):
+    for entry in sorted(p for p in inbox.iterdir() if p.suffix.lower() in SHEET_SUFFIXES):
+        try:
+            sheet = _inbox_sheet(str(entry))
+        except SheetError as exc:  # a FIFO, a link out of the inbox, an oversized file: never read
+            logger.warning("skipped %s", exc)
+            skipped += 1
+            continue
         digest = hashlib.sha256(sheet.read_bytes()).hexdigest()
         with session() as db_session:
             if already_imported(session=db_session, sha256=digest):

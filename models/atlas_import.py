@@ -46,6 +46,7 @@ from models.members import erase_withdrawn
 from models.pipeline import REGISTRY_MOVES, RegistryStatus
 from models.registry import HLA_COLUMNS, Donor, HlaTyping
 from models.registry_codes import code_prefix, reserve_codes
+from models.sheet_files import SheetLimits, open_regular_file
 from models.signup_import import AcceptedRow, ImportPolicy, ImportReport, national_id_hash
 from models.signup_validation import RowRejection
 
@@ -111,7 +112,7 @@ def import_atlas(
     withdraws the member and is reported as "updated". `reference` (IMGT/HLA, MAC tables) is optional:
     without it a multiple allele code is checked for form only and kept as written.
     """
-    mode, donors = _read_file(path)
+    mode, donors = _read_file(path, policy.limits)
     report = ImportReport()
     year = utcnow().astimezone(SHANGHAI).year
     for start in range(0, len(donors), policy.batch_size):
@@ -131,10 +132,11 @@ def import_atlas(
 
 
 # -- the file ------------------------------------------------------------------------------------------------
-def _read_file(path: Path) -> tuple[str, list[Any]]:
+def _read_file(path: Path, limits: SheetLimits) -> tuple[str, list[Any]]:
     """The update mode and the donors array; anything ATLAS would refuse as a file is a SheetError."""
     try:
-        raw = path.read_bytes()
+        with open_regular_file(path, limits) as handle:  # never a FIFO or device; within the size limit
+            raw = handle.read(limits.max_file_bytes + 1)
     except OSError as exc:
         raise SheetError(f"cannot read {path.name}: {exc.strerror or exc}") from exc
     try:

@@ -1,14 +1,42 @@
-"""Which inbox files were imported already (by content), so each sheet is imported once."""
+"""The inbox folder: which sheets may be imported from it, and which were imported already (by content),
+so each sheet is imported once."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from sqlmodel import Session
 
 from models.db import transaction
+from models.errors import SheetError
 from models.registry import ImportedFile
+from models.sheet_files import SheetLimits, check_regular_file
 from models.signup_import import ImportReport
 
-__all__ = ["already_imported", "remember_import"]
+__all__ = ["already_imported", "remember_import", "sheet_in_inbox"]
+
+
+def sheet_in_inbox(path: str, *, inbox: Path, limits: SheetLimits) -> Path:
+    """The sheet a data manager named, as its real path inside the inbox; SheetError otherwise.
+
+    A relative path is taken inside the inbox first (then from the working folder). Links are resolved
+    before the check, so a link in the inbox to a file elsewhere is refused; type and size are checked with
+    stat(), so a FIFO, device or folder is refused without being opened and nothing is read.
+    """
+    root = inbox.resolve()
+    given = Path(path)
+    candidates = [given] if given.is_absolute() else [root / given, given]
+    candidate = next((c for c in candidates if c.exists() or c.is_symlink()), candidates[0])
+    try:
+        resolved = candidate.resolve(strict=True)
+    except FileNotFoundError:
+        raise SheetError(f"file not found: {given.name}") from None
+    except (OSError, RuntimeError) as exc:  # a loop of links
+        raise SheetError(f"cannot read {given.name}: {exc}") from None
+    if not resolved.is_relative_to(root):
+        raise SheetError(f"{given.name} is not in the import folder {root}; copy the sheet there first")
+    check_regular_file(resolved, limits)
+    return resolved
 
 
 def already_imported(*, session: Session, sha256: str) -> bool:

@@ -29,6 +29,7 @@ from models.masking import mask_national_id
 from models.pipeline import RegistryStatus
 from models.registry import HLA_COLUMNS, Donor, HlaTyping, RecruitmentEvent
 from models.registry_codes import code_prefix, reserve_codes
+from models.sheet_files import DEFAULT_LIMITS, SheetLimits
 from models.signup_sheet import read_sheet
 from models.signup_validation import RowRejection, SignupRecord, validate_row
 
@@ -56,6 +57,7 @@ class ImportPolicy:
     min_age: int = 18  # CMDP joining ages
     max_age: int = 45
     batch_size: int = 2000
+    limits: SheetLimits = DEFAULT_LIMITS  # how much of a file the reader takes on
 
 
 @dataclass(frozen=True)
@@ -120,7 +122,7 @@ def import_signups(
     progress: Progress | None = None,
 ) -> ImportReport:
     """Import one drive's sheet. Unusable files raise SheetError; bad rows are reported, good rows land."""
-    sheet = read_sheet(path)
+    sheet = read_sheet(path, policy.limits)
     event = session.get(RecruitmentEvent, event_id) if event_id is not None else None
     if event_id is not None and event is None:
         raise NotFoundError(f"recruitment event {event_id} does not exist")

@@ -9,9 +9,12 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import os
 import re
+import tempfile
 import unicodedata
 import zipfile
+import zlib
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -19,14 +22,25 @@ from pathlib import Path
 import charset_normalizer
 
 from models.errors import SheetError
+from models.sheet_files import (
+    DEFAULT_LIMITS,
+    SheetLimits,
+    cell_too_long,
+    check_regular_file,
+    check_xlsx_parts,
+    open_regular_file,
+    too_many_rows,
+)
 
 __all__ = [
     "CHINESE_COLUMN_NAMES",
     "HLA_COLUMNS",
     "OPTIONAL_COLUMNS",
     "REQUIRED_COLUMNS",
+    "SheetLimits",
     "SheetRow",
     "SheetRows",
+    "check_rejects_path",
     "read_sheet",
     "safe_cell",
     "write_rejects_csv",
@@ -79,6 +93,13 @@ _KEY_DROP_RE = re.compile(r"[\s_\-.*:]+")
 _EDGE_BLANKS_RE = re.compile(r"^[\s\u200b\ufeff]+|[\s\u200b\ufeff]+$")
 _HEADER_SEARCH_ROWS = 10  # a title row ("2021年…报名表") often sits above the header
 _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+_BOMS = (  # longest first: the UTF-32 LE BOM begins with the UTF-16 LE one
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
 _GB_ENCODINGS = frozenset({"gb2312", "gbk", "gb18030", "hz"})
 _CSV_SUFFIXES = frozenset({".csv", ".tsv", ".txt"})
 _EXACT_FLOAT_LIMIT = 1e15  # Excel keeps 15 significant digits; beyond that a "whole" float is not exact
@@ -112,7 +133,8 @@ class SheetRows:
 
     `columns` are the canonical names found, `labels` maps each to its header text as written,
     `ignored_columns` are header texts that map to nothing, `encoding` is the detected text encoding
-    (None for .xlsx), `header_row` is the spreadsheet row of the header (1 unless title rows sit above it).
+    (None for .xlsx), `header_row` is the spreadsheet row of the header (1 unless title rows sit above it),
+    `row_count` the number of non-blank rows below it (all read once already, within the limits).
     """
 
     def __init__(
@@ -125,6 +147,7 @@ class SheetRows:
         encoding: str | None,
         header_row: int,
         read_rows: Callable[[], Iterator[SheetRow]],
+        row_count: int = 0,
     ) -> None:
         self.source = source
         self.columns = columns
@@ -133,6 +156,7 @@ class SheetRows:
         self.encoding = encoding
         self.header_row = header_row
         self._read_rows = read_rows
+        self.row_count = row_count
 
     def __iter__(self) -> Iterator[SheetRow]:
         return self._read_rows()
@@ -144,27 +168,36 @@ class SheetRows:
         )
 
 
-def read_sheet(path: Path) -> SheetRows:
-    """Open a sign-up sheet (.csv/.tsv/.txt or .xlsx) and map its header; SheetError if it can't be used."""
-    if not path.exists():
-        raise SheetError(f"file not found: {path.name}")
-    if not path.is_file():
-        raise SheetError(f"not a file: {path.name}")
+def read_sheet(path: Path, limits: SheetLimits = DEFAULT_LIMITS) -> SheetRows:
+    """Open a sign-up sheet (.csv/.tsv/.txt or .xlsx) and map its header; SheetError if it can't be used.
+
+    The whole file is read once here, within `limits`, so a file that breaks them (or is damaged further
+    down) is refused before the caller has imported a single row.
+    """
+    check_regular_file(path, limits)  # a FIFO, device or folder is refused before it is opened
     suffix = path.suffix.lower()
     if suffix == ".xlsx":
-        return _read_xlsx(path)
-    if suffix in _CSV_SUFFIXES:
-        return _read_csv(path)
-    if suffix == ".xls":
+        sheet = _read_xlsx(path, limits)
+    elif suffix in _CSV_SUFFIXES:
+        sheet = _read_csv(path, limits)
+    elif suffix == ".xls":
         raise SheetError(f"{path.name} is an old Excel .xls file, not supported; save as .xlsx or CSV")
-    raise SheetError(f"unsupported file type {suffix or '(none)'!r} for {path.name}; save as .xlsx or CSV")
+    else:
+        raise SheetError(
+            f"unsupported file type {suffix or '(none)'!r} for {path.name}; save as .xlsx or CSV"
+        )
+    sheet.row_count = sum(1 for _ in sheet)
+    return sheet
 
 
 # --- CSV ---------------------------------------------------------------------------------------------------
 
 
-def _read_csv(path: Path) -> SheetRows:
-    data = path.read_bytes()
+def _read_csv(path: Path, limits: SheetLimits) -> SheetRows:
+    with open_regular_file(path, limits) as handle:
+        data = handle.read(limits.max_file_bytes + 1)
+    if len(data) > limits.max_file_bytes:  # it grew since the check
+        raise SheetError(f"{path.name} is larger than the import limit of {limits.max_file_bytes:,} bytes")
     if data.startswith(b"PK\x03\x04"):
         raise SheetError(f"{path.name} is an Excel workbook with a {path.suffix} name; rename it to .xlsx")
     if data.startswith(b"\xd0\xcf\x11\xe0"):
@@ -177,32 +210,50 @@ def _read_csv(path: Path) -> SheetRows:
         try:
             yield from reader
         except csv.Error as exc:
+            if "field larger than field limit" in str(exc):  # the csv module's own cap, 131,072
+                raise SheetError(cell_too_long(path.name, reader.line_num, limits)) from None
             raise SheetError(f"{path.name}: row {reader.line_num} is not valid CSV ({exc})") from exc
 
-    return _sheet_rows(path.name, encoding, raw_rows)
+    return _sheet_rows(path.name, encoding, raw_rows, limits)
 
 
 def _decode(data: bytes, name: str) -> tuple[str, str]:
+    """UTF-8 (BOM optional), UTF-16/32 with a BOM (Excel's "Unicode text"), else GBK/GB18030; nothing else.
+
+    Without a BOM, UTF-16 is only a guess (charset-normalizer gets it right on some files, not others):
+    refused outright rather than read as garbage and reported as missing columns.
+    """
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            try:
+                return data[len(bom) :].decode(encoding), encoding.replace("-le", "").replace("-be", "")
+            except UnicodeDecodeError:
+                raise SheetError(_encoding_refused(name)) from None
+    sample = data[:4096]
+    # Every other byte NUL: UTF-16 (or 32) without a BOM. Checked before UTF-8, which ASCII-heavy UTF-16
+    # passes (NUL is valid UTF-8); a NUL or two in a cell stays a per-row problem, not the file's.
+    if sample.count(0) * 8 >= len(sample):
+        raise SheetError(_encoding_refused(name))
     try:
-        text = data.decode("utf-8-sig")
+        return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
         pass
-    else:
-        return text, ("utf-8-sig" if data.startswith(codecs.BOM_UTF8) else "utf-8")
     matches = list(charset_normalizer.from_bytes(data))
     # On short Chinese text charset-normalizer often ranks Big5 or a Japanese/Korean code page first while
     # GB18030 also decodes cleanly; for a mainland registry GBK is by far the likelier, so prefer it.
-    if any(match.encoding in _GB_ENCODINGS for match in matches):
-        encoding = "gb18030"
-    elif matches:
-        encoding = matches[0].encoding
-    else:
-        raise SheetError(f"cannot detect the text encoding of {name}; save it as UTF-8 or GBK")
+    if not any(match.encoding in _GB_ENCODINGS for match in matches):
+        raise SheetError(_encoding_refused(name))
     try:
-        text = data.decode(encoding)
-    except (UnicodeDecodeError, LookupError) as exc:
-        raise SheetError(f"cannot detect the text encoding of {name}; save it as UTF-8 or GBK") from exc
-    return text.removeprefix("\ufeff"), encoding
+        return data.decode("gb18030"), "gb18030"
+    except UnicodeDecodeError as exc:
+        raise SheetError(_encoding_refused(name)) from exc
+
+
+def _encoding_refused(name: str) -> str:
+    return (
+        f"{name}: the file's encoding could not be read; accepted: UTF-8 (with or without BOM), "
+        "GBK/GB18030, UTF-16 with BOM. Save it as UTF-8"
+    )
 
 
 def _sniff_delimiter(text: str) -> str:
@@ -220,24 +271,74 @@ def _sniff_delimiter(text: str) -> str:
 # --- xlsx --------------------------------------------------------------------------------------------------
 
 
-def _read_xlsx(path: Path) -> SheetRows:
+def _read_xlsx(path: Path, limits: SheetLimits) -> SheetRows:
+    with open_regular_file(path, limits) as handle:
+        check_xlsx_parts(handle, path.name, limits)
+    try:
+        return _sheet_rows(path.name, None, lambda: _xlsx_rows(path, limits), limits)
+    except _HeaderError as exc:
+        raise SheetError(f"{exc}; {_sheets_hint(path, limits)}") from exc
+
+
+_XLSX_ERRORS = (
+    SyntaxError,  # xml.etree's ParseError
+    ValueError,
+    KeyError,
+    TypeError,
+    IndexError,
+    OSError,
+    EOFError,
+    zlib.error,
+    zipfile.BadZipFile,
+)
+
+
+def _xlsx_rows(path: Path, limits: SheetLimits, index: int = 0) -> _RawRows:
     # Imported here: CSV-only callers skip openpyxl's import cost.
     from openpyxl import load_workbook
-    from openpyxl.utils.exceptions import InvalidFileException
 
-    def raw_rows() -> _RawRows:
+    with open_regular_file(path, limits) as handle:
         try:
             # data_only: a formula cell yields the value Excel last calculated; nothing is evaluated here.
-            workbook = load_workbook(path, read_only=True, data_only=True)
-        except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
+            workbook = load_workbook(handle, read_only=True, data_only=True)
+        except _XLSX_ERRORS as exc:
             raise SheetError(f"cannot open {path.name} as an .xlsx workbook; save as .xlsx or CSV") from exc
         try:
+            if not workbook.worksheets:
+                raise SheetError(f"{path.name}: the workbook has no sheets")
             # First sheet, not the active one: the active sheet is whichever was open when it was saved.
-            yield from workbook.worksheets[0].iter_rows(values_only=True)
+            sheet = workbook.worksheets[index]
+            # read_only trusts the sheet's declared <dimension>, which some exporters leave stale (rows
+            # beyond it were silently dropped): forget it and read every row there is.
+            sheet.reset_dimensions()
+            yield from sheet.iter_rows(values_only=True)
+        except _XLSX_ERRORS as exc:
+            raise SheetError(
+                f"{path.name}: the workbook is damaged ({type(exc).__name__}); "
+                "open it in Excel and save it again"
+            ) from exc
         finally:
             workbook.close()
 
-    return _sheet_rows(path.name, None, raw_rows)
+
+def _sheets_hint(path: Path, limits: SheetLimits) -> str:
+    """Which sheets the workbook has, and the first one after the first that holds a sign-up header."""
+    from openpyxl import load_workbook
+
+    with open_regular_file(path, limits) as handle:
+        workbook = load_workbook(handle, read_only=True, data_only=True)
+        names = workbook.sheetnames
+        workbook.close()
+    listed = ", ".join(repr(name) for name in names)
+    for index, name in enumerate(names[1:], start=1):
+        try:
+            _header_row, header = _find_header(_xlsx_rows(path, limits, index), path.name)
+            positions = _map_header(header, path.name)[0]
+        except SheetError:
+            continue
+        if all(column in positions for column in REQUIRED_COLUMNS):
+            return f"the sign-ups seem to be on sheet {name!r}: move it to the front (sheets: {listed})"
+    return f"only the first sheet is read (sheets: {listed})"
 
 
 def _cell_text(value: object) -> str | None:
@@ -268,16 +369,25 @@ def _cell_text(value: object) -> str | None:
 # --- header and rows ---------------------------------------------------------------------------------------
 
 
-def _sheet_rows(source: str, encoding: str | None, raw_rows: Callable[[], _RawRows]) -> SheetRows:
-    header_row, header = _find_header(raw_rows(), source)
+class _HeaderError(SheetError):
+    """No usable header on the sheet read (for an .xlsx the reader then names the sheets there are)."""
+
+
+def _sheet_rows(
+    source: str, encoding: str | None, raw_rows: Callable[[], _RawRows], limits: SheetLimits
+) -> SheetRows:
+    def capped_rows() -> _RawRows:
+        return _capped(raw_rows(), source, limits)
+
+    header_row, header = _find_header(capped_rows(), source)
     positions, labels, ignored = _map_header(header, source)
     missing = [column for column in REQUIRED_COLUMNS if column not in positions]
     if missing:
         names = ", ".join(f"{column} ({CHINESE_COLUMN_NAMES[column]})" for column in missing)
-        raise SheetError(f"{source}: missing required column(s): {names}")
+        raise _HeaderError(f"{source}: missing required column(s): {names}")
 
     def read_rows() -> Iterator[SheetRow]:
-        rows = raw_rows()
+        rows = capped_rows()
         try:
             for number, values in enumerate(rows, start=1):
                 if number <= header_row:
@@ -300,6 +410,28 @@ def _sheet_rows(source: str, encoding: str | None, raw_rows: Callable[[], _RawRo
     )
 
 
+def _capped(rows: _RawRows, source: str, limits: SheetLimits) -> _RawRows:
+    """The rows, stopped with a SheetError at the first cell or row over the limits."""
+    filled_rows = 0
+    try:
+        for number, values in enumerate(rows, start=1):
+            filled = False
+            for value in values:
+                if isinstance(value, str):
+                    if len(value) > limits.max_cell_chars:
+                        raise SheetError(cell_too_long(source, number, limits))
+                    filled = filled or not value.isspace() and value != ""
+                elif value is not None:
+                    filled = True
+            if filled:
+                filled_rows += 1
+                if filled_rows > limits.max_rows:
+                    raise SheetError(too_many_rows(source, limits))
+            yield values
+    finally:
+        rows.close()
+
+
 def _find_header(rows: _RawRows, source: str) -> tuple[int, list[str]]:
     """The first row naming at least two known columns within the first few rows, else the first non-blank."""
     first: tuple[int, list[str]] | None = None
@@ -317,7 +449,7 @@ def _find_header(rows: _RawRows, source: str) -> tuple[int, list[str]]:
     finally:
         rows.close()  # releases the workbook's file handle
     if first is None:
-        raise SheetError(f"{source} is empty: no header row")
+        raise _HeaderError(f"{source} is empty: no header row")
     return first
 
 
@@ -368,11 +500,41 @@ def write_rejects_csv(
     """
     shown = [labels.get(column, column) if labels else column for column in header]
     count = 0
-    with path.open("w", encoding="utf-8-sig", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow([safe_cell(text) for text in ["row", *shown, "errors"]])
-        for number, cells, errors in rows:
-            values = [str(number), *(cells.get(column) for column in header), "; ".join(errors)]
-            writer.writerow([safe_cell(value) for value in values])
-            count += 1
+    # Atomic: a temporary file in the same folder, renamed over the target only once complete, so a crash
+    # or a full disk never leaves a half-written file (or a truncated old one). mkstemp's mode is 0600,
+    # fitting a file full of personal data.
+    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8-sig", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow([safe_cell(text) for text in ["row", *shown, "errors"]])
+            for number, cells, errors in rows:
+                values = [str(number), *(cells.get(column) for column in header), "; ".join(errors)]
+                writer.writerow([safe_cell(value) for value in values])
+                count += 1
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
     return count
+
+
+def check_rejects_path(path: Path, *, source: Path) -> None:
+    """Refuse, before anything is imported, a rejects file that would overwrite the sheet being imported
+    (also through a link) or that cannot be written: its folder missing, not a folder, or read-only."""
+    folder = path.parent
+    if not folder.exists():
+        raise SheetError(f"rejects file {path.name}: its folder {folder} does not exist")
+    if not folder.is_dir():
+        raise SheetError(f"rejects file {path.name}: {folder} is not a folder")
+    if path.is_dir():
+        raise SheetError(f"rejects file {path}: is a folder, not a file")
+    same = path.resolve() == source.resolve()
+    if not same and path.exists() and source.exists():
+        same = os.path.samefile(path, source)  # a hard link to the sheet
+    if same:
+        raise SheetError(f"rejects file {path.name} is the input sheet itself; write the rejects elsewhere")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise SheetError(f"rejects file {path.name}: cannot write in {folder}")

@@ -47,6 +47,17 @@ _RH_SIGNS = {"+": "+", "阳": "+", "阳性": "+", "POS": "+", "POSITIVE": "+"}
 _SEXES = {"m": "M", "male": "M", "男": "M", "男性": "M", "f": "F", "female": "F", "女": "F", "女性": "F"}
 _SEX_WORDS = {"M": "male", "F": "female"}
 _LOCATIONS = numdb.get("cn/loc")
+# Characters no sign-up cell may hold: C0 and C1 controls (NUL breaks PostgreSQL text, a line break
+# splits a name across lines), and the Unicode bidi controls that reorder what a screen shows (Trojan
+# Source, CVE-2021-42574). The three direction *marks* are harmless in a right-to-left name.
+_UNSAFE_RE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]")
+_LINE_BREAKS = frozenset("\n\r\x85\u2028\u2029")
+_BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+_BIDI_MARKS = frozenset("\u061c\u200e\u200f")  # allowed in the name only
+# OWASP "CSV Injection": a text kept as written that starts like this becomes a formula when someone
+# exports it to a spreadsheet. Leading tab/CR are stripped before this check, so "\t=1" is caught too.
+_FORMULA_STARTS = ("=", "+", "-", "@")
+_FORMULA_ERROR = "starts with = + - or @ (looks like a formula)"
 
 
 @dataclass(frozen=True, repr=False)
@@ -98,10 +109,13 @@ def validate_row(
     the current time) bounds the consent time; pass one value for a whole import so every row sees the same.
     """
     errors: list[str] = []
-    text = functools.partial(_text, cells)
     now = now or datetime.now(UTC)
     if now.tzinfo is None:
         raise ValueError("validate_row: `now` must be timezone-aware")
+    unsafe = _check_characters(cells, errors)
+    if unsafe:  # those cells are judged on their characters alone: the other rules might quote them
+        cells = {column: value for column, value in cells.items() if column not in unsafe}
+    text = functools.partial(_text, cells)
 
     name = _check_name(text("name"), errors)
     sex = _check_sex(text("sex"), errors)
@@ -115,6 +129,8 @@ def validate_row(
     external_id = text("external_id")
     if external_id is not None and len(external_id) > _MAX_TEXT:
         errors.append(f"external_id: longer than {_MAX_TEXT} characters")
+    elif external_id is not None and external_id.startswith(_FORMULA_STARTS):
+        errors.append(f"external_id: {_FORMULA_ERROR}")
 
     if sex is not None and national_id is not None:
         id_sex = "M" if int(national_id[16]) % 2 else "F"  # GB 11643-1999 §5.4: odd sequence code = male
@@ -127,6 +143,8 @@ def validate_row(
             if not min_age <= age <= max_age:  # CMDP: members join at 18–45 (limits are settings)
                 errors.append(f"age {age} on the {which} is outside {min_age}–{max_age} (CMDP joining age)")
 
+    if unsafe:  # a cell with a control character is not missing: it is to be retyped
+        errors = [error for error in errors if error.removesuffix(": required") not in unsafe]
     if errors:
         return RowRejection(row=row, errors=tuple(errors))
     assert name and sex and national_id and birth_date and phone and consent_at  # no errors → all set
@@ -153,6 +171,28 @@ def _text(cells: Mapping[str, str | None], column: str) -> str | None:
     return value or None
 
 
+def _check_characters(cells: Mapping[str, str | None], errors: list[str]) -> set[str]:
+    """Columns whose cell holds a control or bidi character, each reported once (never the value)."""
+    unsafe: set[str] = set()
+    for column, value in cells.items():
+        if value is None or _UNSAFE_RE.search(value) is None:
+            continue
+        found = set(_UNSAFE_RE.findall(value))
+        if column == "name":
+            found -= _BIDI_MARKS
+        if not found:
+            continue
+        if found - _BIDI - _LINE_BREAKS:
+            what = "a control character"
+        elif found & _LINE_BREAKS:
+            what = "a line break"
+        else:
+            what = "a bidi (text direction) control"
+        errors.append(f"{column}: contains {what} (retype the cell)")
+        unsafe.add(column)
+    return unsafe
+
+
 def _check_name(value: str | None, errors: list[str]) -> str | None:
     if value is None:
         errors.append("name: required")
@@ -162,8 +202,8 @@ def _check_name(value: str | None, errors: list[str]) -> str | None:
         errors.append(f"name: longer than {_MAX_TEXT} characters")
     if any(ch.isdigit() for ch in value):
         errors.append("name: contains digits")
-    if value.startswith(("=", "+", "-", "@")):  # never a real name; a formula if re-exported carelessly
-        errors.append("name: starts with = + - or @")
+    if value.startswith(_FORMULA_STARTS):  # never a real name; a formula if re-exported carelessly
+        errors.append(f"name: {_FORMULA_ERROR}")
     return value if len(errors) == before else None
 
 
@@ -263,6 +303,9 @@ def _check_phone(value: str | None, errors: list[str]) -> str | None:
 
 def _check_email(value: str | None, errors: list[str]) -> str | None:
     if value is None:
+        return None
+    if value.startswith(_FORMULA_STARTS):  # valid in a local part, but kept as written: refuse it
+        errors.append(f"email: {_FORMULA_ERROR}")
         return None
     try:
         return email_validator.validate_email(value, check_deliverability=False).normalized

@@ -5,18 +5,23 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+import zipfile
+from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
 
 import pytest
+from alembic import command
+from openpyxl import Workbook
 from sqlalchemy import create_engine, func, text
 from sqlmodel import Session, select
 
+from donorflow.bootstrap import alembic_config
 from donorflow.demo import SIGNUP_HEADER, signup_rows, write_signup_csv
 from models.registry import Donor
 from tests.databases import BACKENDS, empty_all_tables, fresh_database
@@ -31,11 +36,27 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
 
 
 @pytest.fixture
-def run(database_url: str, tmp_path: Path) -> Iterator[CliRunner]:
+def run(database_url: str, tmp_path: Path) -> CliRunner:
+    return _clean_runner(database_url, tmp_path)
+
+
+@pytest.fixture(scope="module")
+def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with fresh_database("sqlite", tmp_path_factory.mktemp("cli-one-backend")) as url:
+        yield url
+
+
+@pytest.fixture
+def run_sqlite(sqlite_url: str, tmp_path: Path) -> CliRunner:
+    """For behaviour that does not depend on the database (printing, files): one backend is enough."""
+    return _clean_runner(sqlite_url, tmp_path)
+
+
+def _clean_runner(database_url: str, tmp_path: Path) -> CliRunner:
     engine = create_engine(database_url)
     empty_all_tables(engine)
     engine.dispose()
-    yield CliRunner(database_url, tmp_path)
+    return CliRunner(database_url, tmp_path)
 
 
 class CliRunner:
@@ -54,6 +75,11 @@ class CliRunner:
         if check:
             assert result.returncode == 0, result.stderr
         return result
+
+    def with_env(self, **env: str) -> CliRunner:
+        runner = CliRunner.__new__(CliRunner)
+        runner.env, runner.database_url = {**self.env, **env}, self.database_url
+        return runner
 
     def popen(self, *args: str, **env: str) -> subprocess.Popen[str]:
         return subprocess.Popen(
@@ -176,3 +202,187 @@ def test_rejects_out_writes_fixable_rows_with_formulas_neutralised(run: CliRunne
     written = list(csv.reader(out.open(encoding="utf-8-sig")))
     assert written[0][0] == "row" and written[0][-1] == "errors"
     assert written[1][0] == "2" and written[1][1].startswith("'=")
+
+
+def _sheet_with(tmp_path: Path, extra_rows: list[list[str]], *, people: int = 2) -> tuple[Path, list[str]]:
+    """A valid CSV of `people` rows followed by `extra_rows`; returns it and every personal value in it."""
+    rows = list(signup_rows(people, seed=41, day=date(2021, 6, 14)))
+    sheet = tmp_path / "sheet.csv"
+    with sheet.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow([*SIGNUP_HEADER, "A_1"])
+        writer.writerows([*row.cells(), "A*02:01"] for row in rows)
+        writer.writerows(extra_rows)
+    secrets = [value for row in rows for value in (row.name, row.phone, row.national_id)]
+    return sheet, secrets
+
+
+@pytest.mark.parametrize("cell", ["A*02[/x]", "[bold]A*02:01[/bold]", "A*02:01:smile:"])
+def test_user_text_with_rich_markup_prints_literally_after_the_import(
+    run_sqlite: CliRunner, tmp_path: Path, cell: str
+) -> None:
+    person = next(signup_rows(1, seed=43, day=date(2021, 6, 14)))
+    sheet, _ = _sheet_with(tmp_path, [[*person.cells(), cell]])
+    result = run_sqlite("donors", "import", str(sheet), check=False)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "created 2" in result.stdout and "rejected 1" in result.stdout
+    assert cell in result.stdout.replace("\n", "")  # the HLA text is quoted in the reason, as written
+
+
+def test_nul_and_control_characters_reject_their_rows_and_the_others_land(
+    run: CliRunner, tmp_path: Path
+) -> None:
+    bad = list(signup_rows(3, seed=44, day=date(2021, 6, 14)))
+    cells = [row.cells() for row in bad]
+    cells[0][0] = cells[0][0][:1] + "\x00" + cells[0][0][1:]  # NUL in the name
+    cells[1][0] = cells[1][0] + "\n" + cells[1][0]  # a line break inside the name
+    cells[2][4] = "\u202e" + cells[2][4]  # a right-to-left override before the phone
+    sheet, secrets = _sheet_with(tmp_path, [[*row, "A*02:01"] for row in cells])
+    result = run("donors", "import", str(sheet), "--json", check=False)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["created"] == 2
+    assert [r["row"] for r in report["rejected"]] == [4, 5, 6]
+    assert "control character" in report["rejected"][0]["errors"][0]
+    assert "line break" in report["rejected"][1]["errors"][0]
+    assert "bidi" in report["rejected"][2]["errors"][0]
+    assert "Traceback" not in result.stderr
+    for secret in [*secrets, *(value for row in bad for value in (row.name, row.phone))]:
+        assert secret not in result.stderr and secret not in result.stdout
+    assert run.donors() == 2
+
+
+def _broken_xlsx(tmp_path: Path, kind: str) -> Path:
+    path = tmp_path / "drive.xlsx"
+    if kind == "not-a-zip":
+        path.write_text("name,sex\n", encoding="utf-8")
+        return path
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(list(SIGNUP_HEADER))
+    book.save(path)
+    if kind == "malformed-xml":
+        _rewrite_part(path, "xl/worksheets/sheet1.xml", lambda xml: xml.replace(b"</sheetData>", b"<row><c"))
+    elif kind == "no-sheets":
+        _rewrite_part(
+            path,
+            "xl/workbook.xml",
+            lambda xml: re.sub(rb"<sheets>.*</sheets>", b"<sheets/>", xml, flags=re.S),
+        )
+    return path
+
+
+def _rewrite_part(path: Path, part: str, change: Callable[[bytes], bytes]) -> None:
+    with zipfile.ZipFile(path) as source:
+        parts = {info.filename: source.read(info) for info in source.infolist()}
+    parts[part] = change(parts[part])
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as target:
+        for name, data in parts.items():
+            target.writestr(name, data)
+
+
+@pytest.mark.parametrize("kind", ["not-a-zip", "malformed-xml", "no-sheets"])
+def test_broken_workbook_is_one_line_exit_2(run_sqlite: CliRunner, tmp_path: Path, kind: str) -> None:
+    result = run_sqlite("donors", "import", str(_broken_xlsx(tmp_path, kind)), check=False)
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.returncode == 2 and len(lines) == 1, result.stderr
+    assert "drive.xlsx" in lines[0] and "Traceback" not in result.stderr
+
+
+def test_rejects_out_naming_the_input_is_refused_before_importing(
+    run_sqlite: CliRunner, tmp_path: Path
+) -> None:
+    sheet, _ = _sheet_with(tmp_path, [["坏行", "M", "", "1", "1", "", "", "2021-01-01", ""]])
+    before = sheet.read_bytes()
+    link = tmp_path / "link.csv"
+    link.symlink_to(sheet)
+    for target in (sheet, link, tmp_path / "." / "sheet.csv"):
+        result = run_sqlite("donors", "import", str(sheet), "--rejects-out", str(target), check=False)
+        assert result.returncode == 2, result.stderr
+        assert "the input" in result.stderr and "Traceback" not in result.stderr
+    assert sheet.read_bytes() == before
+    assert run_sqlite.donors() == 0
+
+
+def test_rejects_out_that_cannot_be_written_is_refused_before_importing(
+    run_sqlite: CliRunner, tmp_path: Path
+) -> None:
+    sheet, _ = _sheet_with(tmp_path, [["坏行", "M", "", "1", "1", "", "", "2021-01-01", ""]])
+    (tmp_path / "a-folder.csv").mkdir()
+    cases = [
+        (tmp_path / "nope" / "fix.csv", "does not exist"),  # its folder is missing
+        (sheet / "fix.csv", "not a folder"),  # its "folder" is a file
+        (tmp_path / "a-folder.csv", "is a folder"),
+    ]
+    for target, reason in cases:
+        result = run_sqlite("donors", "import", str(sheet), "--rejects-out", str(target), check=False)
+        assert result.returncode == 2 and reason in result.stderr, result.stderr
+        assert "Traceback" not in result.stderr
+    assert run_sqlite.donors() == 0
+
+
+def test_rejects_out_is_replaced_atomically_leaving_no_temporary_file(
+    run_sqlite: CliRunner, tmp_path: Path
+) -> None:
+    sheet, _ = _sheet_with(tmp_path, [["坏行", "M", "", "1", "1", "", "", "2021-01-01", ""]])
+    folder = tmp_path / "out"
+    folder.mkdir()
+    target = folder / "fix.csv"
+    target.write_text("an older rejects file\n", encoding="utf-8")
+    old_inode = target.stat().st_ino
+    run_sqlite("donors", "import", str(sheet), "--rejects-out", str(target))
+    assert [p.name for p in folder.iterdir()] == ["fix.csv"]
+    assert target.stat().st_ino != old_inode  # a new file renamed over the old one, not rewritten in place
+    assert list(csv.reader(target.open(encoding="utf-8-sig")))[1][0] == "4"
+
+
+@pytest.mark.parametrize("state", ["never migrated", "behind"])
+def test_commands_on_an_unmigrated_database_say_to_run_db_upgrade(
+    run_sqlite: CliRunner, tmp_path: Path, state: str
+) -> None:
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    if state == "behind":
+        command.upgrade(alembic_config(url), "0002")
+    run_sqlite.env["DONORFLOW_DATABASE_URL"] = url
+    for args in (["donors", "show", "ZZ21-000001"], ["funnel", "--from", "2021-01-01", "--to", "2021-12-31"]):
+        result = run_sqlite(*args, check=False)
+        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        assert result.returncode == 5 and len(lines) == 1, result.stderr
+        assert "donorflow db upgrade" in lines[0] and "Traceback" not in result.stderr
+    run_sqlite("db", "upgrade")
+    assert run_sqlite("donors", "show", "ZZ21-000001", check=False).returncode == 3
+
+
+def test_import_limits_come_from_the_settings(run_sqlite: CliRunner, tmp_path: Path) -> None:
+    sheet, _ = _sheet_with(tmp_path, [], people=12)
+    for variable, value, reason in (
+        ("DONORFLOW_IMPORT_MAX_ROWS", "10", "more than 10 rows"),
+        ("DONORFLOW_IMPORT_MAX_CELL_CHARS", "11", "row 2 has a cell longer than 11 characters"),
+        ("DONORFLOW_IMPORT_MAX_FILE_BYTES", "1000", "larger than the import limit of 1,000 bytes"),
+    ):
+        result = run_sqlite.with_env(**{variable: value})("donors", "import", str(sheet), check=False)
+        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        assert result.returncode == 2 and len(lines) == 1 and reason in lines[0], result.stderr
+    assert run_sqlite.donors() == 0
+
+
+def test_unreachable_database_is_one_line_without_the_url(run_sqlite: CliRunner) -> None:
+    url = "postgresql+psycopg://donorflow:s3cret-pw@127.0.0.1:1/registry"  # nothing listens on port 1
+    result = run_sqlite.with_env(DONORFLOW_DATABASE_URL=url)("donors", "show", "ZZ21-000001", check=False)
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.returncode == 5 and len(lines) == 1, result.stderr
+    assert "cannot open the database" in lines[0] and "s3cret-pw" not in result.stderr
+
+
+@pytest.mark.parametrize("name", ["drive.csv", "drive.xlsx", "donors.json"])
+def test_import_of_a_fifo_is_refused_without_waiting_for_a_writer(
+    run_sqlite: CliRunner, tmp_path: Path, name: str
+) -> None:
+    fifo = tmp_path / name
+    os.mkfifo(fifo)
+    result = run_sqlite("donors", "import", str(fifo), check=False)  # before: blocked until the timeout
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.returncode == 2 and len(lines) == 1, result.stderr
+    assert f"{name} is not a regular file" in lines[0]

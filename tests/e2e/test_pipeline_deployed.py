@@ -116,7 +116,8 @@ def test_member_from_sign_up_sheet_to_follow_up_through_deployed_flows(
 ) -> None:
     url, _env = served
     person = next(signup_rows(1, seed=42, day=date(2021, 6, 14)))
-    sheet = tmp_path / "drive.csv"
+    sheet = tmp_path / "var" / "inbox" / "drive.csv"  # the import flow reads only from the inbox
+    sheet.parent.mkdir(parents=True, exist_ok=True)
     with sheet.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow([*SIGNUP_HEADER, *HLA])

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import threading
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -15,6 +18,7 @@ from donorflow.demo import signup_rows, write_signup_csv
 from flows import runtime
 from flows.signups import import_signups_flow, watch_inbox
 from models.registry import Donor
+from models.sheet_files import SheetLimits
 
 
 def _count(session: Session) -> int:
@@ -25,7 +29,9 @@ def test_import_flow_reports_counts_and_rejected_rows_without_personal_data(
     wired: Session, tmp_path: Path
 ) -> None:
     people = list(signup_rows(30, seed=21, day=date(2021, 6, 14)))
-    sheet = write_signup_csv(tmp_path / "drive.csv", people)
+    inbox = runtime.config().inbox_dir
+    inbox.mkdir(parents=True)
+    sheet = write_signup_csv(inbox / "drive.csv", people)
     with sheet.open("a", encoding="utf-8") as handle:
         handle.write(f"坏行,M,,410102199001011230,{people[0].phone},,,2021-06-14\n")
     state = import_signups_flow(str(sheet), coordinator="数据管理员", return_state=True)
@@ -53,3 +59,72 @@ def test_inbox_watcher_imports_each_sheet_once(wired: Session, tmp_path: Path) -
     write_signup_csv(inbox / "drive-b.csv", list(signup_rows(4, seed=32, day=date(2021, 5, 9))))
     assert watch_inbox() == {"imported": 1, "skipped": 2}
     assert _count(wired) == 9
+
+
+def _refused(path: str) -> str:
+    """Run the import flow on `path`; it must fail (not hang), and its message is returned."""
+    state = import_signups_flow(path, return_state=True)
+    assert state.is_failed(), state
+    return str(state.message)
+
+
+def test_import_flow_refuses_a_fifo_in_the_inbox_without_opening_it(wired: Session) -> None:
+    inbox = runtime.config().inbox_dir
+    inbox.mkdir(parents=True)
+    fifo = inbox / "drive.csv"
+    os.mkfifo(fifo)
+    done, opened = threading.Event(), threading.Event()
+
+    def writer() -> None:  # if anything opens the FIFO to read, this end lets it go (EOF) and tells us
+        while not done.wait(0.05):
+            try:
+                fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+            except OSError:  # ENXIO: no reader has it open
+                continue
+            opened.set()
+            os.close(fd)
+
+    thread = threading.Thread(target=writer, daemon=True)
+    thread.start()
+    try:
+        message = _refused(str(fifo))
+    finally:
+        done.set()
+        thread.join()
+    assert "drive.csv is not a regular file" in message
+    assert not opened.is_set(), "the FIFO was opened for reading"
+    assert _count(wired) == 0
+
+
+def test_import_flow_refuses_paths_outside_the_inbox_links_devices_and_oversized_files(
+    wired: Session, tmp_path: Path
+) -> None:
+    inbox = runtime.config().inbox_dir
+    inbox.mkdir(parents=True)
+    outside = write_signup_csv(tmp_path / "outside.csv", list(signup_rows(3, seed=22, day=date(2021, 6, 14))))
+    (inbox / "zero.csv").symlink_to("/dev/zero")
+    (inbox / "escape.csv").symlink_to(outside)
+    (inbox / "folder.csv").mkdir()
+    assert "outside.csv is not in the import folder" in _refused(str(outside))
+    assert "not in the import folder" in _refused(str(inbox / ".." / "outside.csv"))
+    assert "escape.csv is not in the import folder" in _refused(str(inbox / "escape.csv"))
+    assert "zero.csv is not in the import folder" in _refused(str(inbox / "zero.csv"))  # a link out
+    assert "folder.csv is not a regular file" in _refused("folder.csv")  # relative: inside the inbox
+    assert "file not found: nope.csv" in _refused("nope.csv")
+
+    shutil.copy(outside, inbox / "big.csv")
+    policy = runtime.config().import_policy
+    small = replace(policy, limits=SheetLimits(max_file_bytes=100))
+    runtime.configure(replace(runtime.config(), import_policy=small))
+    assert "big.csv is larger than the import limit of 100 bytes" in _refused(str(inbox / "big.csv"))
+    assert _count(wired) == 0
+
+
+def test_inbox_watcher_skips_what_is_not_a_regular_file(wired: Session) -> None:
+    inbox = runtime.config().inbox_dir
+    inbox.mkdir(parents=True)
+    os.mkfifo(inbox / "pipe.csv")
+    (inbox / "zero.csv").symlink_to("/dev/zero")
+    write_signup_csv(inbox / "drive.csv", list(signup_rows(2, seed=33, day=date(2021, 5, 8))))
+    assert watch_inbox() == {"imported": 1, "skipped": 2}
+    assert _count(wired) == 2

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from models.errors import NotFoundError, SheetError
 from models.members import create_event, show_donor, withdraw_donor
 from models.registry import Donor, HlaTyping, RecruitmentEventCreate
 from models.signup_import import ImportPolicy, import_signups
+from models.signup_sheet import SheetLimits
 
 POLICY = ImportPolicy(id_salt=b"test-salt", batch_size=50)
 
@@ -212,3 +214,38 @@ def test_logs_name_rows_and_rules_never_personal_data(
         for secret in (name, national_id, phone):
             if len(secret) > 4:
                 assert secret not in logged
+
+
+def test_nul_byte_in_one_row_rejects_that_row_and_the_others_land(session: Session, tmp_path: Path) -> None:
+    people = [row.cells() for row in _good(5)]
+    people[2][0] = people[2][0] + "\x00"  # NUL at the end of a name: PostgreSQL text cannot hold it
+    people[3][5] = "x\x00@example.com"
+    sheet = tmp_path / "nul.csv"
+    with sheet.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(SIGNUP_HEADER)
+        writer.writerows(people)
+    report = import_signups(session=session, path=sheet, policy=POLICY)
+    assert report.to_json()["rejected"] == [
+        {"row": 4, "errors": ["name: contains a control character (retype the cell)"]},
+        {"row": 5, "errors": ["email: contains a control character (retype the cell)"]},
+    ]
+    assert report.count("created") == 3 and _count(session, Donor) == 3
+
+
+def test_a_file_over_the_limits_further_down_imports_nothing(session: Session, tmp_path: Path) -> None:
+    people = [row.cells() for row in _good(120)]
+    people[-1][6] = "O" * 41  # the last row's blood group: 41 characters, over this policy's cell limit
+    sheet = tmp_path / "long.csv"
+    with sheet.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(SIGNUP_HEADER)
+        writer.writerows(people)
+    policy = replace(POLICY, limits=SheetLimits(max_cell_chars=40))  # batches of 50: two would commit
+    with pytest.raises(SheetError, match=r"^long\.csv: row 121 has a cell longer than 40 characters"):
+        import_signups(session=session, path=sheet, policy=policy)
+    assert _count(session, Donor) == 0
+    too_many = replace(POLICY, limits=SheetLimits(max_rows=100))
+    with pytest.raises(SheetError, match=r"more than 100 rows"):
+        import_signups(session=session, path=sheet, policy=too_many)
+    assert _count(session, Donor) == 0

@@ -1,6 +1,10 @@
 from __future__ import annotations
 
 import csv
+import os
+import re
+import zipfile
+from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
 
@@ -9,7 +13,14 @@ from openpyxl import Workbook
 from stdnum.cn import ric
 
 from models.errors import SheetError
-from models.signup_sheet import SheetRows, _cell_text, read_sheet, safe_cell, write_rejects_csv
+from models.signup_sheet import (
+    SheetLimits,
+    SheetRows,
+    _cell_text,
+    read_sheet,
+    safe_cell,
+    write_rejects_csv,
+)
 from models.signup_validation import RowRejection, validate_row
 
 
@@ -98,7 +109,7 @@ def test_excel_unicode_text_export_utf16_tab_separated_txt_is_read(tmp_path: Pat
         "utf-16",
     )
     sheet = read_sheet(path)
-    assert sheet.encoding is not None and sheet.encoding.startswith("utf_16")
+    assert sheet.encoding == "utf-16"
     assert rows_of(sheet) == [
         (
             2,
@@ -113,13 +124,40 @@ def test_excel_unicode_text_export_utf16_tab_separated_txt_is_read(tmp_path: Pat
     ]
 
 
+ENCODING_REFUSED = (
+    r"the file's encoding could not be read; accepted: UTF-8 \(with or without BOM\), GBK/GB18030, "
+    r"UTF-16 with BOM\. Save it as UTF-8"
+)
+
+
 def test_bytes_no_encoding_explains_raise_sheet_error_asking_for_utf8_or_gbk(tmp_path: Path) -> None:
     path = tmp_path / "garbled.csv"
     path.write_bytes(EN_HEADER.encode() + b"\n" + bytes(range(128, 256)) * 3)
-    with pytest.raises(
-        SheetError, match=r"cannot detect the text encoding of garbled\.csv; save it as UTF-8 or GBK"
-    ):
+    with pytest.raises(SheetError, match=r"^garbled\.csv: " + ENCODING_REFUSED):
         read_sheet(path)
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be", "utf-32-le"])
+@pytest.mark.parametrize("header", [EN_HEADER, ZH_HEADER])
+def test_utf16_without_bom_is_an_unreadable_encoding_not_missing_columns(
+    tmp_path: Path, encoding: str, header: str
+) -> None:
+    path = write_text(tmp_path / "drive.csv", [header, f"张三,男,{ID_1},13800138000,2021-05-01"], encoding)
+    with pytest.raises(SheetError, match=r"^drive\.csv: " + ENCODING_REFUSED):
+        read_sheet(path)
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-32"])  # with BOM: read as Excel's "Unicode text"
+def test_utf16_and_utf32_with_bom_are_read(tmp_path: Path, encoding: str) -> None:
+    path = write_text(tmp_path / "drive.csv", [ZH_HEADER, f"张三,男,{ID_1},13800138000,2021-05-01"], encoding)
+    sheet = read_sheet(path)
+    assert sheet.encoding == encoding
+    assert rows_of(sheet)[0][1]["name"] == "张三"
+
+
+def test_a_nul_in_one_cell_of_a_utf8_sheet_is_still_utf8(tmp_path: Path) -> None:
+    path = write_text(tmp_path / "drive.csv", [EN_HEADER, f"张\x00三,男,{ID_1},13800138000,2021-05-01"])
+    assert rows_of(read_sheet(path))[0][1]["name"] == "张\x00三"
 
 
 @pytest.mark.parametrize("delimiter", ["\t", ";", ","])
@@ -337,7 +375,7 @@ def test_xlsx_parsed_rows_validate_end_to_end(tmp_path: Path) -> None:
     assert not isinstance(results[0], RowRejection), results[0]
     assert results[0].phone == "13800138000"
     assert isinstance(results[2], RowRejection)
-    assert results[2].errors == ("name: starts with = + - or @",)
+    assert results[2].errors == ("name: starts with = + - or @ (looks like a formula)",)
 
 
 @pytest.mark.parametrize(
@@ -400,3 +438,162 @@ def test_rejects_csv_is_utf8_with_bom_and_every_cell_is_safe(tmp_path: Path) -> 
         ["2", "'=cmd|' /C calc'!A0", "'+86 138", "phone: not a mainland mobile number"],
         ["5", "张三", "", "phone: required; consent_at: required"],
     ]
+
+
+# --- hostile and clumsy files ------------------------------------------------------------------------------
+
+SMALL = SheetLimits(max_file_bytes=100_000, max_cell_chars=20, max_rows=10)
+
+
+def _rewrite_part(path: Path, part: str, change: Callable[[bytes], bytes]) -> Path:
+    """Edit one XML part inside an .xlsx (a zip), as a broken exporter or an attacker would."""
+    with zipfile.ZipFile(path) as source:
+        parts = {info.filename: source.read(info) for info in source.infolist()}
+    parts[part] = change(parts[part])
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as target:
+        for name, data in parts.items():
+            target.writestr(name, data)
+    return path
+
+
+def _signup_book(path: Path, rows: int, *, sheets: tuple[str, ...] = ("报名",), data_on: int = 0) -> Path:
+    book = Workbook()
+    for index, title in enumerate(sheets):
+        sheet = book.active if index == 0 else book.create_sheet(title)
+        assert sheet is not None
+        sheet.title = title
+        if index != data_on:
+            sheet.append(["说明", "请填写第二页"])
+            continue
+        sheet.append(["姓名", "性别", "身份证号", "手机号", "知情同意时间"])
+        for number in range(rows):
+            sheet.append([f"成员{number}", "男", ID_1, "13800138000", "2021-05-01"])
+    book.save(path)
+    return path
+
+
+def test_xlsx_with_a_stale_dimension_yields_every_row(tmp_path: Path) -> None:
+    path = _signup_book(tmp_path / "drive.xlsx", 10)
+    _rewrite_part(
+        path,
+        "xl/worksheets/sheet1.xml",
+        lambda xml: re.sub(rb'<dimension ref="[^"]*"', b'<dimension ref="A1:E4"', xml),
+    )
+    assert b'ref="A1:E4"' in zipfile.ZipFile(path).read("xl/worksheets/sheet1.xml")
+    rows = rows_of(read_sheet(path))
+    assert [number for number, _ in rows] == list(range(2, 12))
+    assert rows[-1][1]["name"] == "成员9"
+
+
+def test_xlsx_with_the_sign_ups_on_another_sheet_names_the_sheets(tmp_path: Path) -> None:
+    path = _signup_book(tmp_path / "drive.xlsx", 3, sheets=("说明", "报名表", "统计"), data_on=1)
+    with pytest.raises(SheetError) as caught:
+        read_sheet(path)
+    message = str(caught.value)
+    assert "sheets: '说明', '报名表', '统计'" in message
+    assert "sign-ups seem to be on sheet '报名表'" in message
+
+
+def test_xlsx_with_no_header_on_any_sheet_still_names_the_sheets(tmp_path: Path) -> None:
+    path = _signup_book(tmp_path / "drive.xlsx", 0, sheets=("说明", "其他"), data_on=5)
+    with pytest.raises(SheetError, match=r"missing required column.*sheets: '说明', '其他'"):
+        read_sheet(path)
+
+
+@pytest.mark.parametrize(
+    ("part", "change", "reason"),
+    [
+        ("xl/worksheets/sheet1.xml", lambda xml: xml.replace(b"</sheetData>", b"<row><c"), "damaged"),
+        ("xl/worksheets/sheet1.xml", lambda xml: xml[: len(xml) // 2], "damaged"),
+        ("xl/sharedStrings.xml", lambda xml: xml.replace(b"<si>", b"<si><<", 1), "damaged"),
+        (
+            "xl/workbook.xml",
+            lambda xml: re.sub(rb"<sheets>.*</sheets>", b"<sheets/>", xml, flags=re.S),
+            "has no sheets",
+        ),
+        (
+            "xl/sharedStrings.xml",
+            lambda xml: b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa">]>' + xml.split(b"?>", 1)[1],
+            "DTD",
+        ),
+    ],
+)
+def test_damaged_workbook_is_a_sheet_error(
+    tmp_path: Path, part: str, change: Callable[[bytes], bytes], reason: str
+) -> None:
+    book = tmp_path / "drive.xlsx"
+    _signup_book(book, 3)
+    with zipfile.ZipFile(book, "a") as archive:  # openpyxl writes inline strings; add a shared-string table
+        if "xl/sharedStrings.xml" not in archive.namelist():
+            archive.writestr(
+                "xl/sharedStrings.xml",
+                b'<?xml version="1.0"?><sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+                b"<si><t>x</t></si></sst>",
+            )
+    with pytest.raises(SheetError, match=rf"drive\.xlsx.*{reason}"):
+        read_sheet(_rewrite_part(book, part, change))
+
+
+def test_long_cell_in_a_csv_stops_the_read_naming_the_row(tmp_path: Path) -> None:
+    lines = [EN_HEADER] + [f"A,M,{ID_1},13800138000,2021-05-01"] * 3 + ["B" * 21 + f",M,{ID_1},1,2021-05-01"]
+    with pytest.raises(SheetError, match=r"^drive\.csv: row 5 has a cell longer than 20 characters"):
+        read_sheet(write_text(tmp_path / "drive.csv", lines), SMALL)
+
+
+def test_long_cell_beyond_the_csv_module_field_limit_is_the_same_clear_error(tmp_path: Path) -> None:
+    path = write_text(tmp_path / "drive.csv", [EN_HEADER, "B" * 200_000 + f",M,{ID_1},1,2021-05-01"])
+    with pytest.raises(SheetError, match=r"row 2 has a cell longer than 1,000 characters"):
+        read_sheet(path)
+
+
+@pytest.mark.parametrize("where", ["shared", "inline"])
+def test_long_cell_in_an_xlsx_stops_the_read_before_openpyxl_loads_it(tmp_path: Path, where: str) -> None:
+    path = _signup_book(tmp_path / "drive.xlsx", 2)
+    long_text = b"x" * 50
+    if where == "inline":
+        _rewrite_part(path, "xl/worksheets/sheet1.xml", lambda xml: xml.replace("成员1".encode(), long_text))
+    else:
+        with zipfile.ZipFile(path, "a") as archive:
+            archive.writestr("xl/sharedStrings.xml", b"<sst><si><r><t>" + long_text + b"</t></r></si></sst>")
+    with pytest.raises(SheetError, match=r"^drive\.xlsx: .*a cell longer than 20 characters"):
+        read_sheet(path, SMALL)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".xlsx"])
+def test_too_many_rows_stop_the_read_before_any_row_is_returned(tmp_path: Path, suffix: str) -> None:
+    if suffix == ".csv":
+        path = write_text(tmp_path / "drive.csv", [EN_HEADER] + [f"A,M,{ID_1},13800138000,2021-05-01"] * 12)
+    else:
+        path = _signup_book(tmp_path / "drive.xlsx", 12)
+    with pytest.raises(SheetError, match=rf"^drive\{suffix}: more than 10 rows"):
+        read_sheet(path, SMALL)
+    assert len(rows_of(read_sheet(path, SheetLimits(max_rows=13)))) == 12
+
+
+def test_oversized_file_is_refused_before_it_is_read(tmp_path: Path) -> None:
+    path = write_text(tmp_path / "drive.csv", [EN_HEADER] + [f"A,M,{ID_1},13800138000,2021-05-01"] * 400)
+    with pytest.raises(SheetError, match=r"^drive\.csv is larger than the import limit of 10,000 bytes"):
+        read_sheet(path, SheetLimits(max_file_bytes=10_000))
+
+
+def test_workbook_part_that_unpacks_too_large_is_refused(tmp_path: Path) -> None:
+    path = _signup_book(tmp_path / "drive.xlsx", 2)
+    _rewrite_part(path, "xl/styles.xml", lambda xml: xml + b" " * 200_000)  # compresses to almost nothing
+    assert path.stat().st_size < SMALL.max_file_bytes
+    with pytest.raises(SheetError, match=r"^drive\.xlsx: .*too large"):
+        read_sheet(path, SMALL)
+
+
+def test_fifo_named_csv_is_refused_without_being_opened(tmp_path: Path) -> None:
+    fifo = tmp_path / "drive.csv"
+    os.mkfifo(fifo)
+    with pytest.raises(SheetError, match=r"^drive\.csv is not a regular file"):
+        read_sheet(fifo)  # before the fix: blocks forever waiting for a writer
+
+
+@pytest.mark.parametrize("target", ["/dev/zero", "/dev/null", "{folder}"])
+def test_link_to_a_device_or_folder_named_csv_is_refused(tmp_path: Path, target: str) -> None:
+    link = tmp_path / "drive.csv"
+    link.symlink_to(target.format(folder=tmp_path))
+    with pytest.raises(SheetError, match=r"^drive\.csv is not a regular file"):
+        read_sheet(link)

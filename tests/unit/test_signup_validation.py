@@ -170,7 +170,7 @@ def test_consent_with_foreign_offset_is_the_same_instant() -> None:
         ({"name": None}, "name: required"),
         ({"name": "张3"}, "name: contains digits"),
         ({"name": "张" * 65}, "name: longer than 64 characters"),
-        ({"name": "=HYPERLINK(x)"}, "name: starts with = + - or @"),
+        ({"name": "=HYPERLINK(x)"}, "name: starts with = + - or @ (looks like a formula)"),
         ({"blood_group": "C"}, "blood_group: not one of A, B, AB, O"),
         ({"A_1": "A*02:01 A*03:01"}, "A_1: HLA typing contains spaces"),
         ({"DPB1_2": "X" * 65}, "DPB1_2: HLA typing longer than 64 characters"),
@@ -380,3 +380,70 @@ def test_hla_cells_are_checked_against_nomenclature_for_their_column() -> None:
         'A_1: "A*02:0x" at A: field 2 is not a number',
         'B_1: "A*02:01" at B: names locus A, expected B',
     ]
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "reason"),
+    [
+        ("name", "张\x00三", "name: contains a control character"),
+        ("name", "张三\n李四", "name: contains a line break"),
+        ("name", "张三\r李四", "name: contains a line break"),
+        ("name", "张\t三", "name: contains a control character"),
+        ("name", "张\x85三", "name: contains a line break"),  # C1 NEL
+        ("name", "张\x9b三", "name: contains a control character"),  # C1 CSI
+        ("name", "张\u202e三", "name: contains a bidi (text direction) control"),
+        ("name", "张\u2066三\u2069", "name: contains a bidi (text direction) control"),
+        ("email", "a\x00@example.com", "email: contains a control character"),
+        ("external_id", "EXT\u202e1", "external_id: contains a bidi (text direction) control"),
+        ("external_id", "EXT\u200f1", "external_id: contains a bidi (text direction) control"),
+        ("phone", "\u202d13800138000", "phone: contains a bidi (text direction) control"),
+        ("national_id", MALE_ID[:5] + "\x00" + MALE_ID[5:], "national_id: contains a control character"),
+        ("A_1", "A*02:01\x00", "A_1: contains a control character"),
+        ("consent_at", "2021-05-01\x0b10:30", "consent_at: contains a control character"),
+    ],
+)
+def test_control_characters_reject_the_row_naming_the_column_not_the_value(
+    column: str, value: str, reason: str
+) -> None:
+    errors = rejected(cells(**{column: value}))
+    assert errors == (f"{reason} (retype the cell)",)
+    assert not any(value in error or "张" in error for error in errors)
+
+
+def test_a_mark_for_right_to_left_names_is_allowed_in_the_name_only() -> None:
+    assert accepted(cells(name="Layla\u200f Ahmed")).name == "Layla\u200f Ahmed"
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [
+        ("external_id", '=HYPERLINK("http://x")'),
+        ("external_id", "+1"),
+        ("external_id", "-2+3"),
+        ("external_id", "@SUM(A1)"),
+        ("email", "=1+1@example.com"),
+        ("email", "+cmd@example.com"),
+        ("email", "-x@example.com"),
+        ("name", "=A+B"),
+        ("name", "@张三"),
+    ],
+)
+def test_text_fields_that_look_like_formulas_are_rejected_naming_the_column(column: str, value: str) -> None:
+    assert rejected(cells(**{column: value})) == (f"{column}: starts with = + - or @ (looks like a formula)",)
+
+
+def test_formula_rule_spares_phones_with_plus_86_hla_dates_and_inner_signs() -> None:
+    record = accepted(
+        cells(
+            phone="+86 138-0013-8000",
+            consent_at="2021-05-01",
+            email="a+b=c@example.com",
+            external_id="ZZ-2021=1",
+            A_1="A*02:01",
+        )
+    )
+    assert (record.phone, record.email, record.external_id) == (
+        "13800138000",
+        "a+b=c@example.com",
+        "ZZ-2021=1",
+    )
