@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlmodel import Session
 
 from models.db import transaction
+from models.import_summary import ImportSummary
 from models.registry import ImportedFile
-from models.signup_import import ImportReport
 
 __all__ = ["already_imported", "remember_import"]
 
@@ -15,15 +15,12 @@ def already_imported(*, session: Session, sha256: str) -> bool:
     return session.get(ImportedFile, sha256) is not None
 
 
-def remember_import(*, session: Session, sha256: str, name: str, report: ImportReport) -> None:
+def remember_import(*, session: Session, sha256: str, name: str, report: ImportSummary) -> None:
     with transaction(session):
         session.merge(
             ImportedFile(
                 sha256=sha256,
                 name=name[:255],
-                created=report.count("created"),
-                updated=report.count("updated"),
-                unchanged=report.count("unchanged"),
-                rejected=len(report.rejected),
+                **report.counts(),
             )
         )

@@ -15,6 +15,7 @@ from donorflow.demo import signup_rows, write_signup_csv
 from flows import runtime
 from flows.signups import import_signups_flow, watch_inbox
 from models.registry import Donor
+from tests.pii import PiiScanner
 
 
 def _count(session: Session) -> int:
@@ -53,3 +54,24 @@ def test_inbox_watcher_imports_each_sheet_once(wired: Session, tmp_path: Path) -
     write_signup_csv(inbox / "drive-b.csv", list(signup_rows(4, seed=32, day=date(2021, 5, 9))))
     assert watch_inbox() == {"imported": 1, "skipped": 2}
     assert _count(wired) == 9
+
+
+def test_import_leaves_no_sheet_cells_in_prefect_result_storage(wired: Session, tmp_path: Path) -> None:
+    """`make up` persists results: the task's and the flow's results carry counts, never a member's values."""
+    from prefect.settings import (
+        PREFECT_LOCAL_STORAGE_PATH,
+        PREFECT_RESULTS_PERSIST_BY_DEFAULT,
+        temporary_settings,
+    )
+
+    people = list(signup_rows(5, seed=23, day=date(2021, 6, 14)))
+    sheet = write_signup_csv(tmp_path / "drive.csv", people)
+    storage = tmp_path / "storage"
+    with temporary_settings({PREFECT_RESULTS_PERSIST_BY_DEFAULT: True, PREFECT_LOCAL_STORAGE_PATH: storage}):
+        state = import_signups_flow(str(sheet), coordinator="数据管理员", return_state=True)
+    assert state.result() == {"created": 5, "updated": 0, "unchanged": 0, "rejected": 0}
+    assert any(storage.iterdir())  # the flow's result (counts) is kept
+    scanner = PiiScanner()
+    for person in people:
+        scanner.add(name=person.name, phone=person.phone, national_id=person.national_id)
+    assert scanner.files(storage) == []
