@@ -32,14 +32,26 @@ SERVED_GRACE_SECONDS = 8.0
 SERVER_GRACE_SECONDS = 5.0
 
 
-# The embedded server's SQLite under concurrent use (issue 8, item 20; README "Running the pipeline").
-SQLITE_SERVER_SETTINGS: dict[str, str] = {}
+# The embedded server's SQLite under concurrent use (README "Running the pipeline"). Prefect 3.9 already
+# opens it in WAL mode with `busy_timeout = 60 s` and takes state changes with BEGIN IMMEDIATE
+# (prefect/server/database/configurations.py); its pool settings apply to PostgreSQL only. What is left:
+# sqlite3's own busy wait is PREFECT_SERVER_DATABASE_TIMEOUT (10 s) until that PRAGMA runs; make it the
+# same 60 s. A read-then-write transaction that loses the race (SQLITE_BUSY_SNAPSHOT: the UI's Resume is
+# one) still fails at once with a 503: Prefect's own client retries it, the UI does not. Several
+# coordinators at once: DONORFLOW_PREFECT_DATABASE_URL (PostgreSQL).
+SQLITE_SERVER_SETTINGS: dict[str, str] = {"PREFECT_SERVER_DATABASE_TIMEOUT": "60"}
 
 
 def prefect_env(settings: Settings) -> dict[str, str]:
-    """The Prefect settings of a local branch: its own home and SQLite under var/, loopback, no analytics."""
+    """The Prefect settings of a local branch: its own home and SQLite under var/ (or the PostgreSQL
+    database configured), loopback, no analytics."""
     home = (settings.var_dir / "prefect").resolve()
     api = f"http://127.0.0.1:{settings.prefect_port}/api"
+    database = (
+        {"PREFECT_SERVER_DATABASE_CONNECTION_URL": settings.prefect_database_url}
+        if settings.prefect_database_url
+        else SQLITE_SERVER_SETTINGS
+    )
     return {
         **os.environ,
         "PREFECT_HOME": str(home),
@@ -50,11 +62,13 @@ def prefect_env(settings: Settings) -> dict[str, str]:
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "PREFECT_SERVER_EVENTS_RETENTION_PERIOD": "P30D",
         "PREFECT_SERVER_SERVICES_DB_VACUUM_ENABLED": "true",
-        "PREFECT_RESULTS_PERSIST_BY_DEFAULT": "true",
+        # Results persist only where a flow says so (persist_result=True: the stage flows, which suspend);
+        # a task returning personal data by mistake is then not pickled under the Prefect home.
+        "PREFECT_RESULTS_PERSIST_BY_DEFAULT": "false",
         "PREFECT_LOCAL_STORAGE_PATH": str(home / "storage"),
         "PREFECT_RUNNER_POLL_FREQUENCY": "5",
         "DONORFLOW_VAR_DIR": str(settings.var_dir.resolve()),
-        **SQLITE_SERVER_SETTINGS,
+        **database,
     }
 
 

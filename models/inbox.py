@@ -21,6 +21,9 @@ def remember_import(*, session: Session, sha256: str, name: str, report: ImportS
             ImportedFile(
                 sha256=sha256,
                 name=name[:255],
-                **report.counts(),
+                created=report.created,
+                updated=report.updated,
+                unchanged=report.unchanged,
+                rejected=len(report.rejected),
             )
         )

@@ -94,7 +94,8 @@ def served(
             "DONORFLOW_VAR_DIR": str(root / "var"),
             "DONORFLOW_ID_SALT": "e2e-salt",
             "PREFECT_RUNNER_POLL_FREQUENCY": "1",
-            # As `make up` runs it (donorflow/up.py: prefect_env)
+            # Stricter than `make up` (donorflow/up.py: prefect_env), which persists only what a flow asks
+            # for: here every task's result too, so the personal-data scan sees anything a task returns.
             "PREFECT_RESULTS_PERSIST_BY_DEFAULT": "true",
             "PREFECT_LOCAL_STORAGE_PATH": str(home / "storage"),
         }
