@@ -161,8 +161,9 @@ def run_up(echo: Callable[[str], None] = print, *, demo: bool = True) -> None:  
             stopping.set()
             raise _Stop(signal.Signals(signum).name)
 
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, request_stop)
+    for name in ("SIGINT", "SIGTERM", "SIGHUP"):  # SIGHUP: the terminal closed (not on Windows)
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), request_stop)
     try:
         _run(echo, demo, stopping)
     except _Stop:
