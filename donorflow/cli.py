@@ -325,12 +325,14 @@ def demo_zhengzhou_2021() -> None:
 
 
 @app.command("up")
-def up() -> None:
+def up(
+    demo: Annotated[bool, typer.Option("--demo/--no-demo", help="Load the synthetic demo year once.")] = True,
+) -> None:
     """Database, demo data, a local Prefect server and every deployment served; Ctrl-C stops it all."""
     from donorflow.up import run_up
 
     bootstrap.configure_logging()
     try:
-        run_up(echo=lambda line: out.print(line, soft_wrap=True))
+        run_up(echo=lambda line: out.print(line, soft_wrap=True), demo=demo)
     except (DonorflowError, RuntimeError) as exc:
         _fail(str(exc), 1)

@@ -38,6 +38,11 @@ class Settings(BaseSettings):
     max_contact_attempts: int = Field(default=3, ge=1, le=10, description="re-mobilisation attempts")
     hla_data_dir: Path | None = Field(default=None, description="IMGT/HLA and MAC tables (optional)")
     prefect_port: int = 4200
+    prefect_database_url: str = Field(
+        default="",
+        description="the `make up` Prefect server's database; empty: SQLite under var/prefect (one user). "
+        "Several coordinators at once: postgresql+asyncpg://user@host/prefect",
+    )
     dashboard_port: int = 8000
     timezone: str = "Asia/Shanghai"
 

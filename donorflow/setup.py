@@ -25,7 +25,8 @@ def load_demo_year(session: Session, say: bool = True) -> Iterator[str]:
     yield f"demo year loaded — 2021 funnel: {figures}"
 
 
-def bring_up() -> Iterator[str]:
+def bring_up(*, demo: bool = True) -> Iterator[str]:
+    """Migrate, load the demo year once (unless `demo` is off), open the HLA index."""
     settings = bootstrap.get_settings()
     bootstrap.upgrade_database()
     yield f"database ready: {settings.resolved_database_url.split('@')[-1]}"
@@ -33,7 +34,9 @@ def bring_up() -> Iterator[str]:
     yield f"ID salt: {bootstrap.id_salt_location(settings)} (back it up apart from the database)"
     with Session(bootstrap.get_engine()) as session:
         loaded = session.exec(select(RecruitmentEvent.id).where(RecruitmentEvent.organiser == DEMO_ORGANISER))
-        if loaded.first() is not None:
+        if not demo:
+            yield "demo year not loaded (--no-demo)"
+        elif loaded.first() is not None:
             yield "demo year already loaded; your data is kept"
         else:
             yield "loading the demo year (synthetic Zhengzhou 2021, ~30 s) …"

@@ -1,7 +1,8 @@
 """`make up`: database and demo data, a local Prefect server, every deployment served, the URLs printed.
 
-Everything runs on loopback. Ctrl-C (or SIGTERM) stops the served deployments first — they need ~15 s to
-shut down gracefully — then the server; nothing is left running.
+Everything runs on loopback. Ctrl-C, SIGTERM or SIGHUP stops the served deployments first, then the server,
+within 15 s; nothing is left running. If `donorflow up` itself dies, its children notice and stop
+(donorflow/supervised.py).
 """
 
 from __future__ import annotations
@@ -22,13 +23,35 @@ from donorflow import bootstrap
 from donorflow.settings import Settings
 from donorflow.setup import bring_up
 
-__all__ = ["prefect_env", "run_up"]
+__all__ = ["SERVED_GRACE_SECONDS", "SERVER_GRACE_SECONDS", "SQLITE_SERVER_SETTINGS", "prefect_env", "run_up"]
+
+# Ctrl-C stops everything within 15 s: the served deployments get this long to stop gracefully (they
+# take 1–5 s: pause their schedules, cancel runs in flight), the server this long (~3 s); whatever is
+# left of either is then killed with its process group.
+SERVED_GRACE_SECONDS = 8.0
+SERVER_GRACE_SECONDS = 5.0
+
+
+# The embedded server's SQLite under concurrent use (README "Running the pipeline"). Prefect 3.9 already
+# opens it in WAL mode with `busy_timeout = 60 s` and takes state changes with BEGIN IMMEDIATE
+# (prefect/server/database/configurations.py); its pool settings apply to PostgreSQL only. What is left:
+# sqlite3's own busy wait is PREFECT_SERVER_DATABASE_TIMEOUT (10 s) until that PRAGMA runs; make it the
+# same 60 s. A read-then-write transaction that loses the race (SQLITE_BUSY_SNAPSHOT: the UI's Resume is
+# one) still fails at once with a 503: Prefect's own client retries it, the UI does not. Several
+# coordinators at once: DONORFLOW_PREFECT_DATABASE_URL (PostgreSQL).
+SQLITE_SERVER_SETTINGS: dict[str, str] = {"PREFECT_SERVER_DATABASE_TIMEOUT": "60"}
 
 
 def prefect_env(settings: Settings) -> dict[str, str]:
-    """The Prefect settings of a local branch: its own home and SQLite under var/, loopback, no analytics."""
+    """The Prefect settings of a local branch: its own home and SQLite under var/ (or the PostgreSQL
+    database configured), loopback, no analytics."""
     home = (settings.var_dir / "prefect").resolve()
     api = f"http://127.0.0.1:{settings.prefect_port}/api"
+    database = (
+        {"PREFECT_SERVER_DATABASE_CONNECTION_URL": settings.prefect_database_url}
+        if settings.prefect_database_url
+        else SQLITE_SERVER_SETTINGS
+    )
     return {
         **os.environ,
         "PREFECT_HOME": str(home),
@@ -39,10 +62,13 @@ def prefect_env(settings: Settings) -> dict[str, str]:
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "PREFECT_SERVER_EVENTS_RETENTION_PERIOD": "P30D",
         "PREFECT_SERVER_SERVICES_DB_VACUUM_ENABLED": "true",
-        "PREFECT_RESULTS_PERSIST_BY_DEFAULT": "true",
+        # Results persist only where a flow says so (persist_result=True: the stage flows, which suspend);
+        # a task returning personal data by mistake is then not pickled under the Prefect home.
+        "PREFECT_RESULTS_PERSIST_BY_DEFAULT": "false",
         "PREFECT_LOCAL_STORAGE_PATH": str(home / "storage"),
         "PREFECT_RUNNER_POLL_FREQUENCY": "5",
         "DONORFLOW_VAR_DIR": str(settings.var_dir.resolve()),
+        **database,
     }
 
 
@@ -64,11 +90,18 @@ def _wait_healthy(api: str, process: subprocess.Popen[bytes], log: Path, timeout
     raise RuntimeError(f"the Prefect server did not answer within {timeout:.0f} s; see {log}")
 
 
+class _Stop(Exception):
+    """Ctrl-C, SIGTERM or SIGHUP reached `donorflow up`: stop everything, in order."""
+
+
 @contextmanager
 def _process(
-    args: list[str], env: dict[str, str], log: Path, grace: float
+    module: list[str], env: dict[str, str], log: Path, grace: float
 ) -> Iterator[subprocess.Popen[bytes]]:
+    """A child in a session of its own (a Ctrl-C in the terminal reaches `donorflow up` only, which stops
+    the children in order), supervised so that it dies with `donorflow up` (donorflow/supervised.py)."""
     log.parent.mkdir(parents=True, exist_ok=True)
+    args = [sys.executable, "-m", "donorflow.supervised", str(os.getpid()), *module]
     with log.open("ab") as handle:
         process = subprocess.Popen(
             args, env=env, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True
@@ -76,87 +109,107 @@ def _process(
         try:
             yield process
         finally:
-            if process.poll() is None:
-                process.send_signal(signal.SIGINT)
-                try:
-                    process.wait(timeout=grace)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+            _stop(process, grace)
 
 
-def _show_demo_funnel(env: dict[str, str]) -> None:
+def _stop(process: subprocess.Popen[bytes], grace: float) -> None:
+    """SIGINT (a graceful stop), then SIGKILL to the child's whole group: the flow runs it started too."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            pass
+    try:
+        os.killpg(process.pid, signal.SIGKILL)  # its own session: the group id is its pid
+    except (ProcessLookupError, PermissionError):
+        pass
+    process.wait()
+
+
+def _show_demo_funnel(api: str, stopping: threading.Event) -> None:
     """Run funnel-report for the demo year once the served deployments are registered."""
-    command = [
-        sys.executable,
-        "-m",
-        "prefect",
-        "deployment",
-        "run",
-        "funnel-report/funnel-report",
-        "--param",
-        "start=2021-01-01",
-        "--param",
-        "end=2021-12-31",
-    ]
-    for _ in range(30):
-        if subprocess.run(command, env=env, capture_output=True, timeout=60).returncode == 0:
+    while not stopping.wait(2):
+        try:
+            found = httpx.get(f"{api}/deployments/name/funnel-report/funnel-report", timeout=5)
+            if found.status_code != 200:
+                continue
+            httpx.post(
+                f"{api}/deployments/{found.json()['id']}/create_flow_run",
+                json={"parameters": {"start": "2021-01-01", "end": "2021-12-31"}},
+                timeout=10,
+            ).raise_for_status()
             return
-        time.sleep(2)
+        except httpx.HTTPError:
+            continue
 
 
-def run_up(echo: Callable[[str], None] = print) -> None:  # noqa: T201  (the CLI's voice)
+def _say_where(echo: Callable[[str], None], api: str, logs: Path) -> None:
+    ui = api.removesuffix("/api")
+    echo(f"Prefect UI:   {ui}")
+    echo(f"Deployments:  {ui}/deployments   (served from one process; log: {logs / 'deployments.log'})")
+    echo(f"First: {ui}/artifacts → 'funnel': the demo year's funnel (a funnel-report run makes it);")
+    echo("       then Deployments → initial-screening → Run: a patient's HLA typing, no candidate codes,")
+    echo("       and follow the case through remobilise (Runs → the suspended run → Resume).")
+
+
+def run_up(echo: Callable[[str], None] = print, *, demo: bool = True) -> None:  # noqa: T201  (the CLI's voice)
+    stopping = threading.Event()
+
+    def request_stop(signum: int, _frame: object) -> None:
+        if not stopping.is_set():  # a second Ctrl-C does not cut the orderly stop short
+            stopping.set()
+            raise _Stop(signal.Signals(signum).name)
+
+    for name in ("SIGINT", "SIGTERM", "SIGHUP"):  # SIGHUP: the terminal closed (not on Windows)
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), request_stop)
+    try:
+        _run(echo, demo, stopping)
+    except _Stop:
+        pass
+    echo("stopped")
+
+
+def _run(echo: Callable[[str], None], demo: bool, stopping: threading.Event) -> None:
     settings = bootstrap.get_settings()
-    for line in bring_up():
+    for line in bring_up(demo=demo):
         echo(line)
     env = prefect_env(settings)
     api = env["PREFECT_API_URL"]
     logs = settings.var_dir / "log"
-    stop = {"now": False}
-
-    def request_stop(_signum: int, _frame: object) -> None:
-        stop["now"] = True
-
     with ExitStack() as stack:
-        if _healthy(api):
-            echo(f"a Prefect server already answers at {api}: using it")
-        else:
-            server = stack.enter_context(
-                _process(
-                    [
-                        sys.executable,
-                        "-m",
-                        "prefect",
-                        "server",
-                        "start",
-                        "--host",
-                        "127.0.0.1",
-                        "--port",
-                        str(settings.prefect_port),
-                    ],
-                    env,
-                    logs / "prefect-server.log",
-                    grace=30,
+        try:
+            if _healthy(api):
+                echo(f"a Prefect server already answers at {api}: using it")
+            else:
+                server = stack.enter_context(
+                    _process(
+                        [
+                            "prefect",
+                            "server",
+                            "start",
+                            "--host",
+                            "127.0.0.1",
+                            "--port",
+                            str(settings.prefect_port),
+                        ],
+                        env,
+                        logs / "prefect-server.log",
+                        grace=SERVER_GRACE_SECONDS,
+                    )
                 )
+                _wait_healthy(api, server, logs / "prefect-server.log")
+            served = stack.enter_context(
+                _process(["donorflow.deployments"], env, logs / "deployments.log", grace=SERVED_GRACE_SECONDS)
             )
-            _wait_healthy(api, server, logs / "prefect-server.log")
-        served = stack.enter_context(
-            _process([sys.executable, "-m", "donorflow.deployments"], env, logs / "deployments.log", grace=40)
-        )
-        threading.Thread(target=_show_demo_funnel, args=(env,), daemon=True).start()
-        ui = api.removesuffix("/api")
-        echo(f"Prefect UI:   {ui}")
-        echo(f"Deployments:  {ui}/deployments   (served from one process; log: {logs / 'deployments.log'})")
-        echo(f"First: {ui}/artifacts → 'funnel': the demo year's funnel (a funnel-report run makes it);")
-        echo("       then Deployments → initial-screening → Run: a patient's HLA typing, no candidate codes,")
-        echo("       and follow the case through remobilise (Runs → the suspended run → Resume).")
-        echo("Stop with Ctrl-C (waits for the served flows to shut down cleanly).")
-        signal.signal(signal.SIGINT, request_stop)
-        signal.signal(signal.SIGTERM, request_stop)
-        while not stop["now"]:
-            if served.poll() is not None:
-                echo(f"the deployments process stopped; see {logs / 'deployments.log'}")
-                break
-            time.sleep(0.5)
-        echo("stopping: served deployments first, then the Prefect server …")
-    echo("stopped")
+            if demo:
+                threading.Thread(target=_show_demo_funnel, args=(api, stopping), daemon=True).start()
+            _say_where(echo, api, logs)
+            echo("Stop with Ctrl-C (or SIGTERM/SIGHUP): everything stops within 15 s.")
+            while served.poll() is None:
+                time.sleep(0.5)
+            echo(f"the deployments process stopped; see {logs / 'deployments.log'}")
+        finally:
+            stopping.set()  # from here on a signal no longer interrupts: the stop below is bounded
+            echo("stopping: served deployments first, then the Prefect server …")

@@ -9,9 +9,9 @@ from sqlmodel import Session
 
 from models.db import transaction
 from models.errors import SheetError
+from models.import_summary import ImportSummary
 from models.registry import ImportedFile
 from models.sheet_files import SheetLimits, check_regular_file
-from models.signup_import import ImportReport
 
 __all__ = ["already_imported", "remember_import", "sheet_in_inbox"]
 
@@ -43,15 +43,15 @@ def already_imported(*, session: Session, sha256: str) -> bool:
     return session.get(ImportedFile, sha256) is not None
 
 
-def remember_import(*, session: Session, sha256: str, name: str, report: ImportReport) -> None:
+def remember_import(*, session: Session, sha256: str, name: str, report: ImportSummary) -> None:
     with transaction(session):
         session.merge(
             ImportedFile(
                 sha256=sha256,
                 name=name[:255],
-                created=report.count("created"),
-                updated=report.count("updated"),
-                unchanged=report.count("unchanged"),
+                created=report.created,
+                updated=report.updated,
+                unchanged=report.unchanged,
                 rejected=len(report.rejected),
             )
         )

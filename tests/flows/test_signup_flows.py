@@ -19,6 +19,7 @@ from flows import runtime
 from flows.signups import import_signups_flow, watch_inbox
 from models.registry import Donor
 from models.sheet_files import SheetLimits
+from tests.pii import PiiScanner
 
 
 def _count(session: Session) -> int:
@@ -128,3 +129,26 @@ def test_inbox_watcher_skips_what_is_not_a_regular_file(wired: Session) -> None:
     write_signup_csv(inbox / "drive.csv", list(signup_rows(2, seed=33, day=date(2021, 5, 8))))
     assert watch_inbox() == {"imported": 1, "skipped": 2}
     assert _count(wired) == 2
+
+
+def test_import_leaves_no_sheet_cells_in_prefect_result_storage(wired: Session, tmp_path: Path) -> None:
+    """`make up` persists results: the task's and the flow's results carry counts, never a member's values."""
+    from prefect.settings import (
+        PREFECT_LOCAL_STORAGE_PATH,
+        PREFECT_RESULTS_PERSIST_BY_DEFAULT,
+        temporary_settings,
+    )
+
+    people = list(signup_rows(5, seed=23, day=date(2021, 6, 14)))
+    inbox = runtime.config().inbox_dir
+    inbox.mkdir(parents=True)
+    sheet = write_signup_csv(inbox / "drive.csv", people)
+    storage = tmp_path / "storage"
+    with temporary_settings({PREFECT_RESULTS_PERSIST_BY_DEFAULT: True, PREFECT_LOCAL_STORAGE_PATH: storage}):
+        state = import_signups_flow(str(sheet), coordinator="数据管理员", return_state=True)
+    assert state.result() == {"created": 5, "updated": 0, "unchanged": 0, "rejected": 0}
+    assert any(storage.iterdir())  # the flow's result (counts) is kept
+    scanner = PiiScanner()
+    for person in people:
+        scanner.add(name=person.name, phone=person.phone, national_id=person.national_id)
+    assert scanner.files(storage) == []

@@ -1,0 +1,161 @@
+"""`donorflow up` stops cleanly: Ctrl-C, SIGTERM and SIGHUP stop every child within 15 s, and if
+`donorflow up` itself is killed its children notice and exit within 10 s. No port stays bound.
+
+A real `donorflow up --no-demo` per signal (~10–15 s to start: the Prefect server and the served
+deployments), on free loopback ports and an empty var dir. Linux: processes are found under /proc.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+import pytest
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads the process tree from /proc"),
+]
+
+DONORFLOW = str(Path(sys.executable).with_name("donorflow"))
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return False
+    return state != "Z"
+
+
+def _descendants(root: int) -> set[int]:
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError, IndexError):
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found: set[int] = set()
+    todo = [root]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def _port_free(port: int) -> bool:
+    """Nothing listens: a server could bind the port again (TIME_WAIT connections do not count)."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _drain(stdout: IO[str], lines: queue.Queue[str]) -> None:
+    for line in stdout:
+        lines.put(line)
+
+
+@dataclass
+class Up:
+    process: subprocess.Popen[str]
+    port: int
+    children: set[int]
+    lines: queue.Queue[str]
+
+
+@pytest.fixture
+def up(tmp_path: Path) -> Iterator[Up]:
+    """`donorflow up --no-demo`, started and waited for until it prints how to stop it."""
+    port = _free_port()
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("PREFECT_", "DONORFLOW_"))}
+    env |= {
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "DONORFLOW_VAR_DIR": str(tmp_path / "var"),
+        "DONORFLOW_PREFECT_PORT": str(port),
+        "DONORFLOW_ID_SALT": "up-test-salt",
+    }
+    process = subprocess.Popen(
+        [DONORFLOW, "up", "--no-demo"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,  # our signals only: none from the test's own process group
+    )
+    assert process.stdout is not None
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=_drain, args=(process.stdout, lines), daemon=True).start()
+    children: set[int] = set()
+    try:
+        deadline = time.monotonic() + 120
+        seen: list[str] = []
+        while not any(line.startswith("Stop with") for line in seen):
+            assert time.monotonic() < deadline, "".join(seen)
+            try:
+                seen.append(lines.get(timeout=1))
+            except queue.Empty:
+                assert process.poll() is None, "".join(seen)
+        children = _descendants(process.pid)
+        assert len(children) >= 2, "the Prefect server and the served deployments run as children"
+        assert not _port_free(port)
+        yield Up(process, port, children, lines)
+    finally:
+        for pid in [process.pid, *children]:
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+        process.wait()
+
+
+def _gone_within(pids: set[int], seconds: float) -> set[int]:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and any(_alive(pid) for pid in pids):
+        time.sleep(0.2)
+    return {pid for pid in pids if _alive(pid)}
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP], ids=lambda s: s.name)
+def test_a_signal_stops_up_and_every_child_within_15_seconds(up: Up, sig: signal.Signals) -> None:
+    started = time.monotonic()
+    up.process.send_signal(sig)
+    up.process.wait(timeout=15)
+    assert up.process.returncode == 0
+    assert _gone_within(up.children, 15 - (time.monotonic() - started)) == set()
+    assert _port_free(up.port)
+    said = []
+    while not up.lines.empty():
+        said.append(up.lines.get())
+    assert said[-1].strip() == "stopped"
+    print(f"{sig.name}: everything stopped in {time.monotonic() - started:.1f} s")  # noqa: T201
+
+
+def test_children_exit_within_10_seconds_when_up_itself_is_killed(up: Up) -> None:
+    started = time.monotonic()
+    up.process.kill()
+    up.process.wait()
+    assert _gone_within(up.children, 10) == set()
+    assert _port_free(up.port)
+    print(f"SIGKILL: children gone in {time.monotonic() - started:.1f} s")  # noqa: T201
