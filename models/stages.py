@@ -7,6 +7,7 @@ with the same keys and gets the same outcome without a second record or transiti
 
 from __future__ import annotations
 
+import calendar
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
@@ -32,6 +33,7 @@ from models.stage_forms import (
     HighResResult,
     SampleSent,
     StageAnswer,
+    today,
 )
 from models.transitions import advance_case, close_case, get_case
 from models.typings import add_high_res_typing
@@ -39,11 +41,13 @@ from models.typings import add_high_res_typing
 __all__ = [
     "FOLLOW_UP_SCHEDULE",
     "Outcome",
+    "add_months",
     "book_donation",
     "book_exam",
     "claim_case",
     "enter_stage",
     "find_record",
+    "follow_up_dates",
     "record_contact",
     "record_donation",
     "record_exam_result",
@@ -54,14 +58,31 @@ __all__ = [
     "start_contact_attempt",
 ]
 
-# DKMS practice: day 2, week 1, month 1, month 6, then yearly for 10 years (DESIGN.md §6).
-FOLLOW_UP_SCHEDULE: tuple[tuple[str, timedelta], ...] = (
-    ("day-2", timedelta(days=2)),
-    ("week-1", timedelta(weeks=1)),
-    ("month-1", timedelta(days=30)),
-    ("month-6", timedelta(days=182)),
-    *((f"year-{n}", timedelta(days=round(365.25 * n))) for n in range(1, 11)),
+# DKMS practice: day 2, week 1, month 1, month 6, then yearly for 10 years (DESIGN.md §6), as
+# (label, days, calendar months) after the donation: anniversaries are calendar dates, not day counts.
+FOLLOW_UP_SCHEDULE: tuple[tuple[str, int, int], ...] = (
+    ("day-2", 2, 0),
+    ("week-1", 7, 0),
+    ("month-1", 0, 1),
+    ("month-6", 0, 6),
+    *((f"year-{n}", 0, 12 * n) for n in range(1, 11)),
 )
+
+
+def add_months(day: date, months: int) -> date:
+    """The same day of the month `months` later; past the end of a shorter month, its last day
+    (31 Jan + 1 month → 28 or 29 Feb; 29 Feb + 1 year → 28 Feb in a common year)."""
+    index = day.year * 12 + day.month - 1 + months
+    year, month = divmod(index, 12)
+    return date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
+
+
+def follow_up_dates(donated_on: date) -> list[tuple[str, date]]:
+    """The follow-up schedule of a donation on `donated_on`: (label, due date), earliest first."""
+    return [
+        (label, add_months(donated_on, months) + timedelta(days=days))
+        for label, days, months in FOLLOW_UP_SCHEDULE
+    ]
 
 
 @dataclass(frozen=True)
@@ -154,7 +175,7 @@ def _require_stage(case: DonorCase, stage: CaseStage) -> None:
 
 
 def _not_in_future(value: date, label: str) -> None:
-    if value > datetime.now(SHANGHAI).date():
+    if value > today():
         raise ValidationError(f"{label} ({value}) is in the future")
 
 
@@ -401,12 +422,8 @@ def record_donation(
         raise ValidationError("the collection date is before G-CSF started")
     actor = _actor(answer)
     _record(session, case, "donation-completed", answer, flow_run_id)
-    for label, offset in FOLLOW_UP_SCHEDULE:
-        session.add(
-            FollowUp(
-                case_id=case.id, donor_id=case.donor_id, label=label, due_on=answer.collected_on + offset
-            )
-        )
+    for label, due_on in follow_up_dates(answer.collected_on):
+        session.add(FollowUp(case_id=case.id, donor_id=case.donor_id, label=label, due_on=due_on))
     donor = session.get(Donor, case.donor_id)
     assert donor is not None
     enqueue(

@@ -337,3 +337,18 @@ def test_high_res_result_regrades_the_case_and_keeps_the_grade_history(session: 
         ("high_res", 5, 6, "potential"),
     ]
     assert grades[1].loci["A"] == ["antigen", "allele"]
+
+
+def test_follow_ups_of_a_leap_day_donation_are_calendar_anniversaries(session: Session) -> None:
+    case = _case(session)
+    for stage in (CaseStage.HIGH_RES_TYPING, CaseStage.EXAM, CaseStage.DONATION):
+        case = enter_stage(session=session, case_id=case.id, stage=stage, actor="arrange")
+    done = DonationCompleted(coordinator="王", completed=True, collected_on=date(2020, 2, 29))
+    record_donation(session=session, case_id=case.id, answer=done)
+    due = dict(session.exec(select(FollowUp.label, FollowUp.due_on).where(FollowUp.case_id == case.id)).all())
+    assert (due["month-1"], due["year-1"], due["year-2"], due["year-10"]) == (
+        date(2020, 3, 29),
+        date(2021, 2, 28),
+        date(2022, 2, 28),
+        date(2030, 2, 28),
+    )
