@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, Field
 
 from models.clock import local_date
+from models.masking import mask_text
 
 __all__ = [
     "ContactAnswer",
@@ -26,6 +27,7 @@ __all__ = [
     "SampleSent",
     "StageAnswer",
     "form_defaults",
+    "masked_answer",
     "today",
 ]
 
@@ -57,6 +59,20 @@ def form_defaults(form: type[BaseModel], now: datetime | None = None) -> dict[st
         for name, field in form.model_fields.items()
         if field.default_factory in _DAY_DEFAULTS
     }
+
+
+A = TypeVar("A", bound=BaseModel)
+
+
+def masked_answer(answer: A) -> A:
+    """The answer with ID and phone numbers masked in every free-text field (notes, reasons, names):
+    what a coordinator types is kept, in Prefect and in the case record, without them (DESIGN.md §8)."""
+    changed = {
+        name: mask_text(value)
+        for name, value in answer
+        if isinstance(value, str) and mask_text(value) != value
+    }
+    return answer.model_copy(update=changed) if changed else answer
 
 
 def _at(position: int) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import timedelta
@@ -40,10 +41,15 @@ def _case(session: Session, stage: CaseStage = CaseStage.SCREENED) -> DonorCase:
     return case
 
 
-def _logs(run_id: object) -> str:
+def _logs(run_id: object, level: int = 0) -> str:
+    """The run's log lines at `level` or above (they reach the server in batches: wait for the first)."""
+    deadline = time.monotonic() + 10
     with get_client(sync_client=True) as client:
-        logs = client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run_id])))
-    return "\n".join(log.message for log in logs)
+        while True:
+            logs = client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run_id])))
+            if logs or time.monotonic() > deadline:
+                return "\n".join(log.message for log in logs if log.level >= level)
+            time.sleep(0.2)
 
 
 def test_remobilise_retries_unreached_then_consent_moves_the_case_on(wired: Session) -> None:

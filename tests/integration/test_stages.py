@@ -352,3 +352,31 @@ def test_follow_ups_of_a_leap_day_donation_are_calendar_anniversaries(session: S
         date(2022, 2, 28),
         date(2030, 2, 28),
     )
+
+
+def test_a_typo_in_the_high_res_result_is_a_validation_error_naming_the_field_and_changes_nothing(
+    session: Session,
+) -> None:
+    import hla
+
+    case = _case(session)
+    record_contact(session=session, case_id=case.id, attempt=1, answer=_willing(), max_attempts=3)
+    record_sample(
+        session=session, case_id=case.id, answer=SampleSent(coordinator="a", sample_date=today(), lab="l")
+    )
+    typo = HighResResult(
+        coordinator="a",
+        result_date=today(),
+        centre_decision="proceed_to_workup",
+        **{**TYPING, "a_2": "A*02:0x"},
+    )
+    with pytest.raises(ValidationError, match=r'A \(2\): "A\*02:0x"') as raised:
+        record_high_res_result(session=session, case_id=case.id, answer=typo)
+    assert isinstance(raised.value.__cause__, hla.TypingError)
+    session.rollback()
+    session.refresh(case)
+    assert (case.stage, case.status) == ("high_res_typing", "active")
+    assert not session.exec(select(CaseRecord).where(CaseRecord.key == "high-res-result")).all()
+    assert not session.exec(select(HlaTyping).where(HlaTyping.resolution == "high")).all()
+    fixed = typo.model_copy(update={"a_2": "A*02:01"})
+    assert record_high_res_result(session=session, case_id=case.id, answer=fixed).stage == "exam"
