@@ -1,25 +1,32 @@
 """Stuck cases on a served deployment: a run cancelled, crashed or left behind by a killed worker never
 locks its case. One served process (the remobilise deployment only, SQLite) for the whole module.
 
-What Prefect 3.9 does, checked here: cancelling a *suspended* run is done by the server alone (no process
-holds it, so it goes straight to Cancelled) and no state hook runs anywhere; the next stage run finds the
-claim stale (the holder's state is final) and takes it over, audited.
+What Prefect 3.9 does, checked here:
+- cancelling a *suspended* run is done by the server alone (no process holds it: straight to Cancelled)
+  and no state hook runs anywhere; the next stage run finds the claim stale and takes it over, audited;
+- a flow-run process killed while running is reported Crashed by the served process, which then runs the
+  flow's on_crashed hook: the case is released, audited;
+- a worker killed with its run leaves the run Running; the coordinator's Cancel leaves it Cancelling (no
+  worker finishes it), which counts as gone: the next run takes the case over.
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO
 from uuid import UUID
 
 import pytest
 from prefect.client.orchestration import get_client
-from prefect.states import Cancelling, Crashed
+from prefect.states import Cancelling
 from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
@@ -157,30 +164,80 @@ def test_cancelling_a_waiting_run_lets_the_next_run_claim_the_case(
     assert _holder(engine, case_id) == str(following)
 
 
-def test_a_crashed_run_does_not_lock_its_case(served: tuple[ServedProcess, Engine]) -> None:
+@contextmanager
+def _running_run(engine: Engine, coordinator: Coordinator, case_id: str) -> Iterator[tuple[UUID, int]]:
+    """A run that holds the case and is *running*, held there: it was waiting, is answered, and its
+    re-run blocks on the database (the test holds SQLite's write lock) until the block exits."""
+    run_id = _waiting_run(engine, coordinator, case_id)
+    locker = sqlite3.connect(str(engine.url.database), isolation_level=None, timeout=30)
+    locker.execute("BEGIN IMMEDIATE")  # writers wait (busy_timeout 30 s); readers go on
+    try:
+        coordinator.answer(run_id, {"coordinator": "李老师", "reached": True, "willing": False})
+        deadline = time.monotonic() + 60
+        while _state(run_id) != "Running":  # the child reports Running, then runs the flow: it blocks
+            assert time.monotonic() < deadline, f"run {run_id} did not start running"
+            time.sleep(0.2)
+        yield run_id, _flow_run_process(run_id)
+    finally:
+        locker.execute("ROLLBACK")
+        locker.close()
+
+
+def _flow_run_process(run_id: UUID) -> int:
+    """The pid of the served process's child now running `run_id` (the newest: the one that ran the run
+    before its suspend may still be exiting)."""
+    wanted = f"PREFECT__FLOW_RUN_ID={run_id}".encode()
+    started: dict[int, int] = {}
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and wanted in (proc / "environ").read_bytes().split(b"\0"):
+                stat = (proc / "stat").read_text()
+                started[int(proc.name)] = int(stat.rpartition(")")[2].split()[19])  # field 22: starttime
+        except OSError:
+            continue
+    assert started, f"no process runs flow run {run_id}"
+    return max(started, key=started.__getitem__)
+
+
+def _state(run_id: UUID) -> str:
+    with get_client(sync_client=True) as client:
+        state = client.read_flow_run(run_id).state
+        return state.name if state and state.name else ""
+
+
+def test_a_run_whose_process_is_killed_releases_its_case(served: tuple[ServedProcess, Engine]) -> None:
     _process, engine = served
     coordinator = Coordinator(timeout=120)
     case_id = _screened_case(engine)
-    crashed = _waiting_run(engine, coordinator, case_id)
-    with get_client(sync_client=True) as client:  # what the runner reports when a run's process dies
-        client.set_flow_run_state(crashed, Crashed(message="process exited with -9"), force=True)
+    with _running_run(engine, coordinator, case_id) as (crashed, pid):
+        os.kill(pid, signal.SIGKILL)
+    assert coordinator.final_state(crashed) == "Crashed"  # the served process saw its child die
 
+    # The served process saw its child die, reported Crashed, then ran the on_crashed hook: released.
+    deadline = time.monotonic() + 60
+    while not (trail := _claim_trail(engine, case_id)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert trail == [("released", str(crashed), "run Crashed")]
     _waiting_run(engine, coordinator, case_id)
-    assert _claim_trail(engine, case_id) == [
-        ("taken_over", str(crashed), f"run {crashed} is no longer running (Crashed)")
-    ]
 
 
-def test_a_run_left_waiting_by_a_killed_worker_is_cancelled_and_the_next_run_claims(
+def test_a_run_left_running_by_a_killed_worker_is_cancelled_and_the_next_run_claims(
     served: tuple[ServedProcess, Engine],
 ) -> None:
     process, engine = served
     coordinator = Coordinator(timeout=120)
     case_id = _screened_case(engine)
-    orphan = _waiting_run(engine, coordinator, case_id)
-    process.kill()
-    _cancel_as_the_ui_does(coordinator, orphan)  # no worker needed: the server cancels a suspended run
+    with _running_run(engine, coordinator, case_id) as (orphan, pid):
+        process.kill()  # the worker, as a crash or a closed terminal would, and its process group
+        with suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)  # the flow-run process too, were it in a session of its own
+    assert _state(orphan) == "Running"  # nobody is left to report it: it stays Running
+    with get_client(sync_client=True) as client:  # the coordinator's Cancel in the UI
+        client.set_flow_run_state(orphan, Cancelling())
+    assert _state(orphan) == "Cancelling"  # no worker will ever finish the cancellation
     process.start()
 
     _waiting_run(engine, coordinator, case_id)
-    assert [what for what, _, _ in _claim_trail(engine, case_id)] == ["taken_over"]
+    assert _claim_trail(engine, case_id) == [
+        ("taken_over", str(orphan), f"run {orphan} is no longer running (Cancelling)")
+    ]
