@@ -32,6 +32,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from models.cases import CaseRecord, DonorCase, StageEvent
+from models.masking import mask_text
 from models.transitions import open_case
 from tests.coordinator import Coordinator
 from tests.databases import fresh_database
@@ -150,9 +151,8 @@ def test_cancelling_a_waiting_run_lets_the_next_run_claim_the_case(
     ]
     # The next run works normally; a note with a phone number is masked in Prefect, and the re-run after
     # the suspend reads the masked answer back, replays it and asks for the next attempt.
-    coordinator.answer(
-        following, {"coordinator": "李老师", "reached": False, "notes": "家属电话 13812345678"}
-    )
+    note = "家属电话 13812345678"
+    coordinator.answer(following, {"coordinator": "李老师", "reached": False, "notes": note})
     key, _schema, _description = coordinator.next_form(following)
     assert key == "contact-2-1"
     with get_client(sync_client=True) as client:
@@ -160,7 +160,7 @@ def test_cancelling_a_waiting_run_lets_the_next_run_claim_the_case(
     assert "13812345678" not in "".join(i.value for i in stored)
     with Session(engine) as session:
         notes = session.exec(select(CaseRecord).where(CaseRecord.case_id == case_id)).all()
-        assert [r.data["notes"] for r in notes] == ["家属电话 138****5678"]
+        assert [r.data["notes"] for r in notes] == [mask_text(note)]
     assert _holder(engine, case_id) == str(following)
 
 
