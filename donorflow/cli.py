@@ -336,3 +336,29 @@ def up(
         run_up(echo=lambda line: out.print(line, soft_wrap=True), demo=demo)
     except (DonorflowError, RuntimeError) as exc:
         _fail(str(exc), 1)
+
+
+cases_app = typer.Typer(
+    help="Donor cases (one registry member considered for one patient).", no_args_is_help=True
+)
+app.add_typer(cases_app, name="cases")
+
+
+@cases_app.command("release")
+def cases_release(
+    case_id: Annotated[str, typer.Argument(help="The stuck case (its id, as the flow run's name shows it).")],
+    reason: Annotated[str, typer.Option(help="Why (goes into the audit log), e.g. 'run cancelled'.")],
+    actor: ActorOption = "",
+    json_: JsonFlag = False,
+) -> None:
+    """Free a case a stage run still holds (a run cancelled, crashed or killed): audited, with a reason."""
+    with _session() as session:
+        from models.stages import release_claim
+
+        held_by = release_claim(
+            session=session, case_id=case_id, actor=actor or _default_actor(), reason=reason
+        )
+    if json_:
+        _print_json({"case_id": case_id, "released_from_run": held_by})
+        return
+    out.print(f"已释放 released: case {case_id} (held by run {held_by})", markup=False)

@@ -5,13 +5,13 @@ from __future__ import annotations
 from prefect import flow
 
 from flows.forms import DonationBookedForm, DonationCompletedForm
-from flows.runtime import Step, run_steps
+from flows.runtime import RELEASE_HOOKS, Step, run_steps
 from models.stages import book_donation, record_donation
 
 __all__ = ["donation"]
 
 
-@flow(name="donation", flow_run_name="donation-case-{case_id}", persist_result=True)
+@flow(name="donation", flow_run_name="donation-case-{case_id}", persist_result=True, **RELEASE_HOOKS)
 def donation(case_id: str) -> str:
     """Book the collection, then confirm it; on completion the follow-up schedule is created.
 

@@ -5,13 +5,18 @@ from __future__ import annotations
 from prefect import flow
 
 from flows.forms import ExamBookedForm, ExamResultForm
-from flows.runtime import Step, run_steps
+from flows.runtime import RELEASE_HOOKS, Step, run_steps
 from models.stages import book_exam, record_exam_result
 
 __all__ = ["pre_donation_exam"]
 
 
-@flow(name="pre-donation-exam", flow_run_name="pre-donation-exam-case-{case_id}", persist_result=True)
+@flow(
+    name="pre-donation-exam",
+    flow_run_name="pre-donation-exam-case-{case_id}",
+    persist_result=True,
+    **RELEASE_HOOKS,
+)
 def pre_donation_exam(case_id: str) -> str:
     """Book the work-up exam, then record passed / deferred / failed with the exam panel.
 

@@ -5,13 +5,18 @@ from __future__ import annotations
 from prefect import flow
 
 from flows.forms import HighResResultForm, SampleSentForm
-from flows.runtime import Step, run_steps
+from flows.runtime import RELEASE_HOOKS, Step, run_steps
 from models.stages import record_high_res_result, record_sample
 
 __all__ = ["high_res_typing"]
 
 
-@flow(name="high-res-typing", flow_run_name="high-res-typing-case-{case_id}", persist_result=True)
+@flow(
+    name="high-res-typing",
+    flow_run_name="high-res-typing-case-{case_id}",
+    persist_result=True,
+    **RELEASE_HOOKS,
+)
 def high_res_typing(case_id: str) -> str:
     """Record the confirmatory sample and the lab's high-resolution result (started when a member consents).
 

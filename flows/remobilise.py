@@ -6,14 +6,14 @@ from prefect import flow
 from sqlmodel import Session
 
 from flows.forms import ContactForm
-from flows.runtime import ask_until_valid, config, describe, finish, session, stage_run
+from flows.runtime import RELEASE_HOOKS, ask_until_valid, config, describe, finish, session, stage_run
 from models.pipeline import CaseStage
 from models.stages import Outcome, enter_stage, record_contact, start_contact_attempt
 
 __all__ = ["remobilise"]
 
 
-@flow(name="remobilise", flow_run_name="remobilise-case-{case_id}", persist_result=True)
+@flow(name="remobilise", flow_run_name="remobilise-case-{case_id}", persist_result=True, **RELEASE_HOOKS)
 def remobilise(case_id: str) -> str:
     """Re-mobilise the member of a screened case: a message goes out, then you record each contact attempt.
 

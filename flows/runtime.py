@@ -4,18 +4,25 @@ a session factory and a few settings. Flows never read settings themselves (DESI
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import copy
+import logging
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
+from uuid import UUID
 
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.objects import FlowRun, State, StateType
 from prefect.context import FlowRunContext
 from prefect.events import emit_event
-from prefect.exceptions import Pause
+from prefect.exceptions import ObjectNotFound, Pause
 from prefect.flow_runs import pause_flow_run, suspend_flow_run
 from prefect.input import RunInput
+from prefect.input.actions import create_flow_run_input, delete_flow_run_input, read_flow_run_input
 from prefect.logging import get_run_logger
+from pydantic import create_model
 from sqlmodel import Session
 
 import hla
@@ -23,10 +30,12 @@ from models.cases import PatientSearch
 from models.errors import DonorflowError, ValidationError
 from models.registry import Donor
 from models.signup_import import ImportPolicy
+from models.stage_forms import form_defaults, masked_answer
 from models.stages import Outcome, claim_case, release_case, replayed_outcome
 from models.transitions import get_case
 
 __all__ = [
+    "RELEASE_HOOKS",
     "FlowConfig",
     "Step",
     "answer_step",
@@ -38,6 +47,9 @@ __all__ = [
     "describe",
     "emit_case_event",
     "finish",
+    "holder_gone",
+    "prefilled",
+    "release_when_run_ends",
     "run_steps",
     "session",
     "stage_run",
@@ -91,46 +103,89 @@ def _deployed() -> bool:
     return bool(context and context.flow_run and context.flow_run.deployment_id)
 
 
-def ask(form: type[F], key: str, description: str) -> F:
-    """Wait for a coordinator's answer in the UI: suspend when deployed (days), else pause in-process."""
-    with_description = form.with_initial_data(description=description)
+NOT_ACCEPTED = (
+    "**未接受：{problem}。请修改后重新提交 Not accepted: {problem}. Please correct and submit again.**"
+)
+
+
+def prefilled(form: type[F], description: str, values: Mapping[str, Any]) -> type[F]:
+    """The form with `values` as its fields' defaults, so the UI shows them filled in.
+
+    Like RunInput.with_initial_data, but keeping each field's title, description and position
+    (with_initial_data rebuilds the fields from their annotations alone, and the form loses its labels).
+    """
+    fields: dict[str, Any] = {}
+    for name, value in values.items():
+        info = copy.copy(form.model_fields[name])
+        info.default, info.default_factory = value, None
+        fields[name] = (form.model_fields[name].annotation, info)
+    model = create_model(form.__name__, __base__=form, **fields)
+    model._description = description  # what with_initial_data sets
+    return model
+
+
+def ask(form: type[F], key: str, description: str, previous: F | None = None) -> F:
+    """Wait for a coordinator's answer in the UI: suspend when deployed (days), else pause in-process.
+
+    The form shows today's dates (Shanghai) in its pickers and, when asked again, the previous answer.
+    The answer comes back with ID and phone numbers masked in its free text, and Prefect keeps only that.
+    """
+    initial: dict[str, Any] = form_defaults(form)
+    if previous is not None:
+        initial |= {name: getattr(previous, name) for name in form.model_fields}
+    with_initial = prefilled(form, description, initial)
     if _deployed():
-        answer = suspend_flow_run(wait_for_input=with_description, key=key)
+        answer = suspend_flow_run(wait_for_input=with_initial, key=key)
     else:
         settings = config()
         answer = pause_flow_run(
-            wait_for_input=with_description,
+            wait_for_input=with_initial,
             key=key,
             timeout=settings.pause_timeout_seconds,
             poll_interval=settings.pause_poll_seconds,
         )
     assert answer is not None
-    return answer
+    return _keep_masked(answer)
+
+
+def _keep_masked(answer: F) -> F:
+    """Replace the run input Prefect stored for this answer by its masked, complete form.
+
+    Complete: a re-run after a suspend replays exactly this answer (defaults included), not defaults
+    computed again on another day. Masked: free text typed by a coordinator keeps no ID or phone numbers.
+    """
+    masked = masked_answer(answer)
+    value = masked.model_dump(mode="json")
+    key = answer.metadata.key
+    run_id = answer.metadata.receiver
+    if read_flow_run_input(key, flow_run_id=run_id) != value:
+        delete_flow_run_input(key, flow_run_id=run_id)
+        create_flow_run_input(key, value, flow_run_id=run_id)
+    return masked
 
 
 def ask_until_valid(
     form: type[F], key: str, description: str, apply: Callable[[Session, F], Outcome]
 ) -> Outcome:
-    """Ask, apply the answer through a models/ service, and on a broken rule ask again with the reason.
+    """Ask, apply the answer through a models/ service, and on a broken rule ask again with the reason,
+    the form filled in with the previous answer (the coordinator corrects one field, not eight).
 
     After a suspend the flow re-runs from the top: earlier answers come back under their keys, fail or
     replay exactly as before, and the loop reaches the new answer. The case is never left half-changed.
+    A rejected answer is a warning in the run's log: the run goes on, and the next answer may be right.
     """
     logger = get_run_logger()
     problem = ""
+    previous: F | None = None
     for attempt in range(1, 100):
-        text = (
-            description
-            if not problem
-            else f"**Not accepted: {problem}.** Please answer again.\n\n{description}"
-        )
-        answer = ask(form, f"{key}-{attempt}", text)
+        text = description if not problem else f"{NOT_ACCEPTED.format(problem=problem)}\n\n{description}"
+        answer = ask(form, f"{key}-{attempt}", text, previous)
         try:
             with session() as db_session:
                 return apply(db_session, answer)
         except ValidationError as exc:
-            problem = str(exc)
-            logger.error("answer %d to %s not accepted: %s", attempt, key, problem)
+            problem, previous = str(exc).rstrip("."), answer
+            logger.warning("answer %d to %s not accepted: %s", attempt, key, problem)
     raise ValidationError(f"{key}: too many answers not accepted")
 
 
@@ -144,12 +199,19 @@ def emit_case_event(case_id: str, stage: str) -> None:
 
 @contextmanager
 def stage_run(case_id: str, flow_name: str) -> Iterator[str]:
-    """Hold the case for this run: claimed at the start (a second live run is refused), kept while the
-    run is suspended, released when the run ends or fails."""
+    """Hold the case for this run: claimed at the start (a second live run is refused, a stale claim of a
+    run that ended is taken over), kept while the run is suspended, released when the run ends or fails.
+    A run cancelled, crashed or killed outside this process is released by RELEASE_HOOKS or found stale."""
     run_id = current_run_id() or f"local-{flow_name}"
     with session() as db_session:
         try:
-            claim_case(session=db_session, case_id=case_id, flow_run_id=run_id)
+            claim_case(
+                session=db_session,
+                case_id=case_id,
+                flow_run_id=run_id,
+                holder_gone=holder_gone,
+                actor=f"flow:{flow_name}",
+            )
         except DonorflowError as exc:
             get_run_logger().error("%s: %s", flow_name, exc)
             raise
@@ -163,6 +225,55 @@ def stage_run(case_id: str, flow_name: str) -> Iterator[str]:
         raise
     with session() as db_session:
         release_case(session=db_session, case_id=case_id, flow_run_id=run_id)
+
+
+# The states in which a run will never answer its form again: its claim on a case is stale. Cancelling
+# counts: a coordinator asked for it (a run whose process was killed stays Running until cancelled).
+_GONE = {StateType.CANCELLED, StateType.CANCELLING, StateType.CRASHED, StateType.FAILED, StateType.COMPLETED}
+
+
+def holder_gone(run_id: str) -> str | None:
+    """Why the flow run `run_id` no longer holds its case (its state, or that it does not exist), or
+    None while it runs, waits for an answer or is scheduled to resume."""
+    try:
+        flow_run_id = UUID(run_id)
+    except ValueError:
+        return None  # not a Prefect run id: cannot tell, keep the claim
+    with get_client(sync_client=True) as client:
+        try:
+            state = client.read_flow_run(flow_run_id).state
+        except ObjectNotFound:
+            return "it does not exist"
+    if state is None or state.type not in _GONE:
+        return None
+    return state.name or state.type.value
+
+
+def release_when_run_ends(flow: Any, flow_run: FlowRun, state: State[Any]) -> None:
+    """State hook of every stage flow (cancelled, crashed, failed): free the case this run held.
+
+    Runs in the flow's process (failure), or in the served process that cancels or saw it crash. A
+    suspended run cancelled in the UI has no process left: the server cancels it directly and no hook
+    runs; the next stage run finds the claim stale instead (holder_gone).
+    """
+    case_id = str(flow_run.parameters.get("case_id", ""))
+    with session() as db_session:
+        released = release_case(
+            session=db_session,
+            case_id=case_id,
+            flow_run_id=str(flow_run.id),
+            actor=f"flow:{flow.name}",
+            reason=f"run {state.name or state.type.value}",
+        )
+    if released:
+        logging.getLogger("donorflow.flows").info("case %s released: run %s", case_id, state.name)
+
+
+RELEASE_HOOKS: dict[str, Any] = {
+    "on_cancellation": [release_when_run_ends],
+    "on_crashed": [release_when_run_ends],
+    "on_failure": [release_when_run_ends],
+}
 
 
 def describe(case_id: str, what: str) -> str:

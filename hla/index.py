@@ -301,7 +301,8 @@ class HlaIndex:
         scanned in contiguous parts on a thread pool (numpy releases the GIL in take and ufuncs)."""
         columns = [(packed[locus], self._pairs[locus]) for locus in order]
         workers = _workers() if self._n >= 4 * _CHUNK else 1
-        step = -(-self._n // (workers * _CHUNK)) * _CHUNK
+        # At least one chunk per part: an index emptied by withdrawals (n = 0) still scans one empty range.
+        step = max(1, -(-self._n // (workers * _CHUNK))) * _CHUNK
         bounds = [(lo, min(self._n, lo + step)) for lo in range(0, self._n, step)] or [(0, 0)]
         if len(bounds) == 1:
             parts = [self._scan_range(columns, threshold, *bounds[0])]

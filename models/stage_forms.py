@@ -7,12 +7,14 @@ that compare answers with the case (dates in order, results consistent) live in 
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
-from typing import Any, Literal
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, Field
 
-from models.clock import SHANGHAI
+from models.clock import local_date
+from models.masking import mask_text
 
 __all__ = [
     "ContactAnswer",
@@ -24,16 +26,53 @@ __all__ = [
     "HighResResult",
     "SampleSent",
     "StageAnswer",
+    "form_defaults",
+    "masked_answer",
+    "today",
 ]
 
 
-def today() -> date:
-    """Today in the branch's timezone: the default of a date field in a form."""
-    return datetime.now(SHANGHAI).date()
+def today(now: datetime | None = None) -> date:
+    """Today in the branch's timezone (Asia/Shanghai), whatever the server's zone: the default of a
+    date field in a form. 17:00 UTC on 14 June is already 15 June in Shanghai."""
+    return local_date(now or datetime.now(UTC))
 
 
-def _in_90_days() -> date:
-    return today() + timedelta(days=90)
+def _in_90_days(now: datetime | None = None) -> date:
+    return today(now) + timedelta(days=90)
+
+
+_DAY_DEFAULTS: dict[Callable[..., Any], Callable[[datetime | None], date]] = {
+    today: today,
+    _in_90_days: _in_90_days,
+}
+
+
+def form_defaults(form: type[BaseModel], now: datetime | None = None) -> dict[str, date]:
+    """The dated defaults of a form as of `now`, to show in its date pickers.
+
+    A `default_factory` is not in the JSON schema, so the UI would show an empty picker; the flow puts
+    these values into the form it shows instead, computed on the branch's (Shanghai) day.
+    """
+    return {
+        name: _DAY_DEFAULTS[field.default_factory](now)
+        for name, field in form.model_fields.items()
+        if field.default_factory in _DAY_DEFAULTS
+    }
+
+
+A = TypeVar("A", bound=BaseModel)
+
+
+def masked_answer(answer: A) -> A:
+    """The answer with ID and phone numbers masked in every free-text field (notes, reasons, names):
+    what a coordinator types is kept, in Prefect and in the case record, without them (DESIGN.md §8)."""
+    changed = {
+        name: mask_text(value)
+        for name, value in answer
+        if isinstance(value, str) and mask_text(value) != value
+    }
+    return answer.model_copy(update=changed) if changed else answer
 
 
 def _at(position: int) -> dict[str, Any]:

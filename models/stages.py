@@ -7,6 +7,8 @@ with the same keys and gets the same outcome without a second record or transiti
 
 from __future__ import annotations
 
+import calendar
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
@@ -14,15 +16,17 @@ from typing import Literal
 from sqlalchemy import or_, update
 from sqlmodel import Session, col, select
 
-from models.cases import CaseRecord, DonorCase, FollowUp
+import hla
+from models.cases import CaseRecord, DonorCase, FollowUp, StageEvent
 from models.clock import SHANGHAI, local_date
 from models.db import transaction, utcnow
 from models.deferrals import defer_member
 from models.errors import ConflictError, IllegalTransitionError, ValidationError
+from models.masking import mask_text
 from models.matching import grade_case
 from models.outbox import enqueue
 from models.pipeline import STAGE_DEADLINES, CaseStage, CaseStatus, CloseReason
-from models.registry import Donor
+from models.registry import HLA_COLUMNS, Donor
 from models.stage_forms import (
     ContactAnswer,
     DonationBooked,
@@ -32,36 +36,59 @@ from models.stage_forms import (
     HighResResult,
     SampleSent,
     StageAnswer,
+    masked_answer,
+    today,
 )
 from models.transitions import advance_case, close_case, get_case
 from models.typings import add_high_res_typing
 
 __all__ = [
+    "CLAIM_ENTITY",
     "FOLLOW_UP_SCHEDULE",
     "Outcome",
+    "add_months",
     "book_donation",
     "book_exam",
     "claim_case",
     "enter_stage",
     "find_record",
+    "follow_up_dates",
     "record_contact",
     "record_donation",
     "record_exam_result",
     "record_high_res_result",
     "record_sample",
     "release_case",
+    "release_claim",
     "replayed_outcome",
     "start_contact_attempt",
 ]
 
-# DKMS practice: day 2, week 1, month 1, month 6, then yearly for 10 years (DESIGN.md §6).
-FOLLOW_UP_SCHEDULE: tuple[tuple[str, timedelta], ...] = (
-    ("day-2", timedelta(days=2)),
-    ("week-1", timedelta(weeks=1)),
-    ("month-1", timedelta(days=30)),
-    ("month-6", timedelta(days=182)),
-    *((f"year-{n}", timedelta(days=round(365.25 * n))) for n in range(1, 11)),
+# DKMS practice: day 2, week 1, month 1, month 6, then yearly for 10 years (DESIGN.md §6), as
+# (label, days, calendar months) after the donation: anniversaries are calendar dates, not day counts.
+FOLLOW_UP_SCHEDULE: tuple[tuple[str, int, int], ...] = (
+    ("day-2", 2, 0),
+    ("week-1", 7, 0),
+    ("month-1", 0, 1),
+    ("month-6", 0, 6),
+    *((f"year-{n}", 0, 12 * n) for n in range(1, 11)),
 )
+
+
+def add_months(day: date, months: int) -> date:
+    """The same day of the month `months` later; past the end of a shorter month, its last day
+    (31 Jan + 1 month → 28 or 29 Feb; 29 Feb + 1 year → 28 Feb in a common year)."""
+    index = day.year * 12 + day.month - 1 + months
+    year, month = divmod(index, 12)
+    return date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
+
+
+def follow_up_dates(donated_on: date) -> list[tuple[str, date]]:
+    """The follow-up schedule of a donation on `donated_on`: (label, due date), earliest first."""
+    return [
+        (label, add_months(donated_on, months) + timedelta(days=days))
+        for label, days, months in FOLLOW_UP_SCHEDULE
+    ]
 
 
 @dataclass(frozen=True)
@@ -75,32 +102,121 @@ class Outcome:
 
 
 # -- the one live stage run per case ------------------------------------------------------------------
-def claim_case(*, session: Session, case_id: str, flow_run_id: str) -> DonorCase:
-    """Mark the case as worked on by this flow run; a second live run on the same case is refused."""
+# Claims are audited as StageEvents of entity "claim" (the funnel counts only "case" and "donor" events):
+# from_state is the case's stage, to_state what happened, flow_run_id the run that held the claim.
+CLAIM_ENTITY = "claim"
+
+
+def claim_case(
+    *,
+    session: Session,
+    case_id: str,
+    flow_run_id: str,
+    holder_gone: Callable[[str], str | None] | None = None,
+    actor: str = "flow",
+) -> DonorCase:
+    """Mark the case as worked on by this flow run; a second live run on the same case is refused.
+
+    A claim held by a run that no longer runs is stale: `holder_gone(run_id)` says why (e.g. "Cancelled",
+    "does not exist") or None while that run may still answer. A stale claim is taken over, audited.
+    """
     case = get_case(session=session, case_id=case_id)
     if case.status != CaseStatus.ACTIVE:
         raise IllegalTransitionError(f"case {case_id} is closed ({case.closed_reason or case.stage})")
-    with transaction(session):
-        result = session.exec(
-            update(DonorCase)
-            .where(col(DonorCase.id) == case_id)
-            .where(or_(col(DonorCase.live_run_id).is_(None), col(DonorCase.live_run_id) == flow_run_id))
-            .values(live_run_id=flow_run_id)
+    if _set_claim(session, case_id, expected=None, flow_run_id=flow_run_id):
+        session.refresh(case)
+        return case
+    session.refresh(case)
+    holder = case.live_run_id
+    why = holder_gone(holder) if holder and holder_gone is not None else None
+    if holder is None or why is None:
+        raise ConflictError(
+            f"case {case_id} already has a live stage run ({holder}): answer or cancel that run, "
+            f"or release the case with `donorflow cases release {case_id} --reason ...`"
         )
-        if result.rowcount != 1:
-            session.refresh(case)
-            raise ConflictError(f"case {case_id} already has a live stage run ({case.live_run_id})")
+    if not _set_claim(
+        session,
+        case_id,
+        expected=holder,
+        flow_run_id=flow_run_id,
+        event=(case, "taken_over", actor, f"run {holder} is no longer running ({why})"[:200], holder),
+    ):
+        session.refresh(case)
+        raise ConflictError(f"case {case_id} already has a live stage run ({case.live_run_id})")
     session.refresh(case)
     return case
 
 
-def release_case(*, session: Session, case_id: str, flow_run_id: str | None = None) -> None:
-    """Free the case for the next stage run; with `flow_run_id`, only if this run holds it."""
+def _set_claim(
+    session: Session,
+    case_id: str,
+    *,
+    expected: str | None,
+    flow_run_id: str | None,
+    event: tuple[DonorCase, str, str, str, str | None] | None = None,
+) -> bool:
+    """Compare-and-set the case's claim; with `event`, audit it in the same transaction."""
     statement = update(DonorCase).where(col(DonorCase.id) == case_id)
-    if flow_run_id is not None:
-        statement = statement.where(col(DonorCase.live_run_id) == flow_run_id)
+    if flow_run_id is not None and expected is None:
+        held = or_(col(DonorCase.live_run_id).is_(None), col(DonorCase.live_run_id) == flow_run_id)
+        statement = statement.where(held)
+    elif expected is not None:
+        statement = statement.where(col(DonorCase.live_run_id) == expected)
     with transaction(session):
-        session.exec(statement.values(live_run_id=None))
+        changed = session.exec(statement.values(live_run_id=flow_run_id)).rowcount == 1
+        if changed and event is not None:
+            case, what, actor, reason, held_by = event
+            session.add(
+                StageEvent(
+                    entity=CLAIM_ENTITY,
+                    donor_id=case.donor_id,
+                    case_id=case.id,
+                    from_state=case.stage,
+                    to_state=what,
+                    at=utcnow(),
+                    actor=actor[:100],
+                    reason=mask_text(reason)[:200],
+                    flow_run_id=held_by,
+                )
+            )
+    return changed
+
+
+def release_case(
+    *,
+    session: Session,
+    case_id: str,
+    flow_run_id: str | None = None,
+    actor: str = "",
+    reason: str | None = None,
+) -> bool:
+    """Free the case for the next stage run; with `flow_run_id`, only if this run holds it.
+
+    With a `reason` (a cancelled, crashed or failed run) the release is audited. True if it was held.
+    """
+    case = session.get(DonorCase, case_id)
+    if case is None:
+        return False
+    holder = flow_run_id or case.live_run_id
+    if holder is None:
+        return False
+    event = (case, "released", actor or "flow", reason, holder) if reason else None
+    return _set_claim(session, case_id, expected=holder, flow_run_id=None, event=event)
+
+
+def release_claim(*, session: Session, case_id: str, actor: str, reason: str) -> str:
+    """A coordinator frees a stuck case (its run is gone or will never be answered); audited with who,
+    when, why and which run held it. Returns that run's id."""
+    if not reason.strip():
+        raise ValidationError("a reason is required to release a case (it goes into the audit log)")
+    case = get_case(session=session, case_id=case_id)
+    holder = case.live_run_id
+    if holder is None:
+        raise ValidationError(f"case {case_id} is not claimed by any stage run: nothing to release")
+    event = (case, "released", actor, reason.strip(), holder)
+    if not _set_claim(session, case_id, expected=holder, flow_run_id=None, event=event):
+        raise ConflictError(f"case {case_id} changed hands while releasing it: look again")
+    return holder
 
 
 # -- stage entry and records ----------------------------------------------------------------------------
@@ -135,7 +251,7 @@ def _record(
             case_id=case.id,
             stage=case.stage,
             key=key,
-            data=answer.model_dump(mode="json"),
+            data=masked_answer(answer).model_dump(mode="json"),  # free text: no ID or phone numbers
             actor=_actor(answer),
             flow_run_id=flow_run_id,
         )
@@ -154,7 +270,7 @@ def _require_stage(case: DonorCase, stage: CaseStage) -> None:
 
 
 def _not_in_future(value: date, label: str) -> None:
-    if value > datetime.now(SHANGHAI).date():
+    if value > today():
         raise ValidationError(f"{label} ({value}) is in the future")
 
 
@@ -204,7 +320,7 @@ def record_contact(
         return Outcome("advanced" if moved else "retry", case.stage, replayed=True)
     _require_stage(case, CaseStage.REMOBILISING)
     if answer.reached and answer.available_to < answer.available_from:
-        raise ValidationError("available until is before available from: please answer again")
+        raise ValidationError("available until is before available from")
     actor = _actor(answer)
     # The answer is added now and committed with the transition it causes: both or neither.
     _record(session, case, key, answer, flow_run_id)
@@ -273,10 +389,15 @@ def record_high_res_result(
     _not_in_future(answer.result_date, "the result date")
     if answer.result_date < sample:
         raise ValidationError(f"the result date {answer.result_date} is before the sample date {sample}")
+    _check_typing(answer)
     actor = _actor(answer)
     _record(session, case, "high-res-result", answer, flow_run_id)
     add_high_res_typing(session=session, donor_id=case.donor_id, answer=answer, sampled_on=sample)
-    grade_case(session=session, case_id=case.id, source="high_res")  # the grade history shows what changed
+    try:
+        grade_case(session=session, case_id=case.id, source="high_res")  # the history shows what changed
+    except hla.HlaError as exc:  # e.g. a pair the fields allow one by one but the locus does not
+        session.rollback()
+        raise ValidationError(f"the high-resolution typing: {exc}") from exc
     if answer.centre_decision == "not_selected":
         return _close(
             session, case, CloseReason.NOT_SELECTED, actor, "centre chose another donor", flow_run_id
@@ -291,6 +412,20 @@ def record_high_res_result(
         due_at=utcnow() + STAGE_DEADLINES[CaseStage.EXAM],
     )
     return Outcome("advanced", CaseStage.EXAM.value)
+
+
+def _check_typing(answer: HighResResult) -> None:
+    """Every typed field must follow WHO nomenclature at its locus: a typo (`A*02:0x`) is asked again
+    with the field and the reason, like a broken date rule, instead of failing the run in grading."""
+    for column in HLA_COLUMNS:
+        text = getattr(answer, column).strip()
+        if not text:
+            continue
+        try:
+            hla.parse_typing(text, column.rpartition("_")[0].upper())
+        except hla.HlaError as exc:
+            field = HighResResult.model_fields[column].title or column
+            raise ValidationError(f"{field}: {exc}") from exc
 
 
 def _sample_date(session: Session, case: DonorCase) -> date:
@@ -355,7 +490,7 @@ def record_exam_result(
             session=session,
             donor_id=case.donor_id,
             until=answer.deferred_until,
-            reason=answer.reason,
+            reason=mask_text(answer.reason),
             actor=actor,
         )
     return _close(
@@ -401,12 +536,8 @@ def record_donation(
         raise ValidationError("the collection date is before G-CSF started")
     actor = _actor(answer)
     _record(session, case, "donation-completed", answer, flow_run_id)
-    for label, offset in FOLLOW_UP_SCHEDULE:
-        session.add(
-            FollowUp(
-                case_id=case.id, donor_id=case.donor_id, label=label, due_on=answer.collected_on + offset
-            )
-        )
+    for label, due_on in follow_up_dates(answer.collected_on):
+        session.add(FollowUp(case_id=case.id, donor_id=case.donor_id, label=label, due_on=due_on))
     donor = session.get(Donor, case.donor_id)
     assert donor is not None
     enqueue(

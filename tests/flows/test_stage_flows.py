@@ -3,21 +3,31 @@
 from __future__ import annotations
 
 import json
+import logging
+import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
+from uuid import uuid4
 
 import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+from prefect.client.schemas.objects import State
+from prefect.states import Cancelled, Suspended
+from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from flows import runtime
 from flows.exam import pre_donation_exam
 from flows.forms import ContactForm, ExamResultForm
+from flows.high_res import high_res_typing
 from flows.remobilise import remobilise
 from models.cases import CaseRecord, DonorCase, StageEvent
+from models.masking import mask_text
 from models.pipeline import CaseStage
 from models.registry import HlaTyping
 from models.stage_forms import today
@@ -40,10 +50,15 @@ def _case(session: Session, stage: CaseStage = CaseStage.SCREENED) -> DonorCase:
     return case
 
 
-def _logs(run_id: object) -> str:
+def _logs(run_id: object, level: int = 0) -> str:
+    """The run's log lines at `level` or above (they reach the server in batches: wait for the first)."""
+    deadline = time.monotonic() + 10
     with get_client(sync_client=True) as client:
-        logs = client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run_id])))
-    return "\n".join(log.message for log in logs)
+        while True:
+            logs = client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run_id])))
+            if logs or time.monotonic() > deadline:
+                return "\n".join(log.message for log in logs if log.level >= level)
+            time.sleep(0.2)
 
 
 def test_remobilise_retries_unreached_then_consent_moves_the_case_on(wired: Session) -> None:
@@ -212,3 +227,130 @@ def test_screening_without_candidates_searches_the_registry_and_grades_each_case
     ]
     opened = {c.donor_id for c in wired.exec(select(DonorCase)).all()}
     assert opened == {typed[0].id, typed[1].id}
+
+
+def _with_sample(session: Session, case: DonorCase) -> None:
+    session.add(
+        CaseRecord(
+            case_id=case.id,
+            stage="high_res_typing",
+            key="sample",
+            actor="a",
+            data={"sample_date": TODAY, "lab": "l", "volume_ml": 10},
+        )
+    )
+    session.commit()
+
+
+def test_a_typo_in_the_high_res_result_is_asked_again_prefilled_and_the_fix_advances_the_case(
+    wired: Session,
+) -> None:
+    case = _case(wired, CaseStage.HIGH_RES_TYPING)
+    _with_sample(wired, case)
+    typo = {
+        "coordinator": "李老师",
+        "result_date": TODAY,
+        "centre_decision": "proceed_to_workup",
+        **{**PATIENT_TYPING, "a_2": "A*02:0x"},
+    }
+    coordinator = Coordinator()
+    with ThreadPoolExecutor(1) as pool:
+        running = pool.submit(high_res_typing, case.id)
+        run = coordinator.run_named(f"high-res-typing-case-{case.id}")
+        coordinator.answer(run.id, typo)
+        key, schema, description = coordinator.next_form(run.id)
+        assert key == "high-res-result-2"
+        defaults = {name: field.get("default") for name, field in schema["properties"].items()}
+        assert {name: defaults[name] for name in typo} == typo  # the previous answer, to correct
+        assert schema["properties"]["a_2"]["title"] == "A (2)"  # labels kept in the prefilled form
+        assert description.startswith('**未接受：A (2): "A*02:0x"')
+        assert "Not accepted: A (2)" in description and description.count("未接受") == 1
+        coordinator.answer(run.id, {**typo, "a_2": "A*02:01"})
+        assert running.result(timeout=60) == "advanced"
+    wired.expire_all()
+    moved = wired.get(DonorCase, case.id)
+    assert moved is not None and (moved.stage, moved.live_run_id) == ("exam", None)
+    record = wired.exec(select(CaseRecord).where(CaseRecord.key == "high-res-result")).one()
+    assert record.data["a_2"] == "A*02:01"
+    assert 'answer 1 to high-res-result not accepted: A (2): "A*02:0x"' in _logs(run.id, logging.WARNING)
+    assert "not accepted" not in _logs(run.id, logging.ERROR)
+
+
+def test_date_pickers_show_the_shanghai_day_the_form_is_asked(wired: Session) -> None:
+    case = _case(wired)
+    coordinator = Coordinator()
+    with ThreadPoolExecutor(1) as pool:
+        running = pool.submit(remobilise, case.id)
+        run = coordinator.run_named(f"remobilise-case-{case.id}")
+        _key, schema, _description = coordinator.next_form(run.id)
+        shown = today()  # the Shanghai day (models/stage_forms.today)
+        assert schema["properties"]["available_from"]["default"] == shown.isoformat()
+        assert schema["properties"]["available_to"]["default"] == (shown + timedelta(days=90)).isoformat()
+        coordinator.answer(run.id, {"coordinator": "李老师", "reached": True, "willing": False})
+        assert running.result(timeout=60) == "closed"
+
+
+def test_phone_and_id_numbers_typed_into_a_note_are_masked_in_prefect_and_the_case_record(
+    wired: Session,
+) -> None:
+    case = _case(wired)
+    phone, national_id = "13812345678", "410102199001011234"
+    note = f"家属电话 {phone}，身份证 {national_id}，下周再打"
+    coordinator = Coordinator()
+    with ThreadPoolExecutor(1) as pool:
+        running = pool.submit(remobilise, case.id)
+        run = coordinator.run_named(f"remobilise-case-{case.id}")
+        coordinator.answer(run.id, {"coordinator": "李老师", "reached": False, "notes": note})
+        coordinator.answer(run.id, {"coordinator": "李老师", "reached": False, "notes": note})
+        assert running.result(timeout=60) == "closed"
+    with get_client(sync_client=True) as client:
+        stored = client.filter_flow_run_input(run.id, key_prefix="", limit=100, exclude_keys=set())
+    responses = [json.loads(i.value) for i in stored if i.key.endswith("-response")]
+    assert len(responses) == 2
+    everything = "\n".join(i.value for i in stored)
+    assert phone not in everything and national_id not in everything
+    assert all(r["notes"] == mask_text(note) for r in responses)
+    assert "138****5678" in mask_text(note)
+    assert all(r["available_from"] == TODAY for r in responses)  # complete: a replay needs no defaults
+    records = wired.exec(select(CaseRecord).where(CaseRecord.case_id == case.id)).all()
+    assert [r.data["notes"] for r in records] == [responses[0]["notes"]] * 2
+
+
+def _prefect_run(state: State[Any]) -> str:
+    with get_client(sync_client=True) as client:
+        return str(client.create_flow_run(remobilise, name="an-earlier-run", state=state).id)
+
+
+@pytest.mark.parametrize(
+    ("holder", "why"),
+    [(lambda: _prefect_run(Cancelled()), "Cancelled"), (lambda: str(uuid4()), "it does not exist")],
+    ids=["cancelled", "missing"],
+)
+def test_a_claim_held_by_a_run_that_ended_is_taken_over_and_audited(
+    wired: Session, holder: Callable[[], str], why: str
+) -> None:
+    case = _case(wired)
+    stale = holder()
+    wired.exec(update(DonorCase).where(col(DonorCase.id) == case.id).values(live_run_id=stale))
+    wired.commit()
+    coordinator = Coordinator()
+    with ThreadPoolExecutor(1) as pool:
+        running = pool.submit(remobilise, case.id)
+        run = coordinator.run_named(f"remobilise-case-{case.id}")
+        coordinator.answer(run.id, {"coordinator": "李老师", "reached": True, "willing": False})
+        assert running.result(timeout=60) == "closed"
+    audit = wired.exec(select(StageEvent).where(StageEvent.entity == "claim")).one()
+    assert (audit.to_state, audit.flow_run_id, audit.actor) == ("taken_over", stale, "flow:remobilise")
+    assert audit.reason == f"run {stale} is no longer running ({why})"
+
+
+def test_a_claim_held_by_a_run_waiting_for_an_answer_is_refused(wired: Session) -> None:
+    case = _case(wired)
+    waiting = _prefect_run(Suspended())
+    wired.exec(update(DonorCase).where(col(DonorCase.id) == case.id).values(live_run_id=waiting))
+    wired.commit()
+    state = remobilise(case.id, return_state=True)
+    assert state.is_failed() and f"already has a live stage run ({waiting})" in str(state.message)
+    wired.expire_all()
+    held = wired.get(DonorCase, case.id)
+    assert held is not None and held.live_run_id == waiting

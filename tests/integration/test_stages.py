@@ -8,7 +8,8 @@ import pytest
 from sqlmodel import Session, col, select
 
 from models.cases import CaseRecord, DonorCase, FollowUp, StageEvent
-from models.errors import ConflictError, ValidationError
+from models.errors import ConflictError, NotFoundError, ValidationError
+from models.funnel import funnel_counts
 from models.outbox import Outbox
 from models.pipeline import CaseStage
 from models.registry import Donor, HlaTyping
@@ -35,6 +36,7 @@ from models.stages import (
     record_high_res_result,
     record_sample,
     release_case,
+    release_claim,
     start_contact_attempt,
 )
 from models.transitions import open_case
@@ -337,3 +339,127 @@ def test_high_res_result_regrades_the_case_and_keeps_the_grade_history(session: 
         ("high_res", 5, 6, "potential"),
     ]
     assert grades[1].loci["A"] == ["antigen", "allele"]
+
+
+def test_follow_ups_of_a_leap_day_donation_are_calendar_anniversaries(session: Session) -> None:
+    case = _case(session)
+    for stage in (CaseStage.HIGH_RES_TYPING, CaseStage.EXAM, CaseStage.DONATION):
+        case = enter_stage(session=session, case_id=case.id, stage=stage, actor="arrange")
+    done = DonationCompleted(coordinator="王", completed=True, collected_on=date(2020, 2, 29))
+    record_donation(session=session, case_id=case.id, answer=done)
+    follow_ups = session.exec(select(FollowUp).where(FollowUp.case_id == case.id)).all()
+    due = {f.label: f.due_on for f in follow_ups}
+    assert (due["month-1"], due["year-1"], due["year-2"], due["year-10"]) == (
+        date(2020, 3, 29),
+        date(2021, 2, 28),
+        date(2022, 2, 28),
+        date(2030, 2, 28),
+    )
+
+
+def test_a_typo_in_the_high_res_result_is_a_validation_error_naming_the_field_and_changes_nothing(
+    session: Session,
+) -> None:
+    import hla
+
+    case = _case(session)
+    record_contact(session=session, case_id=case.id, attempt=1, answer=_willing(), max_attempts=3)
+    record_sample(
+        session=session, case_id=case.id, answer=SampleSent(coordinator="a", sample_date=today(), lab="l")
+    )
+    typo = HighResResult(
+        coordinator="a",
+        result_date=today(),
+        centre_decision="proceed_to_workup",
+        **{**TYPING, "a_2": "A*02:0x"},
+    )
+    with pytest.raises(ValidationError, match=r'A \(2\): "A\*02:0x"') as raised:
+        record_high_res_result(session=session, case_id=case.id, answer=typo)
+    assert isinstance(raised.value.__cause__, hla.TypingError)
+    session.rollback()
+    session.refresh(case)
+    assert (case.stage, case.status) == ("high_res_typing", "active")
+    assert not session.exec(select(CaseRecord).where(CaseRecord.key == "high-res-result")).all()
+    assert not session.exec(select(HlaTyping).where(HlaTyping.resolution == "high")).all()
+    fixed = typo.model_copy(update={"a_2": "A*02:01"})
+    assert record_high_res_result(session=session, case_id=case.id, answer=fixed).stage == "exam"
+
+
+def _claimed(session: Session, run_id: str = "run-1") -> DonorCase:
+    case = _case(session)
+    return claim_case(session=session, case_id=case.id, flow_run_id=run_id)
+
+
+def _claim_events(session: Session) -> list[tuple[str, str | None, str, str | None, str | None]]:
+    rows = session.exec(
+        select(StageEvent).where(StageEvent.entity == "claim").order_by(col(StageEvent.id))
+    ).all()
+    return [(e.to_state, e.from_state, e.actor, e.reason, e.flow_run_id) for e in rows]
+
+
+def test_a_stale_claim_is_taken_over_with_an_audit_event_naming_the_run_that_held_it(
+    session: Session,
+) -> None:
+    case = _claimed(session, "old-run")
+    with pytest.raises(ConflictError, match=r"live stage run \(old-run\).*donorflow cases release"):
+        claim_case(session=session, case_id=case.id, flow_run_id="new-run", holder_gone=lambda _: None)
+    taken = claim_case(
+        session=session,
+        case_id=case.id,
+        flow_run_id="new-run",
+        holder_gone=lambda run: "Cancelled" if run == "old-run" else None,
+        actor="flow:remobilise",
+    )
+    assert taken.live_run_id == "new-run"
+    assert _claim_events(session) == [
+        (
+            "taken_over",
+            "remobilising",
+            "flow:remobilise",
+            "run old-run is no longer running (Cancelled)",
+            "old-run",
+        )
+    ]
+    counts = funnel_counts(session=session, start=today() - timedelta(days=1), end=today())
+    assert counts.remobilisations == 1  # claim events are not stage entries
+
+
+def test_a_coordinator_releases_a_stuck_case_with_a_reason_audited(session: Session) -> None:
+    case = _claimed(session, "stuck-run")
+    held = release_claim(
+        session=session,
+        case_id=case.id,
+        actor="cli:王",
+        reason="server killed, 电话 13812345678",
+    )
+    session.refresh(case)
+    assert (held, case.live_run_id) == ("stuck-run", None)
+    assert _claim_events(session) == [
+        ("released", "remobilising", "cli:王", "server killed, 电话 138****5678", "stuck-run")
+    ]
+    assert claim_case(session=session, case_id=case.id, flow_run_id="next-run").live_run_id == "next-run"
+
+
+def test_releasing_needs_a_known_case_a_claim_and_a_reason(session: Session) -> None:
+    case = _case(session)
+    with pytest.raises(NotFoundError):
+        release_claim(session=session, case_id="no-such-case", actor="a", reason="r")
+    with pytest.raises(ValidationError, match="not claimed"):
+        release_claim(session=session, case_id=case.id, actor="a", reason="r")
+    claim_case(session=session, case_id=case.id, flow_run_id="run-1")
+    with pytest.raises(ValidationError, match="reason is required"):
+        release_claim(session=session, case_id=case.id, actor="a", reason="  ")
+    assert _claim_events(session) == []
+
+
+def test_a_run_that_ends_badly_releases_its_claim_audited_and_only_its_own(session: Session) -> None:
+    case = _claimed(session, "run-1")
+    assert not release_case(session=session, case_id=case.id, flow_run_id="run-2", reason="run Crashed")
+    assert release_case(
+        session=session, case_id=case.id, flow_run_id="run-1", actor="flow:remobilise", reason="run Cancelled"
+    )
+    session.refresh(case)
+    assert case.live_run_id is None
+    assert _claim_events(session) == [
+        ("released", "remobilising", "flow:remobilise", "run Cancelled", "run-1")
+    ]

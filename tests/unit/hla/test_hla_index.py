@@ -144,3 +144,20 @@ def test_search_validates_its_arguments(population: Population) -> None:
         index.search(patient, loci=("A", "B", "DRB1"), max_mismatches=-1)
     with pytest.raises(ValueError, match="not typed at C"):
         index.search(patient, loci=LOCI_8)
+
+
+def test_search_of_an_index_without_members_is_empty_not_an_error(population: Population) -> None:
+    patient = population.genotype(0)
+    found = HlaIndex.build([], population.reference).search(patient, loci=LOCI_8, max_mismatches=2)
+    assert (found.total, found.hits) == (0, ())
+
+
+def test_search_after_every_member_was_withdrawn_and_compacted_is_empty(population: Population) -> None:
+    members = population.members()[:5]
+    index = HlaIndex.build(members, population.reference)
+    for member in members:
+        index.remove(member.key)
+    assert index.search(members[0].genotype, loci=LOCI_8).total == 0
+    index.compact()
+    found = index.search(members[0].genotype, loci=LOCI_8, max_mismatches=2)
+    assert (len(index), found.total, found.hits) == (0, 0, ())

@@ -1,0 +1,116 @@
+"""The CLI for stuck cases and empty registries: a real process, a real database (both backends)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine
+from sqlmodel import Session, select
+
+from donorflow.demo import SIGNUP_HEADER, signup_rows
+from models.cases import DonorCase, StageEvent
+from models.stages import claim_case
+from models.transitions import open_case
+from tests.databases import BACKENDS, empty_all_tables, fresh_database
+from tests.e2e.test_cli import CliRunner
+from tests.factories import add_donor, add_search
+
+HLA = {
+    "A_1": "A*02:01",
+    "A_2": "A*24:02",
+    "B_1": "B*40:01",
+    "B_2": "B*46:01",
+    "C_1": "C*01:02",
+    "C_2": "C*03:04",
+    "DRB1_1": "DRB1*09:01",
+    "DRB1_2": "DRB1*15:01",
+}
+PATIENT = " ".join(HLA.values())
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with fresh_database(request.param, tmp_path_factory.mktemp(f"cli-cases-{request.param}")) as url:
+        yield url
+
+
+@pytest.fixture
+def run(database_url: str, tmp_path: Path) -> CliRunner:
+    engine = create_engine(database_url)
+    empty_all_tables(engine)
+    engine.dispose()
+    return CliRunner(database_url, tmp_path)
+
+
+def test_search_of_a_registry_without_searchable_members_is_empty_and_exits_0(run: CliRunner) -> None:
+    result = run("search", "--hla", PATIENT, "--json", check=False)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == []
+    human = run("search", "--hla", PATIENT)
+    assert "0 candidates" in human.stdout
+
+
+def test_search_after_the_only_member_withdrew_is_empty_and_exits_0(run: CliRunner, tmp_path: Path) -> None:
+    person = next(signup_rows(1, seed=5, day=date(2021, 6, 14)))
+    sheet = tmp_path / "drive.csv"
+    with sheet.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow([*SIGNUP_HEADER, *HLA])
+        writer.writerow([*person.cells(), *HLA.values()])
+    code = json.loads(run("donors", "import", str(sheet), "--json").stdout)["accepted"][0]["code"]
+    assert [row["code"] for row in json.loads(run("search", "--hla", PATIENT, "--json").stdout)] == [code]
+    run("donors", "withdraw", code, "--yes")
+    result = run("search", "--hla", PATIENT, "--json", check=False)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == []
+
+
+def _claimed_case(database_url: str) -> str:
+    engine = create_engine(database_url)
+    with Session(engine) as session:
+        donor, search = add_donor(session), add_search(session)
+        assert donor.id is not None
+        case = open_case(session=session, search_id=search.id, donor_id=donor.id, actor="search")
+        claim_case(session=session, case_id=case.id, flow_run_id="a-cancelled-run")
+        case_id = case.id
+    engine.dispose()
+    return case_id
+
+
+def test_cases_release_frees_a_stuck_case_and_audits_who_why_and_which_run(run: CliRunner) -> None:
+    case_id = _claimed_case(run.database_url)
+    result = run("cases", "release", case_id, "--reason", "run cancelled in the UI", "--actor", "李老师")
+    assert f"case {case_id}" in result.stdout and "a-cancelled-run" in result.stdout
+    engine = create_engine(run.database_url)
+    with Session(engine) as session:
+        case = session.get(DonorCase, case_id)
+        event = session.exec(select(StageEvent).where(StageEvent.entity == "claim")).one()
+    engine.dispose()
+    assert case is not None and case.live_run_id is None
+    assert (event.to_state, event.actor, event.reason, event.flow_run_id) == (
+        "released",
+        "李老师",
+        "run cancelled in the UI",
+        "a-cancelled-run",
+    )
+    again = run("cases", "release", case_id, "--reason", "twice", check=False)
+    assert again.returncode == 2 and "not claimed" in again.stderr
+
+
+@pytest.mark.parametrize(
+    ("case", "reason", "code", "message"),
+    [("no-such-case", "r", 3, "does not exist"), ("{case}", " ", 2, "reason is required")],
+    ids=["unknown-case", "empty-reason"],
+)
+def test_cases_release_refuses_an_unknown_case_or_an_empty_reason_in_one_line(
+    run: CliRunner, case: str, reason: str, code: int, message: str
+) -> None:
+    case_id = _claimed_case(run.database_url)
+    result = run("cases", "release", case.format(case=case_id), "--reason", reason, check=False)
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.returncode == code and len(lines) == 1 and message in lines[0], result.stderr
