@@ -26,8 +26,8 @@ from sqlmodel import Session
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from donorflow.demo import SIGNUP_HEADER, SignupRow, signup_rows, write_signup_csv  # noqa: E402
-from models.db import make_engine  # noqa: E402
-from models.signup_import import ImportPolicy, import_signups  # noqa: E402
+from models.core import make_engine
+from models.intake import ImportPolicy, import_signups
 from tests.databases import empty_all_tables, fresh_database  # noqa: E402
 
 

@@ -39,15 +39,20 @@ from flows import runtime  # noqa: E402
 from flows.remobilise import remobilise  # noqa: E402
 from flows.screening import PatientSearchForm, initial_screening  # noqa: E402
 from flows.signups import import_signups_flow  # noqa: E402
-from models.cases import PatientSearchCreate  # noqa: E402
-from models.db import make_engine  # noqa: E402
-from models.pipeline import CaseStage, RegistryStatus  # noqa: E402
-from models.registry import Donor  # noqa: E402
-from models.screening import ensure_search, screen_candidates  # noqa: E402
-from models.signup_import import ImportPolicy, import_signups  # noqa: E402
-from models.stage_forms import ContactAnswer  # noqa: E402
-from models.stages import enter_stage, record_contact, start_contact_attempt  # noqa: E402
-from models.transitions import open_case  # noqa: E402
+from models.cases import (
+    CaseStage,
+    ContactAnswer,
+    PatientSearchCreate,
+    ensure_search,
+    enter_stage,
+    open_case,
+    record_contact,
+    screen_candidates,
+    start_contact_attempt,
+)
+from models.core import make_engine
+from models.intake import ImportPolicy, import_signups
+from models.registry import Donor, RegistryStatus
 from tests.coordinator import Coordinator  # noqa: E402
 from tests.databases import empty_all_tables, fresh_database  # noqa: E402
 

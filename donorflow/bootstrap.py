@@ -19,13 +19,10 @@ from sqlalchemy.exc import SQLAlchemyError
 import hla
 import migrations
 from donorflow.settings import Settings
-from models.db import make_engine
-from models.errors import ConfigurationError
-from models.masking import PiiMaskingFilter, install_record_masking
+from models.core import ConfigurationError, PiiMaskingFilter, install_record_masking, make_engine
+from models.intake import ImportPolicy, SheetLimits
 from models.matching import IndexStore
 from models.registry import Donor
-from models.sheet_files import SheetLimits
-from models.signup_import import ImportPolicy
 
 log = logging.getLogger(__name__)
 

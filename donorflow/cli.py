@@ -19,13 +19,10 @@ from rich.table import Table
 from sqlmodel import Session
 
 from donorflow import bootstrap
-from models.atlas_import import import_atlas, is_atlas_file
-from models.errors import ConflictError, DonorflowError, NotFoundError, ValidationError
-from models.funnel import funnel_counts
-from models.members import create_event, show_donor, withdraw_donor
-from models.registry import RecruitmentEventCreate
-from models.signup_import import import_signups
-from models.signup_sheet import check_rejects_path, write_rejects_csv
+from models.cases import funnel_counts
+from models.core import ConflictError, DonorflowError, NotFoundError, ValidationError
+from models.intake import check_rejects_path, import_atlas, import_signups, is_atlas_file, write_rejects_csv
+from models.registry import RecruitmentEventCreate, create_event, show_donor, withdraw_donor
 
 app = typer.Typer(help="donorflow: stem-cell and blood donor programmes.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -353,7 +350,7 @@ def cases_release(
 ) -> None:
     """Free a case a stage run still holds (a run cancelled, crashed or killed): audited, with a reason."""
     with _session() as session:
-        from models.stages import release_claim
+        from models.cases import release_claim
 
         held_by = release_claim(
             session=session, case_id=case_id, actor=actor or _default_actor(), reason=reason

@@ -25,7 +25,7 @@ from flows.remobilise import remobilise
 from flows.reports import flag_overdue, funnel_report
 from flows.screening import initial_screening
 from flows.signups import import_signups_flow, watch_inbox
-from models.masking import install_record_masking
+from models.core import install_record_masking
 
 __all__ = [
     "PREFECT_YAML",

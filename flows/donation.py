@@ -6,7 +6,7 @@ from prefect import flow
 
 from flows.forms import DonationBookedForm, DonationCompletedForm
 from flows.runtime import RELEASE_HOOKS, Step, run_steps
-from models.stages import book_donation, record_donation
+from models.cases import book_donation, record_donation
 
 __all__ = ["donation"]
 

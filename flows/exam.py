@@ -6,7 +6,7 @@ from prefect import flow
 
 from flows.forms import ExamBookedForm, ExamResultForm
 from flows.runtime import RELEASE_HOOKS, Step, run_steps
-from models.stages import book_exam, record_exam_result
+from models.cases import book_exam, record_exam_result
 
 __all__ = ["pre_donation_exam"]
 

@@ -1,10 +1,10 @@
-"""The coordinator forms as Prefect run inputs: the fields and titles come from models/stage_forms.py."""
+"""The coordinator forms as Prefect run inputs: the fields and titles come from models/cases/forms.py."""
 
 from __future__ import annotations
 
 from prefect.input import RunInput
 
-from models import stage_forms
+from models.cases import forms as stage_forms
 
 __all__ = [
     "ContactForm",

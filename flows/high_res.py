@@ -6,7 +6,7 @@ from prefect import flow
 
 from flows.forms import HighResResultForm, SampleSentForm
 from flows.runtime import RELEASE_HOOKS, Step, run_steps
-from models.stages import record_high_res_result, record_sample
+from models.cases import record_high_res_result, record_sample
 
 __all__ = ["high_res_typing"]
 

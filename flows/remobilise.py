@@ -7,8 +7,7 @@ from sqlmodel import Session
 
 from flows.forms import ContactForm
 from flows.runtime import RELEASE_HOOKS, ask_until_valid, config, describe, finish, session, stage_run
-from models.pipeline import CaseStage
-from models.stages import Outcome, enter_stage, record_contact, start_contact_attempt
+from models.cases import CaseStage, Outcome, enter_stage, record_contact, start_contact_attempt
 
 __all__ = ["remobilise"]
 

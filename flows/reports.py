@@ -9,8 +9,8 @@ from prefect.artifacts import create_table_artifact
 from prefect.logging import get_run_logger
 
 from flows.runtime import session
-from models.db import utcnow
-from models.funnel import funnel_counts, overdue_cases
+from models.cases import funnel_counts, overdue_cases
+from models.core import utcnow
 
 __all__ = ["flag_overdue", "funnel_report"]
 

@@ -26,13 +26,19 @@ from pydantic import create_model
 from sqlmodel import Session
 
 import hla
-from models.cases import PatientSearch
-from models.errors import DonorflowError, ValidationError
+from models.cases import (
+    Outcome,
+    PatientSearch,
+    claim_case,
+    form_defaults,
+    get_case,
+    masked_answer,
+    release_case,
+    replayed_outcome,
+)
+from models.core import DonorflowError, ValidationError
+from models.intake import ImportPolicy
 from models.registry import Donor
-from models.signup_import import ImportPolicy
-from models.stage_forms import form_defaults, masked_answer
-from models.stages import Outcome, claim_case, release_case, replayed_outcome
-from models.transitions import get_case
 
 __all__ = [
     "RELEASE_HOOKS",

@@ -12,10 +12,9 @@ from pydantic import BaseModel, Field
 from sqlmodel import Session
 
 from flows.runtime import config, current_run_id, emit_case_event, session
-from models.cases import PatientSearchCreate
-from models.errors import ValidationError
+from models.cases import PatientSearchCreate, ensure_search, screen_candidates
+from models.core import ValidationError
 from models.matching import patient_genotype, search_registry
-from models.screening import ensure_search, screen_candidates
 
 __all__ = ["PatientSearchForm", "initial_screening"]
 

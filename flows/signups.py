@@ -12,11 +12,15 @@ from prefect.artifacts import create_progress_artifact, create_table_artifact, u
 from prefect.logging import get_run_logger
 
 from flows.runtime import config, current_run_id, session
-from models.errors import SheetError
-from models.import_summary import ImportSummary
-from models.inbox import already_imported, remember_import, sheet_in_inbox
-from models.sheet_files import open_regular_file
-from models.signup_import import import_signups
+from models.core import SheetError
+from models.intake import (
+    ImportSummary,
+    already_imported,
+    import_signups,
+    open_regular_file,
+    remember_import,
+    sheet_in_inbox,
+)
 
 __all__ = ["import_signups_flow", "watch_inbox"]
 

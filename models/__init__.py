@@ -1,45 +1,8 @@
-"""Domain: SQLModel tables, state machines and use-case services. No Prefect here (DESIGN.md §1)."""
+"""Domain, one room per concern (no Prefect here, DESIGN.md §1); importing it registers every table.
 
-from models.blood import BloodDonation, Deferral
-from models.cases import DonorCase, DonorCasePublic, PatientSearch, PatientSearchCreate, StageEvent
-from models.db import make_engine, transaction, utcnow
-from models.errors import (
-    ConflictError,
-    DonorflowError,
-    IllegalTransitionError,
-    NotFoundError,
-    SheetError,
-    ValidationError,
-)
-from models.outbox import Outbox
-from models.pipeline import CaseStage, CaseStatus, CloseReason, RegistryStatus
-from models.registry import Donor, DonorPublic, HlaTyping, RecruitmentEvent, RecruitmentEventCreate
+Rooms depend one way: core ← registry ← matching, outreach, blood ← cases; registry ← intake.
+"""
 
-__all__ = [
-    "BloodDonation",
-    "CaseStage",
-    "CaseStatus",
-    "CloseReason",
-    "ConflictError",
-    "Deferral",
-    "Donor",
-    "DonorCase",
-    "DonorCasePublic",
-    "DonorPublic",
-    "DonorflowError",
-    "HlaTyping",
-    "IllegalTransitionError",
-    "NotFoundError",
-    "Outbox",
-    "PatientSearch",
-    "PatientSearchCreate",
-    "RecruitmentEvent",
-    "RecruitmentEventCreate",
-    "RegistryStatus",
-    "SheetError",
-    "StageEvent",
-    "ValidationError",
-    "make_engine",
-    "transaction",
-    "utcnow",
-]
+from models import blood, cases, core, intake, matching, outreach, registry
+
+__all__ = ["blood", "cases", "core", "intake", "matching", "outreach", "registry"]

@@ -20,7 +20,7 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import SQLModel
 
 from donorflow.bootstrap import upgrade_database
-from models.db import make_engine
+from models.core import make_engine
 
 DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 BACKENDS = ("sqlite", "postgresql")

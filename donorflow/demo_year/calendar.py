@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 
-from models.clock import SHANGHAI, local_date
+from models.core import SHANGHAI, local_date
 
 __all__ = [
     "NO_DRIVES",

@@ -19,16 +19,26 @@ from donorflow.demo_year.people import DONATE_MAX_AGE, hla_cells
 from donorflow.demo_year.plan import Plan, plan_year
 from donorflow.demo_year.searches import Search
 from donorflow.demo_year.timelines import Event
-from models.cases import PatientSearch
-from models.db import transaction
-from models.errors import ValidationError
-from models.funnel import FUNNEL_KEYS, FunnelCounts, funnel_counts
-from models.members import create_event
-from models.pipeline import RegistryStatus
-from models.registry import Donor, HlaTyping, RecruitmentEvent, RecruitmentEventCreate
-from models.signup_import import ImportPolicy, import_records, national_id_hash
-from models.signup_validation import SignupRecord
-from models.transitions import advance_case, change_registry_status, close_case, open_case
+from models.cases import (
+    FUNNEL_KEYS,
+    FunnelCounts,
+    PatientSearch,
+    advance_case,
+    close_case,
+    funnel_counts,
+    open_case,
+)
+from models.core import ValidationError, transaction
+from models.intake import ImportPolicy, SignupRecord, import_records, national_id_hash
+from models.registry import (
+    Donor,
+    HlaTyping,
+    RecruitmentEvent,
+    RecruitmentEventCreate,
+    RegistryStatus,
+    change_registry_status,
+    create_event,
+)
 
 __all__ = ["ACTOR", "DEMO_ORGANISER", "SEED_FIGURES", "replay_zhengzhou_2021"]
 

@@ -17,7 +17,7 @@ from donorflow.demo_year.calendar import YEAR, YEAR_END, local_day
 from donorflow.demo_year.people import LOCI, Registry, Typing
 from donorflow.demo_year.searches import Shape
 from donorflow.demo_year.timelines import RELEASING, Slot
-from models.pipeline import CaseStage
+from models.cases import CaseStage
 
 __all__ = ["Matcher"]
 

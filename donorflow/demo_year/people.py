@@ -15,7 +15,7 @@ from donorflow.demo import ZHENGZHOU_CITY_CODE, make_national_id, signup_rows
 from donorflow.demo_year.calendar import SHANGHAI
 from donorflow.demo_year.drives import Drive
 from donorflow.demo_year.shares import table
-from models.signup_validation import SignupRecord
+from models.intake import SignupRecord
 
 __all__ = ["DONATE_MAX_AGE", "LOCI", "Registry", "Typing", "draw_typing", "hla_cells"]
 

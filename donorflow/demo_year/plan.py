@@ -17,7 +17,7 @@ from donorflow.demo_year.matching import Matcher
 from donorflow.demo_year.people import DONATE_MAX_AGE, Registry
 from donorflow.demo_year.searches import Search, carried_in_shapes, new_search, search_shapes
 from donorflow.demo_year.timelines import Event, Scheduler, Slot
-from models.pipeline import CaseStage
+from models.cases import CaseStage
 
 __all__ = ["Plan", "Step", "plan_year"]
 

@@ -14,7 +14,7 @@ from typing import Literal
 
 from donorflow.demo_year.calendar import YEAR, YEAR_END, at_minute, local_day, workday_from
 from donorflow.demo_year.searches import Shape
-from models.pipeline import CaseStage, CloseReason
+from models.cases import CaseStage, CloseReason
 
 __all__ = ["RELEASING", "Event", "Kind", "Scheduler", "Slot"]
 

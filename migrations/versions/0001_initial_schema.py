@@ -11,7 +11,7 @@ import sqlalchemy as sa
 import sqlmodel.sql.sqltypes
 from alembic import op
 
-import models.db
+import models.core.db
 
 revision: str = "0001"
 down_revision: str | None = None
@@ -32,11 +32,11 @@ def upgrade() -> None:
         sa.Column("urgent", sa.Boolean(), nullable=False),
         sa.Column("status", sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
-        sa.Column("next_attempt_at", models.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("next_attempt_at", models.core.db.UtcDateTime(timezone=True), nullable=False),
         sa.Column("provider_message_id", sqlmodel.sql.sqltypes.AutoString(length=128), nullable=True),
         sa.Column("last_error", sqlmodel.sql.sqltypes.AutoString(length=500), nullable=True),
-        sa.Column("created_at", models.db.UtcDateTime(timezone=True), nullable=False),
-        sa.Column("sent_at", models.db.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", models.core.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("sent_at", models.core.db.UtcDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("idempotency_key"),
     )
@@ -53,7 +53,7 @@ def upgrade() -> None:
         sa.Column("patient_code", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
         sa.Column("status", sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
         sa.Column("requested_on", sa.Date(), nullable=True),
-        sa.Column("created_at", models.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", models.core.db.UtcDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("patient_code"),
     )
@@ -66,7 +66,7 @@ def upgrade() -> None:
         sa.Column("organiser", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
         sa.Column("kind", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("created_at", models.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", models.core.db.UtcDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_table(
@@ -92,15 +92,15 @@ def upgrade() -> None:
         sa.Column("language", sqlmodel.sql.sqltypes.AutoString(length=8), nullable=False),
         sa.Column("event_id", sa.Integer(), nullable=True),
         sa.Column("external_id", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
-        sa.Column("consent_at", models.db.UtcDateTime(timezone=True), nullable=True),
-        sa.Column("withdrawn_at", models.db.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("consent_at", models.core.db.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("withdrawn_at", models.core.db.UtcDateTime(timezone=True), nullable=True),
         sa.Column("status", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
         sa.Column("status_until", sa.Date(), nullable=True),
         sa.Column("opt_out_sms", sa.Boolean(), nullable=False),
         sa.Column("opt_out_email", sa.Boolean(), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
-        sa.Column("created_at", models.db.UtcDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", models.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", models.core.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", models.core.db.UtcDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["event_id"],
             ["recruitment_event.id"],
@@ -118,11 +118,11 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("donor_id", sa.Integer(), nullable=False),
         sa.Column("event_id", sa.Integer(), nullable=True),
-        sa.Column("donated_at", models.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("donated_at", models.core.db.UtcDateTime(timezone=True), nullable=False),
         sa.Column("kind", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
         sa.Column("volume_ml", sa.Integer(), nullable=True),
         sa.Column("therapeutic_doses", sa.Integer(), nullable=True),
-        sa.Column("created_at", models.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", models.core.db.UtcDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["donor_id"],
             ["donor.id"],
@@ -144,9 +144,9 @@ def upgrade() -> None:
         sa.Column("reason", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
         sa.Column("starts_on", sa.Date(), nullable=False),
         sa.Column("until", sa.Date(), nullable=True),
-        sa.Column("voided_at", models.db.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("voided_at", models.core.db.UtcDateTime(timezone=True), nullable=True),
         sa.Column("void_reason", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
-        sa.Column("created_at", models.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", models.core.db.UtcDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["donor_id"],
             ["donor.id"],
@@ -165,10 +165,10 @@ def upgrade() -> None:
         sa.Column("status", sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
         sa.Column("closed_reason", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=True),
         sa.Column("version", sa.Integer(), nullable=False),
-        sa.Column("stage_entered_at", models.db.UtcDateTime(timezone=True), nullable=False),
-        sa.Column("due_at", models.db.UtcDateTime(timezone=True), nullable=True),
-        sa.Column("opened_at", models.db.UtcDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", models.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("stage_entered_at", models.core.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("due_at", models.core.db.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("opened_at", models.core.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", models.core.db.UtcDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["donor_id"],
             ["donor.id"],
@@ -206,7 +206,7 @@ def upgrade() -> None:
         sa.Column("dpb1_2", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
         sa.Column("lab", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
         sa.Column("sampled_on", sa.Date(), nullable=True),
-        sa.Column("created_at", models.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", models.core.db.UtcDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["donor_id"],
             ["donor.id"],
@@ -229,8 +229,8 @@ def upgrade() -> None:
         sa.Column("case_id", sqlmodel.sql.sqltypes.AutoString(length=36), nullable=True),
         sa.Column("from_state", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=True),
         sa.Column("to_state", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
-        sa.Column("at", models.db.UtcDateTime(timezone=True), nullable=False),
-        sa.Column("recorded_at", models.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("at", models.core.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("recorded_at", models.core.db.UtcDateTime(timezone=True), nullable=False),
         sa.Column("actor", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
         sa.Column("reason", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
         sa.Column("flow_run_id", sqlmodel.sql.sqltypes.AutoString(length=36), nullable=True),

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 import sqlmodel.sql.sqltypes
 from alembic import op
 
-import models.db
+import models.core.db
 
 revision: str = "0002"
 down_revision: str | None = "0001"
@@ -24,7 +24,7 @@ def upgrade() -> None:
         "imported_file",
         sa.Column("sha256", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
         sa.Column("name", sqlmodel.sql.sqltypes.AutoString(length=255), nullable=False),
-        sa.Column("imported_at", models.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("imported_at", models.core.db.UtcDateTime(timezone=True), nullable=False),
         sa.Column("created", sa.Integer(), nullable=False),
         sa.Column("updated", sa.Integer(), nullable=False),
         sa.Column("unchanged", sa.Integer(), nullable=False),
@@ -39,7 +39,7 @@ def upgrade() -> None:
         sa.Column("key", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
         sa.Column("data", sa.JSON(), nullable=False),
         sa.Column("actor", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
-        sa.Column("at", models.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("at", models.core.db.UtcDateTime(timezone=True), nullable=False),
         sa.Column("flow_run_id", sqlmodel.sql.sqltypes.AutoString(length=36), nullable=True),
         sa.ForeignKeyConstraint(
             ["case_id"],
@@ -58,7 +58,7 @@ def upgrade() -> None:
         sa.Column("donor_id", sa.Integer(), nullable=False),
         sa.Column("label", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
         sa.Column("due_on", sa.Date(), nullable=False),
-        sa.Column("done_at", models.db.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("done_at", models.core.db.UtcDateTime(timezone=True), nullable=True),
         sa.Column("outcome", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
         sa.ForeignKeyConstraint(
             ["case_id"],

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 import sqlmodel.sql.sqltypes
 from alembic import op
 
-import models.db
+import models.core.db
 
 revision: str = "0003"
 down_revision: str | None = "0002"
@@ -30,7 +30,7 @@ def upgrade() -> None:
         sa.Column("mismatches", sa.Integer(), nullable=False),
         sa.Column("certainty", sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
         sa.Column("loci", sa.JSON(), nullable=False),
-        sa.Column("at", models.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("at", models.core.db.UtcDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["case_id"],
             ["donor_case.id"],

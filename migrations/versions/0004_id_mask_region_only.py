@@ -6,9 +6,9 @@ Create Date: 2026-11-30 19:05:00
 
 The old mask `4101**********123X` kept the ID's sequence and check digit: with the stored birth date and
 the salt it left ~10 candidates (issue 8, item 2). New masks keep the 6-digit region code only
-(models.masking.mask_national_id); an old mask never held digits 5-6, so it becomes its first four digits
+(models.core.masking.mask_national_id); an old mask never held digits 5-6, so it becomes its first four digits
 and stars (`4101**************`), and a re-joining member gets the full region again from the new sheet.
-Withdrawn members lose the mask altogether, as models.members.erase_withdrawn now does.
+Withdrawn members lose the mask altogether, as models.registry.members.erase_withdrawn now does.
 
 Downgrade changes no data: the dropped digits are gone on purpose, and the old code reads any mask.
 """

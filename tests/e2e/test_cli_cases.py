@@ -13,9 +13,8 @@ from sqlalchemy import create_engine
 from sqlmodel import Session, select
 
 from donorflow.demo import SIGNUP_HEADER, signup_rows
-from models.cases import DonorCase, StageEvent
-from models.stages import claim_case
-from models.transitions import open_case
+from models.cases import DonorCase, claim_case, open_case
+from models.core import StageEvent
 from tests.databases import BACKENDS, empty_all_tables, fresh_database
 from tests.e2e.test_cli import CliRunner
 from tests.factories import add_donor, add_search

@@ -29,10 +29,10 @@ from sqlmodel import Session, col, select
 from donorflow.demo import SIGNUP_HEADER, SignupRow, signup_rows, write_signup_csv
 from donorflow.demo_year.load import SEED_FIGURES
 from donorflow.demo_year.plan import plan_year
-from models.cases import DonorCase, FollowUp, StageEvent
-from models.outbox import Outbox
+from models.cases import DonorCase, FollowUp, today
+from models.core import StageEvent
+from models.outreach import Outbox
 from models.registry import Donor
-from models.stage_forms import today
 from tests.coordinator import Coordinator
 from tests.databases import BACKENDS, fresh_database
 from tests.pii import Finding, PiiScanner

@@ -31,9 +31,8 @@ from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from models.cases import CaseRecord, DonorCase, StageEvent
-from models.masking import mask_text
-from models.transitions import open_case
+from models.cases import CaseRecord, DonorCase, open_case
+from models.core import StageEvent, mask_text
 from tests.coordinator import Coordinator
 from tests.databases import fresh_database
 from tests.e2e.test_pipeline_deployed import _run

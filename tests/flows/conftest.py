@@ -14,8 +14,8 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_TO_API_BATCH_INTERVAL", "0.3")
 
 from flows import runtime  # noqa: E402
-from models.db import make_engine  # noqa: E402
-from models.signup_import import ImportPolicy  # noqa: E402
+from models.core import make_engine
+from models.intake import ImportPolicy
 from tests.databases import empty_all_tables, fresh_database  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("prefect_server")

@@ -17,8 +17,8 @@ from sqlmodel import Session, select
 from donorflow.demo import signup_rows, write_signup_csv
 from flows import runtime
 from flows.signups import import_signups_flow, watch_inbox
+from models.intake import SheetLimits
 from models.registry import Donor
-from models.sheet_files import SheetLimits
 from tests.pii import PiiScanner
 
 

@@ -26,13 +26,9 @@ from flows.exam import pre_donation_exam
 from flows.forms import ContactForm, ExamResultForm
 from flows.high_res import high_res_typing
 from flows.remobilise import remobilise
-from models.cases import CaseRecord, DonorCase, StageEvent
-from models.masking import mask_text
-from models.pipeline import CaseStage
+from models.cases import CaseRecord, CaseStage, DonorCase, enter_stage, open_case, today
+from models.core import StageEvent, mask_text
 from models.registry import HlaTyping
-from models.stage_forms import today
-from models.stages import enter_stage
-from models.transitions import open_case
 from tests.coordinator import Coordinator
 from tests.factories import PATIENT_TYPING, add_donor, add_search
 
@@ -283,7 +279,7 @@ def test_date_pickers_show_the_shanghai_day_the_form_is_asked(wired: Session) ->
         running = pool.submit(remobilise, case.id)
         run = coordinator.run_named(f"remobilise-case-{case.id}")
         _key, schema, _description = coordinator.next_form(run.id)
-        shown = today()  # the Shanghai day (models/stage_forms.today)
+        shown = today()  # the Shanghai day (models/cases/forms.today)
         assert schema["properties"]["available_from"]["default"] == shown.isoformat()
         assert schema["properties"]["available_to"]["default"] == (shown + timedelta(days=90)).isoformat()
         coordinator.answer(run.id, {"coordinator": "李老师", "reached": True, "willing": False})

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from models.db import make_engine
+from models.core import make_engine
 from tests.databases import BACKENDS, empty_all_tables, fresh_database
 
 

@@ -16,12 +16,9 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from hla import Reference
-from models.atlas_import import atlas_member_key, import_atlas
-from models.cases import StageEvent
-from models.db import utcnow
-from models.errors import SheetError
+from models.core import SheetError, StageEvent, utcnow
+from models.intake import ImportPolicy, ImportReport, atlas_member_key, import_atlas, national_id_hash
 from models.registry import Donor, HlaTyping
-from models.signup_import import ImportPolicy, ImportReport, national_id_hash
 
 POLICY = ImportPolicy(id_salt=b"test-salt", batch_size=50)
 # Codes carry the import year in Asia/Shanghai, whatever year the test runs in.

@@ -21,11 +21,10 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, col, select
 
 from donorflow.demo_year import ACTOR, SEED_FIGURES, replay_zhengzhou_2021
-from models.cases import DonorCase, PatientSearch, StageEvent
-from models.errors import ValidationError
-from models.pipeline import CloseReason
+from models.cases import CloseReason, DonorCase, PatientSearch
+from models.core import StageEvent, ValidationError
+from models.intake import ImportPolicy
 from models.registry import Donor, RecruitmentEvent
-from models.signup_import import ImportPolicy
 from tests.databases import empty_all_tables
 
 pytestmark = pytest.mark.slow  # one replay per database: tens of seconds each

@@ -6,11 +6,16 @@ from datetime import UTC, date, datetime
 
 from sqlmodel import Session
 
-from models.funnel import FUNNEL_KEYS, funnel_counts
-from models.members import create_event
-from models.pipeline import CaseStage, CloseReason
-from models.registry import RecruitmentEventCreate
-from models.transitions import advance_case, close_case, open_case
+from models.cases import (
+    FUNNEL_KEYS,
+    CaseStage,
+    CloseReason,
+    advance_case,
+    close_case,
+    funnel_counts,
+    open_case,
+)
+from models.registry import RecruitmentEventCreate, create_event
 from tests.factories import add_donor, add_search
 
 NEW_YEAR_SHANGHAI = datetime(2021, 12, 31, 16, 30, tzinfo=UTC)  # 00:30 on 2022-01-01 in Shanghai

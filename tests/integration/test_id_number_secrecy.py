@@ -22,10 +22,10 @@ from stdnum.cn import ric
 from donorflow.bootstrap import id_salt, import_policy
 from donorflow.demo import signup_rows, write_signup_csv
 from donorflow.settings import Settings
-from models.errors import ConfigurationError
+from models.core import ConfigurationError
+from models.intake import import_signups
 from models.matching import IndexStore
 from models.registry import Donor
-from models.signup_import import import_signups
 
 DIGITS = "0123456789"
 

@@ -11,11 +11,10 @@ from sqlmodel import Session, select
 
 import hla
 from donorflow.demo import SIGNUP_HEADER, signup_rows
-from models.errors import ValidationError
+from models.core import ValidationError
+from models.intake import ImportPolicy, import_signups
 from models.matching import IndexStore, patient_genotype, search_registry, typing_genotype
-from models.members import withdraw_donor
-from models.registry import Donor, HlaTyping
-from models.signup_import import ImportPolicy, import_signups
+from models.registry import Donor, HlaTyping, withdraw_donor
 
 POLICY = ImportPolicy(id_salt=b"match", batch_size=100)
 PATIENT = "A*02:01 A*24:02 B*40:01 B*46:01 C*01:02 C*03:04 DRB1*09:01 DRB1*15:01"

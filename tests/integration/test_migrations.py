@@ -9,7 +9,7 @@ from alembic import command
 from sqlalchemy import insert, select
 
 from donorflow.bootstrap import alembic_config
-from models.db import make_engine
+from models.core import make_engine
 from models.registry import Donor
 from tests.databases import BACKENDS, fresh_database
 

@@ -13,12 +13,9 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from donorflow.demo import SIGNUP_HEADER, SignupRow, make_national_id, signup_rows, write_signup_csv
-from models.cases import StageEvent
-from models.errors import NotFoundError, SheetError
-from models.members import create_event, show_donor, withdraw_donor
-from models.registry import Donor, HlaTyping, RecruitmentEventCreate
-from models.signup_import import ImportPolicy, import_signups
-from models.signup_sheet import SheetLimits
+from models.core import NotFoundError, SheetError, StageEvent
+from models.intake import ImportPolicy, SheetLimits, import_signups
+from models.registry import Donor, HlaTyping, RecruitmentEventCreate, create_event, show_donor, withdraw_donor
 
 POLICY = ImportPolicy(id_salt=b"test-salt", batch_size=50)
 

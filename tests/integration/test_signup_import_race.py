@@ -24,12 +24,10 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from donorflow.demo import SIGNUP_HEADER, SignupRow, signup_rows
-from models.cases import StageEvent
-from models.errors import ConflictError
+from models.core import ConflictError, StageEvent
+from models.intake import ImportPolicy, ImportReport, import_signups, national_id_hash
 from models.matching import IndexStore
-from models.members import withdraw_donor
-from models.registry import Donor, HlaTyping
-from models.signup_import import ImportPolicy, ImportReport, import_signups, national_id_hash
+from models.registry import Donor, HlaTyping, withdraw_donor
 
 POLICY = ImportPolicy(id_salt=b"race-salt", batch_size=20)
 HLA_HEADER = ["A_1", "A_2", "B_1", "B_2", "DRB1_1", "DRB1_2"]

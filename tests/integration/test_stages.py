@@ -7,29 +7,26 @@ from datetime import date, timedelta
 import pytest
 from sqlmodel import Session, col, select
 
-from models.cases import CaseRecord, DonorCase, FollowUp, StageEvent
-from models.errors import ConflictError, NotFoundError, ValidationError
-from models.funnel import funnel_counts
-from models.outbox import Outbox
-from models.pipeline import CaseStage
-from models.registry import Donor, HlaTyping
-from models.stage_forms import (
+from models.cases import (
+    FOLLOW_UP_SCHEDULE,
+    CaseRecord,
+    CaseStage,
     ContactAnswer,
     DonationBooked,
     DonationCompleted,
+    DonorCase,
     ExamBooked,
     ExamPanel,
     ExamResult,
+    FollowUp,
     HighResResult,
     SampleSent,
-    today,
-)
-from models.stages import (
-    FOLLOW_UP_SCHEDULE,
     book_donation,
     book_exam,
     claim_case,
     enter_stage,
+    funnel_counts,
+    open_case,
     record_contact,
     record_donation,
     record_exam_result,
@@ -38,8 +35,11 @@ from models.stages import (
     release_case,
     release_claim,
     start_contact_attempt,
+    today,
 )
-from models.transitions import open_case
+from models.core import ConflictError, NotFoundError, StageEvent, ValidationError
+from models.outreach import Outbox
+from models.registry import Donor, HlaTyping
 from tests.factories import PATIENT_TYPING, add_donor, add_search
 
 TYPING = PATIENT_TYPING
@@ -293,8 +293,7 @@ def test_a_case_has_one_live_stage_run(session: Session) -> None:
 
 
 def test_high_res_result_regrades_the_case_and_keeps_the_grade_history(session: Session) -> None:
-    from models.cases import CaseGrade, PatientSearchCreate
-    from models.screening import ensure_search, screen_candidates
+    from models.cases import CaseGrade, PatientSearchCreate, ensure_search, screen_candidates
 
     donor = add_donor(session)
     session.add(

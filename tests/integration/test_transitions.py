@@ -9,10 +9,9 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from models.cases import DonorCase, StageEvent
-from models.errors import ConflictError, IllegalTransitionError, ValidationError
-from models.pipeline import CaseStage, CloseReason, RegistryStatus
-from models.transitions import advance_case, change_registry_status, close_case, open_case
+from models.cases import CaseStage, CloseReason, DonorCase, advance_case, close_case, open_case
+from models.core import ConflictError, IllegalTransitionError, StageEvent, ValidationError
+from models.registry import RegistryStatus, change_registry_status
 from tests.factories import add_donor, add_search
 
 

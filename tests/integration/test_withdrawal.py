@@ -11,10 +11,9 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from donorflow.demo import signup_rows, write_signup_csv
-from models.errors import ConflictError
-from models.members import get_donor, withdraw_donor
-from models.registry import Donor, HlaTyping
-from models.signup_import import ImportPolicy, import_signups
+from models.core import ConflictError
+from models.intake import ImportPolicy, import_signups
+from models.registry import Donor, HlaTyping, get_donor, withdraw_donor
 
 POLICY = ImportPolicy(id_salt=b"withdraw-salt", batch_size=10)
 

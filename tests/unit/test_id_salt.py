@@ -11,7 +11,7 @@ from pydantic import SecretStr
 
 from donorflow.bootstrap import id_salt
 from donorflow.settings import Settings, default_secrets_dir
-from models.errors import ConfigurationError
+from models.core import ConfigurationError
 
 OLD_SALT = "3f" * 32
 

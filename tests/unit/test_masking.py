@@ -4,7 +4,7 @@ import logging
 
 import pytest
 
-from models.masking import PiiMaskingFilter, mask_name, mask_national_id, mask_phone, mask_text
+from models.core import PiiMaskingFilter, mask_name, mask_national_id, mask_phone, mask_text
 
 
 @pytest.mark.parametrize(
@@ -38,7 +38,7 @@ def test_logging_filter_masks_the_formatted_message() -> None:
 
 
 def test_installed_record_masking_reaches_every_logger(caplog: pytest.LogCaptureFixture) -> None:
-    from models.masking import install_record_masking
+    from models.core import install_record_masking
 
     install_record_masking()
     install_record_masking()  # idempotent

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from models.pipeline import CASE_MOVES, CaseStage, CaseStatus, allowed_case_moves
+from models.cases import CASE_MOVES, CaseStage, CaseStatus, allowed_case_moves
 
 
 def test_every_stage_has_exactly_one_way_forward_except_completed() -> None:

@@ -12,16 +12,17 @@ import pytest
 from openpyxl import Workbook
 from stdnum.cn import ric
 
-from models.errors import SheetError
-from models.signup_sheet import (
+from models.core import SheetError
+from models.intake import (
+    RowRejection,
     SheetLimits,
     SheetRows,
-    _cell_text,
     read_sheet,
     safe_cell,
+    validate_row,
     write_rejects_csv,
 )
-from models.signup_validation import RowRejection, validate_row
+from models.intake.sheet import _cell_text
 
 
 def make_id(birth: str, *, region: str = "410103", sequence: str = "123") -> str:

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 import pytest
 from stdnum.cn import ric
 
-from models.signup_validation import LOCAL_TZ, RowRejection, SignupRecord, validate_row
+from models.intake import LOCAL_TZ, RowRejection, SignupRecord, validate_row
 
 NOW = datetime(2021, 6, 1, 12, 0, tzinfo=UTC)
 DRIVE = date(2021, 5, 1)
@@ -371,7 +371,7 @@ def test_2500_rows_validate_well_under_a_second() -> None:
 
 
 def test_hla_cells_are_checked_against_nomenclature_for_their_column() -> None:
-    from models.signup_validation import _check_hla
+    from models.intake.validation import _check_hla
 
     errors: list[str] = []
     kept = _check_hla({"A_1": "A*02:0x", "A_2": "02:01", "B_1": "A*02:01", "DRB1_1": "DR15"}, errors)

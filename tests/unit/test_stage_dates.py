@@ -6,8 +6,15 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from models.stage_forms import ContactAnswer, DonationCompleted, ExamResult, SampleSent, form_defaults, today
-from models.stages import follow_up_dates
+from models.cases import (
+    ContactAnswer,
+    DonationCompleted,
+    ExamResult,
+    SampleSent,
+    follow_up_dates,
+    form_defaults,
+    today,
+)
 
 
 def test_follow_ups_of_a_leap_day_donation_fall_on_28_february_in_common_years() -> None:

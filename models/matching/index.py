@@ -19,15 +19,12 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 import hla
-from models.cases import CaseGrade, DonorCase, StageEvent
-from models.errors import ValidationError
-from models.pipeline import RegistryStatus
-from models.registry import Donor, HlaTyping
+from models.core import StageEvent, ValidationError
+from models.registry import Donor, HlaTyping, RegistryStatus
 
 __all__ = [
     "IndexStore",
     "MatchRow",
-    "grade_case",
     "patient_genotype",
     "search_registry",
     "typing_columns",
@@ -247,36 +244,3 @@ def typing_columns(text: str, reference: hla.Reference | None = None) -> dict[st
         for position, value in enumerate(block[:2], start=1):
             columns[f"{locus}_{position}"] = value.strip()
     return columns
-
-
-def grade_case(
-    *, session: Session, case_id: str, source: str, reference: hla.Reference | None = None
-) -> CaseGrade | None:
-    """Grade the case's member against its patient on the loci both are typed at; None if either is
-    untyped. Added to the session (the caller's transaction), never replacing an earlier grade."""
-    case = session.get(DonorCase, case_id)
-    if case is None:
-        return None
-    patient_typing = session.exec(select(HlaTyping).where(HlaTyping.search_id == case.search_id)).first()
-    donor_typing = session.exec(
-        select(HlaTyping).where(HlaTyping.donor_id == case.donor_id).order_by(col(HlaTyping.id).desc())
-    ).first()
-    if patient_typing is None or donor_typing is None:
-        return None
-    patient = typing_genotype(patient_typing, reference)
-    loci = tuple(locus for locus in hla.LOCI if locus in patient.loci)
-    if not {"A", "B", "DRB1"} <= set(loci):
-        return None
-    result = hla.grade(patient, typing_genotype(donor_typing, reference), loci)
-    summary = result.as_dict()
-    grade = CaseGrade(
-        case_id=case_id,
-        source=source,
-        matched=result.matched,
-        of=result.of,
-        mismatches=result.mismatches,
-        certainty=str(result.certainty),
-        loci=summary["loci"] if isinstance(summary["loci"], dict) else {},
-    )
-    session.add(grade)
-    return grade

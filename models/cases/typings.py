@@ -6,8 +6,8 @@ from datetime import date
 
 from sqlmodel import Session
 
+from models.cases.forms import HighResResult
 from models.registry import HLA_COLUMNS, HlaTyping
-from models.stage_forms import HighResResult
 
 __all__ = ["add_high_res_typing"]
 

@@ -7,11 +7,12 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 from sqlmodel import Session, col, select
 
-from models.cases import DonorCase, PatientSearch, PatientSearchCreate
-from models.db import transaction
-from models.matching import grade_case, typing_columns
+from models.cases.grading import grade_case
+from models.cases.tables import DonorCase, PatientSearch, PatientSearchCreate
+from models.cases.transitions import open_case
+from models.core import transaction
+from models.matching import typing_columns
 from models.registry import Donor, HlaTyping
-from models.transitions import open_case
 
 __all__ = ["ScreeningReport", "ensure_search", "screen_candidates"]
 

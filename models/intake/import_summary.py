@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-from models.signup_import import ImportReport
+from models.intake.signup import ImportReport
 
 __all__ = ["ImportSummary", "RejectedRow"]
 

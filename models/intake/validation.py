@@ -20,9 +20,8 @@ from stdnum.cn import ric
 from stdnum.exceptions import ValidationError as StdnumValidationError
 
 from hla import HlaError, parse_typing
-from models.clock import SHANGHAI
-from models.masking import mask_email, mask_name, mask_national_id, mask_phone
-from models.signup_sheet import HLA_COLUMNS
+from models.core import SHANGHAI, mask_email, mask_name, mask_national_id, mask_phone
+from models.intake.sheet import HLA_COLUMNS
 
 __all__ = ["LOCAL_TZ", "RowRejection", "SignupRecord", "validate_row"]
 

@@ -21,17 +21,19 @@ from sqlalchemy import select as sql_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
-from models.cases import StageEvent
-from models.clock import local_date
-from models.db import utcnow
-from models.errors import ConflictError, NotFoundError
-from models.masking import mask_national_id
-from models.pipeline import RegistryStatus
-from models.registry import HLA_COLUMNS, Donor, HlaTyping, RecruitmentEvent
-from models.registry_codes import code_prefix, reserve_codes
-from models.sheet_files import DEFAULT_LIMITS, SheetLimits
-from models.signup_sheet import read_sheet
-from models.signup_validation import RowRejection, SignupRecord, validate_row
+from models.core import ConflictError, NotFoundError, StageEvent, local_date, mask_national_id, utcnow
+from models.intake.sheet import read_sheet
+from models.intake.sheet_files import DEFAULT_LIMITS, SheetLimits
+from models.intake.validation import RowRejection, SignupRecord, validate_row
+from models.registry import (
+    HLA_COLUMNS,
+    Donor,
+    HlaTyping,
+    RecruitmentEvent,
+    RegistryStatus,
+    code_prefix,
+    reserve_codes,
+)
 
 __all__ = [
     "AcceptedRow",

@@ -4,17 +4,30 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlmodel import Session
+from sqlmodel import Field, Session, SQLModel
 
-from models.blood import Deferral
-from models.clock import local_date
-from models.db import utcnow
-from models.errors import NotFoundError
-from models.pipeline import RegistryStatus
-from models.registry import Donor
-from models.transitions import change_registry_status
+from models.core import NotFoundError, UtcDateTime, local_date, utcnow
+from models.registry.lifecycle import RegistryStatus
+from models.registry.tables import Donor
+from models.registry.transitions import change_registry_status
 
-__all__ = ["defer_member"]
+__all__ = ["Deferral", "defer_member"]
+
+
+class Deferral(SQLModel, table=True):
+    """Temporary (with `until`) or permanent; voided with a reason, never deleted."""
+
+    __tablename__ = "deferral"
+
+    id: int | None = Field(default=None, primary_key=True)
+    donor_id: int = Field(foreign_key="donor.id", index=True)
+    kind: str = Field(max_length=10)  # temporary | permanent
+    reason: str = Field(max_length=200)
+    starts_on: date
+    until: date | None = None
+    voided_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    void_reason: str | None = Field(default=None, max_length=200)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
 
 
 def defer_member(

@@ -38,17 +38,20 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
 import hla
-from models.cases import StageEvent
-from models.clock import SHANGHAI
-from models.db import utcnow
-from models.errors import ConflictError, SheetError
-from models.members import erase_withdrawn
-from models.pipeline import REGISTRY_MOVES, RegistryStatus
-from models.registry import HLA_COLUMNS, Donor, HlaTyping
-from models.registry_codes import code_prefix, reserve_codes
-from models.sheet_files import SheetLimits, open_regular_file
-from models.signup_import import AcceptedRow, ImportPolicy, ImportReport, national_id_hash
-from models.signup_validation import RowRejection
+from models.core import SHANGHAI, ConflictError, SheetError, StageEvent, utcnow
+from models.intake.sheet_files import SheetLimits, open_regular_file
+from models.intake.signup import AcceptedRow, ImportPolicy, ImportReport, national_id_hash
+from models.intake.validation import RowRejection
+from models.registry import (
+    HLA_COLUMNS,
+    REGISTRY_MOVES,
+    Donor,
+    HlaTyping,
+    RegistryStatus,
+    code_prefix,
+    erase_withdrawn,
+    reserve_codes,
+)
 
 __all__ = ["atlas_member_key", "import_atlas", "is_atlas_file"]
 
@@ -510,7 +513,7 @@ class _BatchWriter:
             self._move(member, RegistryStatus.ACTIVE, "HLA typing received")
 
     def _withdraw(self, member: _Member | None) -> Action | _Refusal:
-        """changeType D: consent withdrawn, as models.members.withdraw_donor: the member's identifying data
+        """changeType D: consent withdrawn, as registry.members.withdraw_donor: the member's identifying data
         (external id) and HLA typings are erased; the code, the key and the StageEvents stay."""
         if member is None:
             # ATLAS only notifies here ("attempted deletion of untracked donor"): a stray worth reporting.

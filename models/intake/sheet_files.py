@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import IO, BinaryIO
 from xml.parsers import expat
 
-from models.errors import SheetError
+from models.core import SheetError
 
 __all__ = [
     "DEFAULT_LIMITS",

@@ -9,11 +9,10 @@ from sqlalchemy import bindparam, delete, update
 from sqlalchemy import select as sql_select
 from sqlmodel import Session, col, select
 
-from models.db import transaction, utcnow
-from models.errors import NotFoundError, ValidationError
-from models.pipeline import RegistryStatus
-from models.registry import Donor, DonorPublic, HlaTyping, RecruitmentEvent, RecruitmentEventCreate
-from models.transitions import change_registry_status
+from models.core import NotFoundError, ValidationError, transaction, utcnow
+from models.registry.lifecycle import RegistryStatus
+from models.registry.tables import Donor, DonorPublic, HlaTyping, RecruitmentEvent, RecruitmentEventCreate
+from models.registry.transitions import change_registry_status
 
 __all__ = [
     "create_event",

@@ -2,7 +2,7 @@
 
 Field types follow what Prefect's form renderer shows well (shared/PREFECT.md): bool → switch, Literal →
 dropdown, date → picker, nested model → group; no Optional, no dict. Pydantic checks the shape; the rules
-that compare answers with the case (dates in order, results consistent) live in models/stages.py.
+that compare answers with the case (dates in order, results consistent) live in models/cases/stages.py.
 """
 
 from __future__ import annotations
@@ -13,8 +13,7 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, Field
 
-from models.clock import local_date
-from models.masking import mask_text
+from models.core import local_date, mask_text
 
 __all__ = [
     "ContactAnswer",

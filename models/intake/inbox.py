@@ -3,17 +3,30 @@ so each sheet is imported once."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
-from sqlmodel import Session
+from sqlmodel import Field, Session, SQLModel
 
-from models.db import transaction
-from models.errors import SheetError
-from models.import_summary import ImportSummary
-from models.registry import ImportedFile
-from models.sheet_files import SheetLimits, check_regular_file
+from models.core import SheetError, UtcDateTime, transaction, utcnow
+from models.intake.import_summary import ImportSummary
+from models.intake.sheet_files import SheetLimits, check_regular_file
 
-__all__ = ["already_imported", "remember_import", "sheet_in_inbox"]
+__all__ = ["ImportedFile", "already_imported", "remember_import", "sheet_in_inbox"]
+
+
+class ImportedFile(SQLModel, table=True):
+    """A sheet the inbox watcher imported, by content hash, so a file dropped twice is imported once."""
+
+    __tablename__ = "imported_file"
+
+    sha256: str = Field(primary_key=True, max_length=64)
+    name: str = Field(max_length=255)
+    imported_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
 
 
 def sheet_in_inbox(path: str, *, inbox: Path, limits: SheetLimits) -> Path:

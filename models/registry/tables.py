@@ -7,15 +7,13 @@ from typing import Literal
 
 from sqlmodel import Field, SQLModel, UniqueConstraint
 
-from models.db import UtcDateTime, utcnow
-from models.masking import mask_email, mask_name, mask_phone
+from models.core import UtcDateTime, mask_email, mask_name, mask_phone, utcnow
 
 __all__ = [
     "HLA_COLUMNS",
     "Donor",
     "DonorPublic",
     "HlaTyping",
-    "ImportedFile",
     "RecruitmentEvent",
     "RecruitmentEventBase",
     "RecruitmentEventCreate",
@@ -176,17 +174,3 @@ class HlaTyping(SQLModel, table=True):
     lab: str | None = Field(default=None, max_length=100)
     sampled_on: date | None = None
     created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
-
-
-class ImportedFile(SQLModel, table=True):
-    """A sheet the inbox watcher imported, by content hash, so a file dropped twice is imported once."""
-
-    __tablename__ = "imported_file"
-
-    sha256: str = Field(primary_key=True, max_length=64)
-    name: str = Field(max_length=255)
-    imported_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    rejected: int = 0

@@ -1,4 +1,4 @@
-"""The donor pipeline as state machines: pure code, no I/O (DESIGN.md §3)."""
+"""The case pipeline as a state machine: pure code, no I/O (DESIGN.md §3)."""
 
 from __future__ import annotations
 
@@ -9,23 +9,11 @@ __all__ = [
     "CASE_MOVES",
     "CLOSABLE_STAGES",
     "STAGE_DEADLINES",
-    "REGISTRY_MOVES",
     "CaseStage",
     "CaseStatus",
     "CloseReason",
-    "RegistryStatus",
     "allowed_case_moves",
-    "allowed_registry_moves",
 ]
-
-
-class RegistryStatus(StrEnum):
-    RECRUITED = "recruited"  # interest only
-    REGISTERED = "registered"  # 入库: consent signed and sample taken at the drive
-    ACTIVE = "active"  # HLA typing received: searchable
-    DEFERRED = "deferred"  # temporarily unavailable, with an `until`
-    WITHDRAWN = "withdrawn"  # consent withdrawn: personal data erased, counts kept
-    RETIRED = "retired"  # age limit (CMDP: may donate up to 55)
 
 
 class CaseStage(StrEnum):
@@ -65,23 +53,6 @@ CASE_MOVES: dict[CaseStage, frozenset[CaseStage]] = {
 # Any stage still in progress may close with a reason; a completed case is finished, not closed.
 CLOSABLE_STAGES = frozenset(stage for stage in CaseStage if stage is not CaseStage.COMPLETED)
 
-REGISTRY_MOVES: dict[RegistryStatus | None, frozenset[RegistryStatus]] = {
-    None: frozenset({RegistryStatus.RECRUITED, RegistryStatus.REGISTERED}),
-    RegistryStatus.RECRUITED: frozenset({RegistryStatus.REGISTERED, RegistryStatus.WITHDRAWN}),
-    RegistryStatus.REGISTERED: frozenset(
-        {RegistryStatus.ACTIVE, RegistryStatus.DEFERRED, RegistryStatus.WITHDRAWN, RegistryStatus.RETIRED}
-    ),
-    RegistryStatus.ACTIVE: frozenset(
-        {RegistryStatus.DEFERRED, RegistryStatus.WITHDRAWN, RegistryStatus.RETIRED}
-    ),
-    RegistryStatus.DEFERRED: frozenset(
-        {RegistryStatus.ACTIVE, RegistryStatus.REGISTERED, RegistryStatus.WITHDRAWN, RegistryStatus.RETIRED}
-    ),
-    # A withdrawn member may join again, but only with a new consent (a new sign-up row).
-    RegistryStatus.WITHDRAWN: frozenset({RegistryStatus.REGISTERED}),
-    RegistryStatus.RETIRED: frozenset({RegistryStatus.WITHDRAWN}),
-}
-
 
 def allowed_case_moves(stage: CaseStage, status: CaseStatus) -> list[str]:
     """What a coordinator may do next, as shown in error messages: stages, then `close`."""
@@ -89,10 +60,6 @@ def allowed_case_moves(stage: CaseStage, status: CaseStatus) -> list[str]:
         return []
     moves = sorted(CASE_MOVES[stage])
     return [*moves, "close"] if stage in CLOSABLE_STAGES else list(moves)
-
-
-def allowed_registry_moves(status: RegistryStatus | None) -> list[str]:
-    return sorted(REGISTRY_MOVES[status])
 
 
 # How long a stage may wait for the coordinator before the case shows as overdue (DESIGN.md §6).

@@ -8,10 +8,10 @@ from pydantic import BaseModel
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from models.cases import DonorCase, StageEvent
-from models.clock import SHANGHAI
-from models.pipeline import CaseStage, RegistryStatus
-from models.registry import Donor, RecruitmentEvent
+from models.cases.pipeline import CaseStage
+from models.cases.tables import DonorCase
+from models.core import SHANGHAI, StageEvent
+from models.registry import Donor, RecruitmentEvent, RegistryStatus
 
 __all__ = ["FUNNEL_KEYS", "FunnelCounts", "funnel_counts", "overdue_cases"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import update
 from sqlmodel import Session, col
 
-from models.registry import RegistryCodeCounter
+from models.registry.tables import RegistryCodeCounter
 
 __all__ = ["code_prefix", "reserve_codes"]
 

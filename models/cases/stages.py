@@ -17,17 +17,7 @@ from sqlalchemy import or_, update
 from sqlmodel import Session, col, select
 
 import hla
-from models.cases import CaseRecord, DonorCase, FollowUp, StageEvent
-from models.clock import SHANGHAI, local_date
-from models.db import transaction, utcnow
-from models.deferrals import defer_member
-from models.errors import ConflictError, IllegalTransitionError, ValidationError
-from models.masking import mask_text
-from models.matching import grade_case
-from models.outbox import enqueue
-from models.pipeline import STAGE_DEADLINES, CaseStage, CaseStatus, CloseReason
-from models.registry import HLA_COLUMNS, Donor
-from models.stage_forms import (
+from models.cases.forms import (
     ContactAnswer,
     DonationBooked,
     DonationCompleted,
@@ -39,8 +29,24 @@ from models.stage_forms import (
     masked_answer,
     today,
 )
-from models.transitions import advance_case, close_case, get_case
-from models.typings import add_high_res_typing
+from models.cases.grading import grade_case
+from models.cases.pipeline import STAGE_DEADLINES, CaseStage, CaseStatus, CloseReason
+from models.cases.tables import CaseRecord, DonorCase, FollowUp
+from models.cases.transitions import advance_case, close_case, get_case
+from models.cases.typings import add_high_res_typing
+from models.core import (
+    SHANGHAI,
+    ConflictError,
+    IllegalTransitionError,
+    StageEvent,
+    ValidationError,
+    local_date,
+    mask_text,
+    transaction,
+    utcnow,
+)
+from models.outreach import enqueue
+from models.registry import HLA_COLUMNS, Donor, defer_member
 
 __all__ = [
     "CLAIM_ENTITY",

@@ -8,29 +8,33 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from datetime import date, datetime
+from datetime import datetime
 
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from models.cases import DonorCase, PatientSearch, StageEvent
-from models.db import transaction, utcnow
-from models.errors import ConflictError, IllegalTransitionError, NotFoundError, ValidationError
-from models.masking import mask_text
-from models.pipeline import (
+from models.cases.pipeline import (
     CASE_MOVES,
     CLOSABLE_STAGES,
-    REGISTRY_MOVES,
     CaseStage,
     CaseStatus,
     CloseReason,
-    RegistryStatus,
     allowed_case_moves,
-    allowed_registry_moves,
 )
-from models.registry import Donor
+from models.cases.tables import DonorCase, PatientSearch
+from models.core import (
+    ConflictError,
+    IllegalTransitionError,
+    NotFoundError,
+    StageEvent,
+    ValidationError,
+    mask_text,
+    transaction,
+    utcnow,
+)
+from models.registry import Donor, RegistryStatus
 
-__all__ = ["advance_case", "case_id_for", "change_registry_status", "close_case", "get_case", "open_case"]
+__all__ = ["advance_case", "case_id_for", "close_case", "get_case", "open_case"]
 
 _CASE_NAMESPACE = uuid.UUID("6f1d3c2e-0b7a-4c51-9d6e-2a7f5e8b9c10")  # donorflow cases
 
@@ -209,47 +213,3 @@ def _case_event(
         reason=reason,
         flow_run_id=flow_run_id,
     )
-
-
-def change_registry_status(
-    *,
-    session: Session,
-    donor: Donor,
-    to: RegistryStatus,
-    actor: str,
-    at: datetime | None = None,
-    reason: str | None = None,
-    until: date | None = None,
-    commit: bool = True,
-) -> Donor:
-    """Move a member between registry states, with its StageEvent (the donor side of the audit log)."""
-    current = RegistryStatus(donor.status)
-    if to not in REGISTRY_MOVES[current]:
-        raise IllegalTransitionError(
-            f"member {donor.code} is {current.value}: cannot become {to.value}; "
-            f"allowed: {', '.join(allowed_registry_moves(current)) or 'none'}"
-        )
-    if to is RegistryStatus.DEFERRED and until is None:
-        raise ValidationError(f"member {donor.code}: a deferral needs an `until` date")
-    assert donor.id is not None
-    when = at or utcnow()
-    with transaction(session, commit=commit):
-        result = session.exec(
-            update(Donor)
-            .where(col(Donor.id) == donor.id, col(Donor.version) == donor.version)
-            .values(status=to.value, status_until=until, version=donor.version + 1, updated_at=utcnow())
-        )
-        if result.rowcount != 1:
-            raise ConflictError(f"member {donor.code} was changed by someone else; reload and try again")
-        event = StageEvent(
-            entity="donor",
-            donor_id=donor.id,
-            from_state=current.value,
-            to_state=to.value,
-            at=when,
-            actor=actor,
-            reason=reason,
-        )
-        session.add(event)
-    session.refresh(donor)  # the UPDATE bypassed the ORM: read the new status and version back
-    return donor

@@ -1,6 +1,6 @@
 """Reading a drive's sign-up sheet: a CSV or .xlsx file → rows of text cells keyed by canonical column names.
 
-This module only reads. Whether a row is a valid sign-up is `models.signup_validation`'s question; cells
+This module only reads. Whether a row is a valid sign-up is `models.intake.validation`'s question; cells
 come out as the spreadsheet shows them (stripped text, None when empty), never evaluated.
 """
 
@@ -21,8 +21,8 @@ from pathlib import Path
 
 import charset_normalizer
 
-from models.errors import SheetError
-from models.sheet_files import (
+from models.core import SheetError
+from models.intake.sheet_files import (
     DEFAULT_LIMITS,
     SheetLimits,
     cell_too_long,

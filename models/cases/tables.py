@@ -1,4 +1,4 @@
-"""Case aggregate: patient searches, one case per member considered for a search, and the audit log."""
+"""Case aggregate: patient searches, one case per member considered, its records, follow-ups, grades."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any, Literal
 from sqlalchemy import JSON
 from sqlmodel import Field, SQLModel, UniqueConstraint
 
-from models.db import UtcDateTime, utcnow
+from models.core import UtcDateTime, utcnow
 
 __all__ = [
     "CaseGrade",
@@ -19,8 +19,6 @@ __all__ = [
     "FollowUp",
     "PatientSearch",
     "PatientSearchCreate",
-    "StageEvent",
-    "StageEventPublic",
 ]
 
 
@@ -80,35 +78,6 @@ class DonorCasePublic(SQLModel):
     version: int
     stage_entered_at: datetime
     due_at: datetime | None
-
-
-class StageEvent(SQLModel, table=True):
-    """Append-only audit of every case stage change and every registry status change. Never updated."""
-
-    __tablename__ = "stage_event"
-
-    id: int | None = Field(default=None, primary_key=True)
-    entity: str = Field(max_length=8)  # "donor" | "case"
-    donor_id: int = Field(foreign_key="donor.id", index=True)
-    case_id: str | None = Field(default=None, foreign_key="donor_case.id", index=True, max_length=36)
-    from_state: str | None = Field(default=None, max_length=20)
-    to_state: str = Field(max_length=20, index=True)
-    at: datetime = Field(sa_type=UtcDateTime, index=True)  # when it happened (business time)
-    recorded_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
-    actor: str = Field(max_length=100)
-    reason: str | None = Field(default=None, max_length=200)
-    flow_run_id: str | None = Field(default=None, max_length=36)
-
-
-class StageEventPublic(SQLModel):
-    entity: str
-    case_id: str | None
-    from_state: str | None
-    to_state: str
-    at: datetime
-    actor: str
-    reason: str | None
-    flow_run_id: str | None
 
 
 class CaseRecord(SQLModel, table=True):

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import JSON
 from sqlmodel import Field, Session, SQLModel, select
 
-from models.db import UtcDateTime, utcnow
+from models.core import UtcDateTime, utcnow
 from models.registry import Donor
 
 __all__ = ["Outbox", "enqueue"]

@@ -1,0 +1,45 @@
+"""Grading a case: its member against its patient, at screening and again on the high-res result."""
+
+from __future__ import annotations
+
+from sqlmodel import Session, col, select
+
+import hla
+from models.cases.tables import CaseGrade, DonorCase
+from models.matching import typing_genotype
+from models.registry import HlaTyping
+
+__all__ = ["grade_case"]
+
+
+def grade_case(
+    *, session: Session, case_id: str, source: str, reference: hla.Reference | None = None
+) -> CaseGrade | None:
+    """Grade the case's member against its patient on the loci both are typed at; None if either is
+    untyped. Added to the session (the caller's transaction), never replacing an earlier grade."""
+    case = session.get(DonorCase, case_id)
+    if case is None:
+        return None
+    patient_typing = session.exec(select(HlaTyping).where(HlaTyping.search_id == case.search_id)).first()
+    donor_typing = session.exec(
+        select(HlaTyping).where(HlaTyping.donor_id == case.donor_id).order_by(col(HlaTyping.id).desc())
+    ).first()
+    if patient_typing is None or donor_typing is None:
+        return None
+    patient = typing_genotype(patient_typing, reference)
+    loci = tuple(locus for locus in hla.LOCI if locus in patient.loci)
+    if not {"A", "B", "DRB1"} <= set(loci):
+        return None
+    result = hla.grade(patient, typing_genotype(donor_typing, reference), loci)
+    summary = result.as_dict()
+    grade = CaseGrade(
+        case_id=case_id,
+        source=source,
+        matched=result.matched,
+        of=result.of,
+        mismatches=result.mismatches,
+        certainty=str(result.certainty),
+        loci=summary["loci"] if isinstance(summary["loci"], dict) else {},
+    )
+    session.add(grade)
+    return grade

@@ -1,0 +1,48 @@
+"""Plumbing every room uses: sessions and UTC times, the clock, errors, PII masking, the audit log."""
+
+from models.core.audit import StageEvent, StageEventPublic
+from models.core.clock import SHANGHAI, local_date
+from models.core.db import UtcDateTime, make_engine, transaction, utcnow
+from models.core.errors import (
+    ConfigurationError,
+    ConflictError,
+    DonorflowError,
+    IllegalTransitionError,
+    NotFoundError,
+    SheetError,
+    ValidationError,
+)
+from models.core.masking import (
+    PiiMaskingFilter,
+    install_record_masking,
+    mask_email,
+    mask_name,
+    mask_national_id,
+    mask_phone,
+    mask_text,
+)
+
+__all__ = [
+    "ConfigurationError",
+    "ConflictError",
+    "DonorflowError",
+    "IllegalTransitionError",
+    "NotFoundError",
+    "PiiMaskingFilter",
+    "SHANGHAI",
+    "SheetError",
+    "StageEvent",
+    "StageEventPublic",
+    "UtcDateTime",
+    "ValidationError",
+    "install_record_masking",
+    "local_date",
+    "make_engine",
+    "mask_email",
+    "mask_name",
+    "mask_national_id",
+    "mask_phone",
+    "mask_text",
+    "transaction",
+    "utcnow",
+]

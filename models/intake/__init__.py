@@ -1,0 +1,35 @@
+"""Getting members in: sign-up sheets read and validated, the sign-up and ATLAS imports, the inbox folder."""
+
+from models.intake.atlas import atlas_member_key, import_atlas, is_atlas_file
+from models.intake.import_summary import ImportSummary
+from models.intake.inbox import already_imported, remember_import, sheet_in_inbox
+from models.intake.sheet import SheetRows, check_rejects_path, read_sheet, safe_cell, write_rejects_csv
+from models.intake.sheet_files import SheetLimits, open_regular_file
+from models.intake.signup import ImportPolicy, ImportReport, import_records, import_signups, national_id_hash
+from models.intake.validation import LOCAL_TZ, RowRejection, SignupRecord, validate_row
+
+__all__ = [
+    "ImportPolicy",
+    "ImportReport",
+    "ImportSummary",
+    "LOCAL_TZ",
+    "RowRejection",
+    "SheetLimits",
+    "SheetRows",
+    "SignupRecord",
+    "already_imported",
+    "atlas_member_key",
+    "check_rejects_path",
+    "import_atlas",
+    "import_records",
+    "import_signups",
+    "is_atlas_file",
+    "national_id_hash",
+    "open_regular_file",
+    "read_sheet",
+    "remember_import",
+    "safe_cell",
+    "sheet_in_inbox",
+    "validate_row",
+    "write_rejects_csv",
+]

@@ -1,0 +1,49 @@
+"""The member registry: drives, members, HLA typings, codes, status changes, deferrals, withdrawal."""
+
+from models.registry.codes import code_prefix, reserve_codes
+from models.registry.deferrals import Deferral, defer_member
+from models.registry.lifecycle import REGISTRY_MOVES, RegistryStatus, allowed_registry_moves
+from models.registry.members import (
+    create_event,
+    erase_withdrawn,
+    get_donor,
+    get_event,
+    latest_typing,
+    show_donor,
+    withdraw_donor,
+)
+from models.registry.tables import (
+    HLA_COLUMNS,
+    Donor,
+    DonorPublic,
+    HlaTyping,
+    RecruitmentEvent,
+    RecruitmentEventCreate,
+    RecruitmentEventPublic,
+)
+from models.registry.transitions import change_registry_status
+
+__all__ = [
+    "Deferral",
+    "Donor",
+    "DonorPublic",
+    "HLA_COLUMNS",
+    "HlaTyping",
+    "REGISTRY_MOVES",
+    "RecruitmentEvent",
+    "RecruitmentEventCreate",
+    "RecruitmentEventPublic",
+    "RegistryStatus",
+    "allowed_registry_moves",
+    "change_registry_status",
+    "code_prefix",
+    "create_event",
+    "defer_member",
+    "erase_withdrawn",
+    "get_donor",
+    "get_event",
+    "latest_typing",
+    "reserve_codes",
+    "show_donor",
+    "withdraw_donor",
+]
