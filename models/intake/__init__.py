@@ -3,10 +3,13 @@
 from models.intake.atlas import atlas_member_key, import_atlas, is_atlas_file
 from models.intake.import_summary import ImportSummary
 from models.intake.inbox import already_imported, remember_import, sheet_in_inbox
-from models.intake.sheet import SheetRows, check_rejects_path, read_sheet, safe_cell, write_rejects_csv
+from models.intake.rejects import check_rejects_path, safe_cell, write_rejects_csv
+from models.intake.sheet import read_sheet
+from models.intake.sheet_dates import LOCAL_TZ
 from models.intake.sheet_files import SheetLimits, open_regular_file
+from models.intake.sheet_rows import SheetRows
 from models.intake.signup import ImportPolicy, ImportReport, import_records, import_signups, national_id_hash
-from models.intake.validation import LOCAL_TZ, RowRejection, SignupRecord, validate_row
+from models.intake.validation import RowRejection, SignupRecord, validate_row
 
 __all__ = [
     "ImportPolicy",

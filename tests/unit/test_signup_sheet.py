@@ -22,7 +22,7 @@ from models.intake import (
     validate_row,
     write_rejects_csv,
 )
-from models.intake.sheet import _cell_text
+from models.intake.sheet_rows import _cell_text
 
 
 def make_id(birth: str, *, region: str = "410103", sequence: str = "123") -> str:
