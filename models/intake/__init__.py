@@ -1,14 +1,17 @@
 """Getting members in: sign-up sheets read and validated, the sign-up and ATLAS imports, the inbox folder."""
 
-from models.intake.atlas import atlas_member_key, import_atlas, is_atlas_file
+from models.intake.atlas import import_atlas, is_atlas_file
+from models.intake.atlas_records import atlas_member_key
 from models.intake.import_summary import ImportSummary
 from models.intake.inbox import already_imported, remember_import, sheet_in_inbox
+from models.intake.policy import ImportPolicy, national_id_hash
 from models.intake.rejects import check_rejects_path, safe_cell, write_rejects_csv
+from models.intake.report import ImportReport
 from models.intake.sheet import read_sheet
 from models.intake.sheet_dates import LOCAL_TZ
 from models.intake.sheet_files import SheetLimits, open_regular_file
 from models.intake.sheet_rows import SheetRows
-from models.intake.signup import ImportPolicy, ImportReport, import_records, import_signups, national_id_hash
+from models.intake.signup import import_records, import_signups
 from models.intake.validation import RowRejection, SignupRecord, validate_row
 
 __all__ = [

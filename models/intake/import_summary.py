@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-from models.intake.signup import ImportReport
+from models.intake.report import ImportReport
 
 __all__ = ["ImportSummary", "RejectedRow"]
 

@@ -8,11 +8,7 @@ from pathlib import Path
 
 from models.core import SheetError
 from models.intake.sheet_encoding import decode_sheet_text
-from models.intake.sheet_files import (
-    SheetLimits,
-    cell_too_long,
-    open_regular_file,
-)
+from models.intake.sheet_files import SheetLimits, cell_too_long, open_regular_file
 from models.intake.sheet_rows import HEADER_SEARCH_ROWS, RawRows, SheetRows, build_sheet_rows
 
 __all__ = ["read_csv"]

@@ -8,11 +8,7 @@ from datetime import date, datetime, time, timedelta
 
 from models.core import SheetError
 from models.intake.columns import CHINESE_COLUMN_NAMES, REQUIRED_COLUMNS, canonical_column
-from models.intake.sheet_files import (
-    SheetLimits,
-    cell_too_long,
-    too_many_rows,
-)
+from models.intake.sheet_files import SheetLimits, cell_too_long, too_many_rows
 
 __all__ = [
     "HEADER_SEARCH_ROWS",

@@ -8,11 +8,7 @@ from pathlib import Path
 
 from models.core import SheetError
 from models.intake.columns import REQUIRED_COLUMNS
-from models.intake.sheet_files import (
-    SheetLimits,
-    check_xlsx_parts,
-    open_regular_file,
-)
+from models.intake.sheet_files import SheetLimits, check_xlsx_parts, open_regular_file
 from models.intake.sheet_rows import (
     HeaderError,
     RawRows,
