@@ -89,7 +89,6 @@ def import_atlas(
     return report
 
 
-# -- the file ------------------------------------------------------------------------------------------------
 def _read_file(path: Path, limits: SheetLimits) -> tuple[str, list[Any]]:
     """The update mode and the donors array; anything ATLAS would refuse as a file is a SheetError."""
     try:
@@ -133,12 +132,6 @@ def _check_full_file(path: Path, donors: list[Any]) -> None:
         )
         if change in ("U", "D"):
             raise SheetError(f'{path.name}: donor {row} has changeType {change}; a "full" file only creates')
-
-
-# -- one donor record ----------------------------------------------------------------------------------------
-
-
-# -- writing a batch -----------------------------------------------------------------------------------------
 
 
 def _write_with_retry(

@@ -24,8 +24,6 @@ __all__ = [
 
 SheetRow = tuple[int, dict[str, str | None]]
 """(row number as the spreadsheet shows it, cells keyed by canonical column name)."""
-
-
 RawRows = Generator[Sequence[object], None, None]
 _EDGE_BLANKS_RE = re.compile(r"^[\s\u200b\ufeff]+|[\s\u200b\ufeff]+$")
 HEADER_SEARCH_ROWS = 10  # a title row ("2021年…报名表") often sits above the header
