@@ -38,8 +38,8 @@ from models.core import (
     SHANGHAI,
     ConflictError,
     IllegalTransitionError,
-    StageEvent,
     ValidationError,
+    audit_event,
     local_date,
     mask_text,
     transaction,
@@ -173,15 +173,15 @@ def _set_claim(
         if changed and event is not None:
             case, what, actor, reason, held_by = event
             session.add(
-                StageEvent(
+                audit_event(
                     entity=CLAIM_ENTITY,
                     donor_id=case.donor_id,
                     case_id=case.id,
                     from_state=case.stage,
                     to_state=what,
                     at=utcnow(),
-                    actor=actor[:100],
-                    reason=mask_text(reason)[:200],
+                    actor=actor,
+                    reason=reason,
                     flow_run_id=held_by,
                 )
             )

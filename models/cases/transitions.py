@@ -28,7 +28,7 @@ from models.core import (
     NotFoundError,
     StageEvent,
     ValidationError,
-    mask_text,
+    audit_event,
     transaction,
     utcnow,
 )
@@ -140,8 +140,8 @@ def close_case(
         )
     when = at or utcnow()
     # A coordinator's note is free text: ID and phone numbers typed into it are masked in the audit log.
-    event_reason = reason.value if not note else f"{reason.value}: {mask_text(note)}"[:200]
-    event = StageEvent(
+    event_reason = reason.value if not note else f"{reason.value}: {note}"
+    event = audit_event(
         entity="case",
         donor_id=case.donor_id,
         case_id=case.id,
@@ -202,7 +202,7 @@ def _case_event(
     reason: str | None,
     flow_run_id: str | None,
 ) -> StageEvent:
-    return StageEvent(
+    return audit_event(
         entity="case",
         donor_id=case.donor_id,
         case_id=case.id,

@@ -1,6 +1,6 @@
 """Plumbing every room uses: sessions and UTC times, the clock, errors, PII masking, the audit log."""
 
-from models.core.audit import StageEvent, StageEventPublic
+from models.core.audit import StageEvent, StageEventPublic, audit_event, audit_values
 from models.core.clock import SHANGHAI, local_date
 from models.core.db import UtcDateTime, make_engine, transaction, utcnow
 from models.core.errors import (
@@ -33,6 +33,8 @@ __all__ = [
     "SheetError",
     "StageEvent",
     "StageEventPublic",
+    "audit_event",
+    "audit_values",
     "UtcDateTime",
     "ValidationError",
     "install_record_masking",

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlmodel import Field, SQLModel
 
 from models.core.db import UtcDateTime, utcnow
+from models.core.masking import mask_text
 
-__all__ = ["StageEvent", "StageEventPublic"]
+__all__ = ["StageEvent", "StageEventPublic", "audit_event", "audit_values"]
+
+_ACTOR_MAX = 100
+_REASON_MAX = 200
 
 
 class StageEvent(SQLModel, table=True):
@@ -38,3 +43,40 @@ class StageEventPublic(SQLModel):
     actor: str
     reason: str | None
     flow_run_id: str | None
+
+
+def audit_values(
+    *,
+    entity: str,
+    donor_id: int,
+    to_state: str,
+    at: datetime,
+    actor: str,
+    case_id: str | None = None,
+    from_state: str | None = None,
+    reason: str | None = None,
+    flow_run_id: str | None = None,
+    recorded_at: datetime | None = None,
+) -> dict[str, Any]:
+    """One audit row's column values: the only place an audit row is built (ORM writes and bulk inserts).
+
+    Actor and reason may be typed by a person: ID and phone numbers in them are masked and both are cut to
+    their column's length, so the audit log never holds a number in full nor fails on a long note.
+    """
+    return {
+        "entity": entity,
+        "donor_id": donor_id,
+        "case_id": case_id,
+        "from_state": from_state,
+        "to_state": to_state,
+        "at": at,
+        "recorded_at": recorded_at or utcnow(),
+        "actor": mask_text(actor)[:_ACTOR_MAX],
+        "reason": None if reason is None else mask_text(reason)[:_REASON_MAX],
+        "flow_run_id": flow_run_id,
+    }
+
+
+def audit_event(**values: Any) -> StageEvent:
+    """The audit row as a table object to add to a session; same arguments as audit_values."""
+    return StageEvent(**audit_values(**values))

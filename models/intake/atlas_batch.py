@@ -10,7 +10,7 @@ from sqlalchemy import func, insert, update
 from sqlalchemy import select as sql_select
 from sqlmodel import Session, col
 
-from models.core import StageEvent, utcnow
+from models.core import StageEvent, audit_values, utcnow
 from models.intake.atlas_records import AtlasUpdate
 from models.intake.report import AcceptedRow
 from models.intake.validation import RowRejection
@@ -222,15 +222,14 @@ class AtlasBatchWriter:
     def _event(
         self, member: _Member, from_state: RegistryStatus | None, to: RegistryStatus, reason: str
     ) -> dict[str, Any]:
-        return {
-            "entity": "donor",
-            "donor_id": member.donor_id,
-            "case_id": None,
-            "from_state": from_state.value if from_state else None,
-            "to_state": to.value,
-            "at": self.now,
-            "recorded_at": self.now,
-            "actor": self.actor,
-            "reason": reason,
-            "flow_run_id": None,
-        }
+        assert member.donor_id is not None  # events are written after the batch's members are inserted
+        return audit_values(
+            entity="donor",
+            donor_id=member.donor_id,
+            from_state=from_state.value if from_state else None,
+            to_state=to.value,
+            at=self.now,
+            recorded_at=self.now,
+            actor=self.actor,
+            reason=reason,
+        )

@@ -11,7 +11,7 @@ from sqlalchemy import bindparam, func, insert, update
 from sqlalchemy import select as sql_select
 from sqlmodel import Session, col
 
-from models.core import StageEvent, local_date, mask_national_id, utcnow
+from models.core import StageEvent, audit_values, local_date, mask_national_id, utcnow
 from models.intake.policy import ImportPolicy, national_id_hash
 from models.intake.report import AcceptedRow, Action
 from models.intake.signup_members import (
@@ -266,18 +266,16 @@ class SignupBatchWriter:
         self, donor_id: int, from_state: RegistryStatus | None, to: RegistryStatus, at: datetime, reason: str
     ) -> None:
         self.events.append(
-            {
-                "entity": "donor",
-                "donor_id": donor_id,
-                "case_id": None,
-                "from_state": from_state.value if from_state else None,
-                "to_state": to.value,
-                "at": at,
-                "recorded_at": self.now,
-                "actor": self.actor,
-                "reason": reason,
-                "flow_run_id": None,
-            }
+            audit_values(
+                entity="donor",
+                donor_id=donor_id,
+                from_state=from_state.value if from_state else None,
+                to_state=to.value,
+                at=at,
+                recorded_at=self.now,
+                actor=self.actor,
+                reason=reason,
+            )
         )
 
     def _flush_writes(self) -> None:

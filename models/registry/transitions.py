@@ -10,8 +10,8 @@ from sqlmodel import Session, col
 from models.core import (
     ConflictError,
     IllegalTransitionError,
-    StageEvent,
     ValidationError,
+    audit_event,
     transaction,
     utcnow,
 )
@@ -51,7 +51,7 @@ def change_registry_status(
         )
         if result.rowcount != 1:
             raise ConflictError(f"member {donor.code} was changed by someone else; reload and try again")
-        event = StageEvent(
+        event = audit_event(
             entity="donor",
             donor_id=donor.id,
             from_state=current.value,
