@@ -21,7 +21,7 @@ import migrations
 from donorflow.settings import Settings
 from models.core import ConfigurationError, PiiMaskingFilter, install_record_masking, make_engine
 from models.intake import ImportPolicy, SheetLimits
-from models.matching import IndexStore
+from models.matching import IndexFile, IndexStore
 from models.registry import Donor
 
 log = logging.getLogger(__name__)
@@ -177,7 +177,7 @@ def hla_reference() -> hla.Reference | None:
 
 def hla_index_store(settings: Settings | None = None) -> IndexStore:
     settings = settings or get_settings()
-    return IndexStore(settings.var_dir / "hla-index.npz", hla_reference())
+    return IndexStore(IndexFile(settings.var_dir / "hla-index.npz"), hla_reference())
 
 
 def alembic_config(url: str) -> Config:

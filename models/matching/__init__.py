@@ -1,4 +1,4 @@
-"""Matching members to a patient: genotypes from stored typings and the HLA search index."""
+"""Matching members to a patient: genotypes from stored typings, the HLA search index and where it is kept."""
 
 from models.matching.index import (
     IndexStore,
@@ -8,10 +8,16 @@ from models.matching.index import (
     typing_columns,
     typing_genotype,
 )
+from models.matching.store import IndexFile, IndexStorage, SavedIndex, UnusableIndexError, Watermarks
 
 __all__ = [
+    "IndexFile",
+    "IndexStorage",
     "IndexStore",
     "MatchRow",
+    "SavedIndex",
+    "UnusableIndexError",
+    "Watermarks",
     "patient_genotype",
     "search_registry",
     "typing_columns",

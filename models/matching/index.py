@@ -1,25 +1,23 @@
 """Matching registry members to a patient: the database side of the HLA index (DESIGN.md §4).
 
-The index lives in memory and on disk (`var/hla-index.npz`, with a small JSON of watermarks beside it).
-Opening it loads the file and applies what changed in the database since it was written — new typings,
-members who became active, deferred or withdrew — so a restart never rebuilds 3.5 M members from scratch.
+The index lives in memory and in an `IndexStorage` (the adapter in models/matching/store.py keeps it in
+`var/hla-index.npz` under a file lock). Opening it loads what was saved and applies what changed in the
+database since — new typings, members who became active, deferred or withdrew — so a restart never
+rebuilds 3.5 M members from scratch.
 """
 
 from __future__ import annotations
 
-import fcntl
-import json
 import logging
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 import hla
 from models.core import StageEvent, ValidationError
+from models.matching.store import IndexStorage, SavedIndex, UnusableIndexError, Watermarks
 from models.registry import Donor, HlaTyping, RegistryStatus
 
 __all__ = [
@@ -82,11 +80,10 @@ class MatchRow:
 
 
 class IndexStore:
-    """The on-disk HLA index of one database, kept in step with it by watermarks."""
+    """The HLA index of one database, kept in step with it by watermarks and saved in `storage`."""
 
-    def __init__(self, path: Path, reference: hla.Reference | None = None) -> None:
-        self.path = path
-        self.meta_path = path.with_suffix(".json")
+    def __init__(self, storage: IndexStorage, reference: hla.Reference | None = None) -> None:
+        self.storage = storage
         self.reference = reference
         self.index: hla.HlaIndex | None = None
         self.event_mark = 0
@@ -96,15 +93,15 @@ class IndexStore:
 
     def open(self, session: Session) -> hla.HlaIndex:
         """Load the saved index and bring it up to date, or build it when there is none (or it is stale)."""
-        if self.index is None and self.path.exists() and self.meta_path.exists():
+        if self.index is None:
             try:
-                with self._locked():  # the file and its watermarks are read as one pair
-                    meta = json.loads(self.meta_path.read_text())
-                    self.index = hla.HlaIndex.load(self.path, self.reference)
-                self.event_mark, self.typing_mark = int(meta["event_mark"]), int(meta["typing_mark"])
-            except (hla.HlaError, ValueError, KeyError) as exc:
+                saved = self.storage.load(self.reference)
+            except UnusableIndexError as exc:
                 log.warning("HLA index file unusable (%s); rebuilding", exc)
-                self.index = None
+                saved = None
+            if saved is not None:
+                self.index = saved.index
+                self.event_mark, self.typing_mark = saved.marks.event, saved.marks.typing
         if self.index is None:
             self.build(session)
         else:
@@ -153,26 +150,9 @@ class IndexStore:
         return len(changed)
 
     def save(self) -> None:
-        """Write the index and its watermarks as one pair: several processes (the CLI, each flow run)
-        may save the same store, and an index with another process's watermarks would miss changes."""
+        """Hand the index and its watermarks to the storage as one pair."""
         assert self.index is not None
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._locked():
-            self.index.save(self.path)
-            marks = json.dumps({"event_mark": self.event_mark, "typing_mark": self.typing_mark})
-            temporary = self.meta_path.with_suffix(".json.tmp")
-            temporary.write_text(marks)
-            temporary.replace(self.meta_path)
-
-    @contextmanager
-    def _locked(self) -> Iterator[None]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.with_suffix(".lock").open("a") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        self.storage.save(SavedIndex(self.index, Watermarks(self.event_mark, self.typing_mark)))
 
     @staticmethod
     def _marks(session: Session) -> tuple[int, int]:

@@ -192,9 +192,9 @@ def test_screening_without_candidates_searches_the_registry_and_grades_each_case
 ) -> None:
     from flows.screening import PatientSearchForm, initial_screening
     from models.cases import CaseGrade
-    from models.matching import IndexStore
+    from models.matching import IndexFile, IndexStore
 
-    store = IndexStore(tmp_path / "index.npz")
+    store = IndexStore(IndexFile(tmp_path / "index.npz"))
     runtime.configure(replace(runtime.config(), hla_index=store.open))
     typed = [add_donor(wired), add_donor(wired), add_donor(wired)]
     far = {

@@ -24,7 +24,7 @@ from donorflow.demo import signup_rows, write_signup_csv
 from donorflow.settings import Settings
 from models.core import ConfigurationError
 from models.intake import import_signups
-from models.matching import IndexStore
+from models.matching import IndexFile, IndexStore
 from models.registry import Donor
 
 DIGITS = "0123456789"
@@ -73,7 +73,8 @@ def test_database_and_data_dir_alone_do_not_give_back_the_id_number(
     person = next(signup_rows(1, seed=99, day=date(2021, 6, 14)))
     sheet = write_signup_csv(tmp_path / "drive.csv", [person])
     import_signups(session=session, path=sheet, policy=import_policy(settings))
-    IndexStore(settings.var_dir / "hla-index.npz").open(session)  # the data directory as a registry has it
+    # the data directory as a registry has it
+    IndexStore(IndexFile(settings.var_dir / "hla-index.npz")).open(session)
     (settings.var_dir / "inbox").mkdir(exist_ok=True)
 
     assert _brute_force(session, _salts_in(settings.var_dir) | {b""}) == {}

@@ -26,7 +26,7 @@ from sqlmodel import Session, col, select
 from donorflow.demo import SIGNUP_HEADER, SignupRow, signup_rows
 from models.core import ConflictError, StageEvent
 from models.intake import ImportPolicy, ImportReport, import_signups, national_id_hash
-from models.matching import IndexStore
+from models.matching import IndexFile, IndexStore
 from models.registry import Donor, HlaTyping, withdraw_donor
 
 POLICY = ImportPolicy(id_salt=b"race-salt", batch_size=20)
@@ -95,7 +95,7 @@ def test_withdrawal_during_a_reimport_stays_withdrawn_with_data_typing_and_index
     created = import_signups(session=session, path=_write(tmp_path / "first.csv", first), policy=POLICY)
     code_of = {a.row: a.code for a in created.accepted}
     assert len(code_of) == 400
-    store = IndexStore(tmp_path / "var" / "hla-index.npz")
+    store = IndexStore(IndexFile(tmp_path / "var" / "hla-index.npz"))
     store.open(session)  # the search index, saved before the race and brought up to date after it
 
     # Two members of every batch of 20 (one typed, one not) withdraw while that batch is being imported.

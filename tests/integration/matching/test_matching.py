@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import csv
+import json
 from datetime import date
 from pathlib import Path
 
 import pytest
+from sqlalchemy import func
 from sqlmodel import Session, select
 
 import hla
 from donorflow.demo import SIGNUP_HEADER, signup_rows
-from models.core import ValidationError
+from models.core import StageEvent, ValidationError
 from models.intake import ImportPolicy, import_signups
-from models.matching import IndexStore, patient_genotype, search_registry, typing_genotype
+from models.matching import IndexFile, IndexStore, patient_genotype, search_registry, typing_genotype
 from models.registry import Donor, HlaTyping, withdraw_donor
 
 POLICY = ImportPolicy(id_salt=b"match", batch_size=100)
@@ -57,7 +59,7 @@ def _brute_force(session: Session, patient: hla.Genotype, max_mismatches: int) -
 
 def test_index_search_equals_grading_every_member(session: Session, tmp_path: Path) -> None:
     import_signups(session=session, path=_sheet(tmp_path / "a.csv", 40), policy=POLICY)
-    store = IndexStore(tmp_path / "index.npz")
+    store = IndexStore(IndexFile(tmp_path / "index.npz"))
     patient = patient_genotype(PATIENT)
     for allowance in (0, 1, 2):
         total, rows = search_registry(
@@ -75,7 +77,7 @@ def test_index_follows_imports_and_withdrawals_and_reloads_without_rebuilding(
 ) -> None:
     import_signups(session=session, path=_sheet(tmp_path / "a.csv", 8), policy=POLICY)
     path = tmp_path / "index.npz"
-    store = IndexStore(path)
+    store = IndexStore(IndexFile(path))
     patient = patient_genotype(PATIENT)
     # Per 4 members: one 8/8 allele match and one low-resolution potential match have 0 mismatches.
     assert search_registry(session=session, index=store.open(session), patient=patient)[0] == 4
@@ -83,11 +85,19 @@ def test_index_follows_imports_and_withdrawals_and_reloads_without_rebuilding(
     first_code = search_registry(session=session, index=store.open(session), patient=patient)[1][0].code
     assert search_registry(session=session, index=store.open(session), patient=patient)[0] == 8
     withdraw_donor(session=session, code=first_code, actor="dm")
-    reopened = IndexStore(path)  # a restart: loads the file, applies what changed since
+    reopened = IndexStore(IndexFile(path))  # a restart: loads the file, applies what changed since
     total, rows = search_registry(session=session, index=reopened.open(session), patient=patient)
     assert total == 7 and first_code not in {row.code for row in rows}
     assert store.built and not reopened.built
-    assert reopened.refresh(session) >= 0 and path.with_suffix(".json").exists()
+    # Nothing changed since: a refresh re-reads only the look-back window (here all 16 members) and the
+    # saved watermarks are the database's newest audit event and typing.
+    assert reopened.refresh(session) == 16
+    newest_event = session.exec(select(func.max(StageEvent.id))).one()
+    newest_typing = session.exec(select(func.max(HlaTyping.id))).one()
+    assert json.loads(path.with_suffix(".json").read_text()) == {
+        "event_mark": newest_event,
+        "typing_mark": newest_typing,
+    }
 
 
 def test_patient_typing_errors_are_clear() -> None:
