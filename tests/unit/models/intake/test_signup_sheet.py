@@ -69,60 +69,71 @@ def test_utf8_csv_gives_canonical_cells_with_spreadsheet_row_numbers(tmp_path: P
     ]
 
 
-def test_utf8_bom_is_detected_and_does_not_leak_into_the_first_header(tmp_path: Path) -> None:
-    path = write_text(
-        tmp_path / "drive.csv", [ZH_HEADER, f"张三,男,{ID_1},13800138000,2021/5/1"], "utf-8-sig"
-    )
-    sheet = read_sheet(path)
-    assert sheet.encoding == "utf-8-sig"
-    assert sheet.labels["name"] == "姓名"
-    assert rows_of(sheet)[0][1]["name"] == "张三"
+ROW_1 = f"张三,男,{ID_1},13800138000,2021-05-01"
+ZHANG = {"name": "张三", "sex": "男", "national_id": ID_1, "phone": "13800138000", "consent_at": "2021-05-01"}
 
 
-def test_gbk_csv_with_chinese_headers_and_names_is_read_as_gb18030(tmp_path: Path) -> None:
-    path = write_text(
-        tmp_path / "报名表.csv",
-        [
-            "姓名,性别,身份证号码,手机,同意时间,血型",
-            f"张三丰,男,{ID_1},13800138000,2021年5月1日,A型",
-            f"欧阳娜娜,女,{ID_2},13900139000,2021年5月2日,O型Rh阴性",
-        ],
-        "gbk",
-    )
-    sheet = read_sheet(path)
-    assert sheet.encoding == "gb18030"
-    assert [cells["name"] for _, cells in sheet] == ["张三丰", "欧阳娜娜"]
-    assert rows_of(sheet)[1][1]["blood_group"] == "O型Rh阴性"
-
-
-def test_gbk_csv_with_english_header_and_short_chinese_text_is_not_taken_for_big5(tmp_path: Path) -> None:
-    # charset-normalizer ranks Big5-HKSCS first for this; the reader must still choose GB18030.
-    path = write_text(tmp_path / "drive.csv", [EN_HEADER, f"张三,男,{ID_1},13800138000,2021-05-01"], "gbk")
-    sheet = read_sheet(path)
-    assert sheet.encoding == "gb18030"
-    assert rows_of(sheet)[0][1]["name"] == "张三"
-
-
-def test_excel_unicode_text_export_utf16_tab_separated_txt_is_read(tmp_path: Path) -> None:
-    path = write_text(
-        tmp_path / "drive.txt",
-        [ZH_HEADER.replace(",", "\t"), "\t".join(["张三", "男", ID_1, "13800138000", "2021-05-01"])],
-        "utf-16",
-    )
-    sheet = read_sheet(path)
-    assert sheet.encoding == "utf-16"
-    assert rows_of(sheet) == [
-        (
-            2,
-            {
-                "name": "张三",
-                "sex": "男",
-                "national_id": ID_1,
-                "phone": "13800138000",
-                "consent_at": "2021-05-01",
-            },
-        )
-    ]
+@pytest.mark.parametrize(
+    ("name", "lines", "written", "detected", "rows"),
+    [
+        pytest.param(  # the BOM does not leak into the first header
+            "drive.csv",
+            [ZH_HEADER, f"张三,男,{ID_1},13800138000,2021/5/1"],
+            "utf-8-sig",
+            "utf-8-sig",
+            [{"name": "张三"}],
+            id="utf8-bom",
+        ),
+        pytest.param(
+            "报名表.csv",
+            [
+                "姓名,性别,身份证号码,手机,同意时间,血型",
+                f"张三丰,男,{ID_1},13800138000,2021年5月1日,A型",
+                f"欧阳娜娜,女,{ID_2},13900139000,2021年5月2日,O型Rh阴性",
+            ],
+            "gbk",
+            "gb18030",
+            [{"name": "张三丰"}, {"name": "欧阳娜娜", "blood_group": "O型Rh阴性"}],
+            id="gbk-chinese-headers-and-names",
+        ),
+        pytest.param(  # charset-normalizer ranks Big5-HKSCS first for this; the reader must choose GB18030
+            "drive.csv",
+            [EN_HEADER, ROW_1],
+            "gbk",
+            "gb18030",
+            [{"name": "张三"}],
+            id="gbk-english-header-short-chinese-text-not-big5",
+        ),
+        pytest.param(  # Excel's "Unicode text" export: UTF-16 with BOM, tab separated
+            "drive.txt",
+            [ZH_HEADER.replace(",", "\t"), ROW_1.replace(",", "\t")],
+            "utf-16",
+            "utf-16",
+            [ZHANG],
+            id="excel-unicode-text-utf16-tab-txt",
+        ),
+        pytest.param("drive.csv", [ZH_HEADER, ROW_1], "utf-16", "utf-16", [{"name": "张三"}], id="utf16-bom"),
+        pytest.param("drive.csv", [ZH_HEADER, ROW_1], "utf-32", "utf-32", [{"name": "张三"}], id="utf32-bom"),
+        pytest.param(
+            "drive.csv",
+            [EN_HEADER, f"张\x00三,男,{ID_1},13800138000,2021-05-01"],
+            "utf-8",
+            "utf-8",
+            [{"name": "张\x00三"}],
+            id="nul-in-one-cell-still-utf8",
+        ),
+    ],
+)
+def test_each_accepted_encoding_is_detected_and_read(
+    tmp_path: Path, name: str, lines: list[str], written: str, detected: str, rows: list[dict[str, str]]
+) -> None:
+    sheet = read_sheet(write_text(tmp_path / name, lines, written))
+    assert sheet.encoding == detected
+    assert sheet.labels["name"] == re.split("[,\t]", lines[0])[0]
+    read = rows_of(sheet)
+    assert [number for number, _ in read] == list(range(2, 2 + len(rows)))  # spreadsheet row numbers
+    for (_, cells), expected in zip(read, rows, strict=True):
+        assert {column: cells[column] for column in expected} == expected
 
 
 ENCODING_REFUSED = (
@@ -146,19 +157,6 @@ def test_utf16_without_bom_is_an_unreadable_encoding_not_missing_columns(
     path = write_text(tmp_path / "drive.csv", [header, f"张三,男,{ID_1},13800138000,2021-05-01"], encoding)
     with pytest.raises(SheetError, match=r"^drive\.csv: " + ENCODING_REFUSED):
         read_sheet(path)
-
-
-@pytest.mark.parametrize("encoding", ["utf-16", "utf-32"])  # with BOM: read as Excel's "Unicode text"
-def test_utf16_and_utf32_with_bom_are_read(tmp_path: Path, encoding: str) -> None:
-    path = write_text(tmp_path / "drive.csv", [ZH_HEADER, f"张三,男,{ID_1},13800138000,2021-05-01"], encoding)
-    sheet = read_sheet(path)
-    assert sheet.encoding == encoding
-    assert rows_of(sheet)[0][1]["name"] == "张三"
-
-
-def test_a_nul_in_one_cell_of_a_utf8_sheet_is_still_utf8(tmp_path: Path) -> None:
-    path = write_text(tmp_path / "drive.csv", [EN_HEADER, f"张\x00三,男,{ID_1},13800138000,2021-05-01"])
-    assert rows_of(read_sheet(path))[0][1]["name"] == "张\x00三"
 
 
 @pytest.mark.parametrize("delimiter", ["\t", ";", ","])
@@ -215,12 +213,6 @@ def test_header_variants_map_to_canonical_names(tmp_path: Path) -> None:
     assert rows_of(sheet)[0][1]["DQB1_2"] == "12"
 
 
-def test_two_columns_meaning_the_same_field_are_refused(tmp_path: Path) -> None:
-    path = write_text(tmp_path / "drive.csv", [EN_HEADER + ",电话", "a,b,c,d,e,f"])
-    with pytest.raises(SheetError, match="columns 'phone' and '电话' both mean phone"):
-        read_sheet(path)
-
-
 def test_missing_required_columns_are_named_in_english_and_chinese(tmp_path: Path) -> None:
     path = write_text(tmp_path / "drive.csv", ["姓名,性别,手机号", "张三,男,13800138000"])
     with pytest.raises(SheetError) as caught:
@@ -251,36 +243,41 @@ def test_workbook_saved_with_a_csv_name_says_to_rename_it(tmp_path: Path) -> Non
         read_sheet(tmp_path / "drive.csv")
 
 
-def test_file_that_is_not_a_workbook_with_xlsx_name_is_a_sheet_error(tmp_path: Path) -> None:
-    path = write_text(tmp_path / "drive.xlsx", [EN_HEADER])
-    with pytest.raises(SheetError, match=r"cannot open drive\.xlsx as an \.xlsx workbook"):
-        read_sheet(path)
-
-
-def test_blank_rows_are_skipped_but_keep_their_row_numbers(tmp_path: Path) -> None:
-    lines = [
-        EN_HEADER,
-        f"A,M,{ID_1},13800138000,2021-05-01",
-        "",
-        ",,  ,,",
-        "\t,,,,",
-        f"B,F,{ID_2},13900139000,2021-05-01",
-    ]
-    assert [number for number, _ in read_sheet(write_text(tmp_path / "drive.csv", lines))] == [2, 6]
-
-
-def test_rows_with_only_unrecognised_cells_count_as_blank(tmp_path: Path) -> None:
-    lines = ["序号," + EN_HEADER, f"1,A,M,{ID_1},13800138000,2021-05-01", "2,,,,,", "3,,,,,"]
-    assert [number for number, _ in read_sheet(write_text(tmp_path / "drive.csv", lines))] == [2]
-
-
-def test_a_quoted_multi_line_cell_is_one_spreadsheet_row(tmp_path: Path) -> None:
-    lines = [
-        EN_HEADER + ",note",
-        f'A,M,{ID_1},13800138000,2021-05-01,"line one\nline two"',
-        f"B,F,{ID_2},13900139000,2021-05-01,",
-    ]
-    assert [number for number, _ in read_sheet(write_text(tmp_path / "drive.csv", lines))] == [2, 3]
+@pytest.mark.parametrize(
+    ("lines", "numbers"),
+    [
+        pytest.param(
+            [
+                EN_HEADER,
+                f"A,M,{ID_1},13800138000,2021-05-01",
+                "",
+                ",,  ,,",
+                "\t,,,,",
+                f"B,F,{ID_2},13900139000,2021-05-01",
+            ],
+            [2, 6],
+            id="blank-rows-skipped-keeping-their-numbers",
+        ),
+        pytest.param(
+            ["序号," + EN_HEADER, f"1,A,M,{ID_1},13800138000,2021-05-01", "2,,,,,", "3,,,,,"],
+            [2],
+            id="rows-with-only-unrecognised-cells-count-as-blank",
+        ),
+        pytest.param(
+            [
+                EN_HEADER + ",note",
+                f'A,M,{ID_1},13800138000,2021-05-01,"line one\nline two"',
+                f"B,F,{ID_2},13900139000,2021-05-01,",
+            ],
+            [2, 3],
+            id="a-quoted-multi-line-cell-is-one-row",
+        ),
+    ],
+)
+def test_rows_keep_their_spreadsheet_row_numbers(
+    tmp_path: Path, lines: list[str], numbers: list[int]
+) -> None:
+    assert [number for number, _ in read_sheet(write_text(tmp_path / "drive.csv", lines))] == numbers
 
 
 def test_title_row_above_the_header_is_skipped(tmp_path: Path) -> None:
@@ -291,18 +288,7 @@ def test_title_row_above_the_header_is_skipped(tmp_path: Path) -> None:
     ]
     sheet = read_sheet(write_text(tmp_path / "drive.csv", lines))
     assert sheet.header_row == 2
-    assert rows_of(sheet) == [
-        (
-            3,
-            {
-                "name": "张三",
-                "sex": "男",
-                "national_id": ID_1,
-                "phone": "13800138000",
-                "consent_at": "2021-05-01",
-            },
-        )
-    ]
+    assert rows_of(sheet) == [(3, ZHANG)]
 
 
 def test_formula_looking_text_in_csv_is_kept_as_plain_text(tmp_path: Path) -> None:
@@ -535,16 +521,51 @@ def test_damaged_workbook_is_a_sheet_error(
         read_sheet(_rewrite_part(book, part, change))
 
 
-def test_long_cell_in_a_csv_stops_the_read_naming_the_row(tmp_path: Path) -> None:
-    lines = [EN_HEADER] + [f"A,M,{ID_1},13800138000,2021-05-01"] * 3 + ["B" * 21 + f",M,{ID_1},1,2021-05-01"]
-    with pytest.raises(SheetError, match=r"^drive\.csv: row 5 has a cell longer than 20 characters"):
-        read_sheet(write_text(tmp_path / "drive.csv", lines), SMALL)
-
-
-def test_long_cell_beyond_the_csv_module_field_limit_is_the_same_clear_error(tmp_path: Path) -> None:
-    path = write_text(tmp_path / "drive.csv", [EN_HEADER, "B" * 200_000 + f",M,{ID_1},1,2021-05-01"])
-    with pytest.raises(SheetError, match=r"row 2 has a cell longer than 1,000 characters"):
-        read_sheet(path)
+@pytest.mark.parametrize(
+    ("name", "lines", "limits", "refusal"),
+    [
+        pytest.param(
+            "drive.csv",
+            [EN_HEADER + ",电话", "a,b,c,d,e,f"],
+            SheetLimits(),
+            "columns 'phone' and '电话' both mean phone",
+            id="two-columns-meaning-the-same-field",
+        ),
+        pytest.param(
+            "drive.xlsx",
+            [EN_HEADER],
+            SheetLimits(),
+            r"cannot open drive\.xlsx as an \.xlsx workbook",
+            id="text-file-with-an-xlsx-name",
+        ),
+        pytest.param(
+            "drive.csv",
+            [EN_HEADER] + [f"A,M,{ID_1},13800138000,2021-05-01"] * 3 + ["B" * 21 + f",M,{ID_1},1,2021-05-01"],
+            SMALL,
+            r"^drive\.csv: row 5 has a cell longer than 20 characters",
+            id="long-cell-names-the-row",
+        ),
+        pytest.param(
+            "drive.csv",
+            [EN_HEADER, "B" * 200_000 + f",M,{ID_1},1,2021-05-01"],
+            SheetLimits(),
+            r"row 2 has a cell longer than 1,000 characters",
+            id="long-cell-beyond-the-csv-module-field-limit",
+        ),
+        pytest.param(
+            "drive.csv",
+            [EN_HEADER] + [f"A,M,{ID_1},13800138000,2021-05-01"] * 400,
+            SheetLimits(max_file_bytes=10_000),
+            r"^drive\.csv is larger than the import limit of 10,000 bytes",
+            id="oversized-file-refused-before-it-is-read",
+        ),
+    ],
+)
+def test_a_text_sheet_that_breaks_a_rule_is_a_sheet_error_saying_which(
+    tmp_path: Path, name: str, lines: list[str], limits: SheetLimits, refusal: str
+) -> None:
+    with pytest.raises(SheetError, match=refusal):
+        read_sheet(write_text(tmp_path / name, lines), limits)
 
 
 @pytest.mark.parametrize("where", ["shared", "inline"])
@@ -569,12 +590,6 @@ def test_too_many_rows_stop_the_read_before_any_row_is_returned(tmp_path: Path, 
     with pytest.raises(SheetError, match=rf"^drive\{suffix}: more than 10 rows"):
         read_sheet(path, SMALL)
     assert len(rows_of(read_sheet(path, SheetLimits(max_rows=13)))) == 12
-
-
-def test_oversized_file_is_refused_before_it_is_read(tmp_path: Path) -> None:
-    path = write_text(tmp_path / "drive.csv", [EN_HEADER] + [f"A,M,{ID_1},13800138000,2021-05-01"] * 400)
-    with pytest.raises(SheetError, match=r"^drive\.csv is larger than the import limit of 10,000 bytes"):
-        read_sheet(path, SheetLimits(max_file_bytes=10_000))
 
 
 def test_workbook_part_that_unpacks_too_large_is_refused(tmp_path: Path) -> None:
