@@ -23,7 +23,6 @@ from sqlmodel import Session, col, select
 
 from flows import runtime
 from flows.exam import pre_donation_exam
-from flows.forms import ContactForm, ExamResultForm
 from flows.high_res import high_res_typing
 from flows.remobilise import remobilise
 from models.cases import CaseRecord, CaseStage, DonorCase, enter_stage, open_case, today
@@ -160,17 +159,6 @@ def test_a_second_run_on_a_live_case_is_refused(wired: Session) -> None:
     wired.commit()
     state = remobilise(case.id, return_state=True)
     assert state.is_failed() and "already has a live stage run" in _logs(state.state_details.flow_run_id)
-
-
-@pytest.mark.parametrize("form", [ContactForm, ExamResultForm])
-def test_forms_render_as_the_ui_expects(form: type[ContactForm] | type[ExamResultForm]) -> None:
-    """The schema the UI renders: every field titled, the coordinator first and required, no anyOf."""
-    schema = form.model_json_schema()
-    text = json.dumps(schema)
-    assert "anyOf" not in text  # Optional fields render as confusing "X / None" tabs (PREFECT.md)
-    assert "coordinator" in schema["required"]
-    assert schema["properties"]["coordinator"]["position"] == 0
-    assert all("title" in field for field in schema["properties"].values())
 
 
 def test_a_stage_run_again_asks_nothing_already_answered(wired: Session) -> None:

@@ -57,3 +57,15 @@ def test_form_schema_matches_its_snapshot(form: type[BaseModel], answer: type[Ba
         snapshot.write_text(_text(schema), encoding="utf-8")
     assert snapshot.exists(), f"no snapshot for {form.__name__}: run with DONORFLOW_UPDATE_SNAPSHOTS=1"
     assert _text(schema) == snapshot.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("form", [form for form, _ in FORMS], ids=[form.__name__ for form, _ in FORMS])
+def test_form_renders_as_the_ui_expects(form: type[BaseModel]) -> None:
+    """Every field titled, the coordinator first and required, no anyOf."""
+    schema = form.model_json_schema()
+    assert "anyOf" not in json.dumps(
+        schema
+    )  # Optional fields render as confusing "X / None" tabs (PREFECT.md)
+    assert "coordinator" in schema["required"]
+    assert schema["properties"]["coordinator"]["position"] == 0
+    assert all("title" in field for field in schema["properties"].values())
