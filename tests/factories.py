@@ -7,7 +7,7 @@ from itertools import count
 
 from sqlmodel import Session
 
-from models.cases import PatientSearch
+from models.cases import CaseStage, DonorCase, PatientSearch, open_case
 from models.registry import Donor
 
 _serial = count(1)
@@ -44,3 +44,22 @@ def add_search(session: Session, *, patient_code: str | None = None) -> PatientS
     session.commit()
     session.refresh(search)
     return search
+
+
+def add_case(
+    session: Session,
+    *,
+    stage: CaseStage = CaseStage.EXAM,
+    due_at: datetime | None = None,
+    status: str = "active",
+    name: str = "王小明",
+) -> DonorCase:
+    """A case for a new member, put straight into `stage` with its deadline at `due_at` (committed)."""
+    donor, search = add_donor(session, name=name), add_search(session)
+    assert donor.id is not None
+    case = open_case(session=session, search_id=search.id, donor_id=donor.id, actor="test")
+    case.stage, case.due_at, case.status = stage.value, due_at, status
+    session.add(case)
+    session.commit()
+    session.refresh(case)
+    return case
