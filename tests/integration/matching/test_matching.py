@@ -100,6 +100,19 @@ def test_index_follows_imports_and_withdrawals_and_reloads_without_rebuilding(
     }
 
 
+def test_an_unusable_index_file_is_rebuilt_from_the_database(session: Session, tmp_path: Path) -> None:
+    import_signups(session=session, path=_sheet(tmp_path / "a.csv", 8), policy=POLICY)
+    path = tmp_path / "index.npz"
+    IndexStore(IndexFile(path)).open(session)
+    path.write_bytes(b"half a file")  # a crash mid-write by an older version, a disk full, a bad copy
+    reopened = IndexStore(IndexFile(path))
+    total, _rows = search_registry(
+        session=session, index=reopened.open(session), patient=patient_genotype(PATIENT)
+    )
+    assert reopened.built and total == 4
+    assert IndexFile(path).load(None) is not None  # and saved again, usable by the next process
+
+
 def test_patient_typing_errors_are_clear() -> None:
     with pytest.raises(ValidationError, match=r'"A\*02:0x" at A: field 2 is not a number'):
         patient_genotype("A*02:0x A*24:02")
