@@ -32,6 +32,7 @@ from models.registry import (
     RegistryStatus,
     code_prefix,
     reserve_codes,
+    sheet_header,
 )
 
 __all__ = ["SignupBatchWriter", "SignupOutcome"]
@@ -114,9 +115,8 @@ class SignupBatchWriter:
             for donor_id, *typing in self.session.execute(
                 sql_select(*typed).where(col(HlaTyping.id).in_(latest))
             ):
-                by_id[donor_id].hla = {
-                    column.upper(): value for column, value in zip(HLA_COLUMNS, typing, strict=True) if value
-                }
+                cells = zip(HLA_COLUMNS, typing, strict=True)
+                by_id[donor_id].hla = {sheet_header(column): value for column, value in cells if value}
         return known
 
     # -- new members -----------------------------------------------------------------------------------
@@ -242,7 +242,7 @@ class SignupBatchWriter:
         self, donor_id: int, hla: dict[str, str], record: SignupRecord, status: RegistryStatus
     ) -> None:
         """Store the sheet's HLA typing; a registered member with a typing becomes active (searchable)."""
-        values = {column: hla.get(column.upper()) for column in HLA_COLUMNS}
+        values = {column: hla.get(sheet_header(column)) for column in HLA_COLUMNS}
         self.typings[donor_id] = {
             "donor_id": donor_id,
             "resolution": typing_resolution(values),

@@ -2,6 +2,16 @@
 
 from models.registry.codes import code_prefix, reserve_codes
 from models.registry.deferrals import Deferral, defer_member
+from models.registry.hla_columns import (
+    HLA_COLUMNS,
+    HLA_HEADERS,
+    LOCUS_COLUMNS,
+    POSITIONS,
+    column_locus,
+    column_name,
+    column_title,
+    sheet_header,
+)
 from models.registry.lifecycle import REGISTRY_MOVES, RegistryStatus, allowed_registry_moves
 from models.registry.members import (
     create_event,
@@ -13,7 +23,6 @@ from models.registry.members import (
     withdraw_donor,
 )
 from models.registry.tables import (
-    HLA_COLUMNS,
     Donor,
     DonorPublic,
     HlaTyping,
@@ -28,6 +37,9 @@ __all__ = [
     "Donor",
     "DonorPublic",
     "HLA_COLUMNS",
+    "HLA_HEADERS",
+    "LOCUS_COLUMNS",
+    "POSITIONS",
     "HlaTyping",
     "REGISTRY_MOVES",
     "RecruitmentEvent",
@@ -37,6 +49,9 @@ __all__ = [
     "allowed_registry_moves",
     "change_registry_status",
     "code_prefix",
+    "column_locus",
+    "column_name",
+    "column_title",
     "create_event",
     "defer_member",
     "erase_withdrawn",
@@ -44,6 +59,7 @@ __all__ = [
     "get_event",
     "latest_typing",
     "reserve_codes",
+    "sheet_header",
     "show_donor",
     "withdraw_donor",
 ]
