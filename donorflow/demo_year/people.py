@@ -19,9 +19,7 @@ from donorflow.demo_year.shares import table
 from models.intake import SignupRecord
 from models.registry import POSITIONS, column_name, sheet_header
 
-__all__ = ["DONATE_MAX_AGE", "LOCI", "Registry", "Typing", "draw_typing", "hla_cells"]
-
-DONATE_MAX_AGE = 55  # CMDP: members may donate up to 55 (Settings.donate_max_age)
+__all__ = ["LOCI", "Registry", "Typing", "draw_typing", "hla_cells"]
 
 # Common alleles among Han Chinese with rough frequencies (%), enough for screening lists that look real.
 LOCI = hla.DEFAULT_LOCI  # the loci a drive types (low resolution), in the one order (hla.LOCI)

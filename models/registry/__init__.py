@@ -2,6 +2,7 @@
 
 from models.registry.codes import code_prefix, reserve_codes
 from models.registry.deferrals import Deferral, defer_member
+from models.registry.drives import EVENT_KINDS, drive_input
 from models.registry.hla_columns import (
     HLA_COLUMNS,
     HLA_HEADERS,
@@ -36,11 +37,12 @@ __all__ = [
     "Deferral",
     "Donor",
     "DonorPublic",
+    "EVENT_KINDS",
     "HLA_COLUMNS",
     "HLA_HEADERS",
+    "HlaTyping",
     "LOCUS_COLUMNS",
     "POSITIONS",
-    "HlaTyping",
     "REGISTRY_MOVES",
     "RecruitmentEvent",
     "RecruitmentEventCreate",
@@ -54,6 +56,7 @@ __all__ = [
     "column_title",
     "create_event",
     "defer_member",
+    "drive_input",
     "erase_withdrawn",
     "get_donor",
     "get_event",
