@@ -25,5 +25,6 @@ def drive_input(
     fields = {"name": name, "held_on": held_on, "location": location, "district": district, "kind": kind}
     try:
         return RecruitmentEventCreate.model_validate(fields)
-    except pydantic.ValidationError as exc:
-        raise ValidationError(f"invalid drive: {exc}") from exc
+    except pydantic.ValidationError as exc:  # one line, per field: what a data manager can fix
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise ValidationError(f"invalid drive: {problems}") from exc

@@ -15,9 +15,10 @@ def test_a_drive_for_a_programme_we_do_not_run_is_our_validation_error() -> None
         drive_input(name="d", held_on=date(2021, 6, 14), location="l", kind="plasma")
 
 
-def test_a_drive_without_a_name_is_our_validation_error_naming_the_field() -> None:
-    with pytest.raises(ValidationError, match="(?s)invalid drive: .*name"):
+def test_a_drive_without_a_name_is_one_line_naming_the_field() -> None:
+    with pytest.raises(ValidationError) as caught:
         drive_input(name="", held_on=date(2021, 6, 14), location="l")
+    assert str(caught.value) == "invalid drive: name: String should have at least 1 character"
 
 
 @pytest.mark.parametrize("kind", EVENT_KINDS)
