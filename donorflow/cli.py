@@ -19,10 +19,10 @@ from rich.table import Table
 from sqlmodel import Session
 
 from donorflow import bootstrap
-from models.cases import funnel_counts
+from models.cases import funnel_counts, funnel_period
 from models.core import ConflictError, DonorflowError, NotFoundError, ValidationError
-from models.intake import check_rejects_path, import_atlas, import_signups, is_atlas_file, write_rejects_csv
-from models.registry import RecruitmentEventCreate, create_event, show_donor, withdraw_donor
+from models.intake import check_rejects_path, import_file, write_rejects_csv
+from models.registry import create_event, drive_input, show_donor, withdraw_donor
 
 app = typer.Typer(help="donorflow: stem-cell and blood donor programmes.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -102,16 +102,9 @@ def events_add(
     json_: JsonFlag = False,
 ) -> None:
     """Record a recruitment drive; prints its id (use it with `donors import --event-id`)."""
-    if kind not in ("stem_cell", "blood"):
-        _fail(f"--kind must be stem_cell or blood, not {kind!r}", 2)
     held_on = _parse_date(date_, "--date")
     with _session() as session:
-        try:
-            data = RecruitmentEventCreate.model_validate(
-                {"name": name, "held_on": held_on, "location": location, "district": district, "kind": kind}
-            )
-        except ValueError as exc:
-            _fail(f"invalid drive: {exc}", 2)
+        data = drive_input(name=name, held_on=held_on, location=location, district=district, kind=kind)
         event = create_event(session=session, data=data)
         if json_:
             _print_json({"id": event.id, "name": event.name, "held_on": event.held_on, "kind": event.kind})
@@ -136,26 +129,15 @@ def donors_import(
     with _session() as session, _progress(enabled=not json_) as advance:
         if rejects_out is not None:  # before importing: a refused path must not cost a committed import
             check_rejects_path(rejects_out, source=path)
-        if is_atlas_file(path):
-            if event_id is not None:
-                _fail("--event-id is for sign-up sheets; an ATLAS donor file names no drive", 2)
-            report = import_atlas(
-                session=session,
-                path=path,
-                policy=bootstrap.import_policy(),
-                actor=actor or _default_actor(),
-                progress=advance,
-                reference=bootstrap.hla_reference(),
-            )
-        else:
-            report = import_signups(
-                session=session,
-                path=path,
-                policy=bootstrap.import_policy(),
-                event_id=event_id,
-                actor=actor or _default_actor(),
-                progress=advance,
-            )
+        report = import_file(
+            session=session,
+            path=path,
+            policy=bootstrap.import_policy(),
+            event_id=event_id,
+            actor=actor or _default_actor(),
+            progress=advance,
+            load_reference=bootstrap.hla_reference,
+        )
     if rejects_out is not None and report.rejected:
         try:
             write_rejects_csv(rejects_out, report.columns, report.rejected_rows())
@@ -277,10 +259,8 @@ def funnel(
     json_: JsonFlag = False,
 ) -> None:
     """Funnel counts for a period: drives, registrations, screenings … donations."""
-    start, end = _parse_date(from_, "--from"), _parse_date(to, "--to")
-    if end < start:
-        _fail("--to is before --from", 2)
     with _session() as session:
+        start, end = funnel_period(from_, to)
         counts = funnel_counts(session=session, start=start, end=end)
     if json_:
         _print_json(counts.model_dump())

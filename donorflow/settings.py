@@ -43,8 +43,6 @@ class Settings(BaseSettings):
         description="the `make up` Prefect server's database; empty: SQLite under var/prefect (one user). "
         "Several coordinators at once: postgresql+asyncpg://user@host/prefect",
     )
-    dashboard_port: int = 8000
-    timezone: str = "Asia/Shanghai"
 
     @property
     def resolved_database_url(self) -> str:

@@ -17,8 +17,12 @@ __all__ = ["bring_up", "load_demo_year"]
 def load_demo_year(session: Session, say: bool = True) -> Iterator[str]:
     """The synthetic Zhengzhou 2021 year, walked through the same services the flows call."""
     messages: list[str] = []
+    settings = bootstrap.get_settings()
     counts = replay_zhengzhou_2021(
-        session=session, policy=bootstrap.import_policy(), progress=messages.append if say else None
+        session=session,
+        policy=bootstrap.import_policy(settings),
+        donate_max_age=settings.donate_max_age,
+        progress=messages.append if say else None,
     )
     yield from messages
     figures = ", ".join(f"{key} {value:,}" for key, value in counts.model_dump().items())

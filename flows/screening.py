@@ -12,13 +12,12 @@ from pydantic import BaseModel, Field
 from sqlmodel import Session
 
 from flows.runtime import config, current_run_id, emit_case_event, session
+from hla import Locus
 from models.cases import PatientSearchCreate, ensure_search, screen_candidates
 from models.core import ValidationError
 from models.matching import patient_genotype, search_registry
 
 __all__ = ["PatientSearchForm", "initial_screening"]
-
-Locus = Literal["A", "B", "C", "DRB1", "DQB1", "DPB1"]
 
 
 def _at(position: int) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""Sign-up sheets into the registry: one sheet on demand, or whatever lands in the inbox folder."""
+"""Sign-up sheets (and ATLAS donor files) into the registry: one file on demand, or whatever lands in the
+inbox folder."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ from models.core import SheetError
 from models.intake import (
     ImportSummary,
     already_imported,
-    import_signups,
+    import_file,
+    in_inbox_format,
     open_regular_file,
     remember_import,
     sheet_in_inbox,
@@ -24,14 +26,13 @@ from models.intake import (
 
 __all__ = ["import_signups_flow", "watch_inbox"]
 
-SHEET_SUFFIXES = (".csv", ".xlsx")
-
 
 # Not persisted, and only counts, row numbers and rule names come back: Prefect keeps task results under
 # its home, where a withdrawal never reaches (README: personal data and Prefect).
 @task(name="import-sheet", task_run_name="import-sheet-{path.name}", persist_result=False)
 def import_sheet(path: Path, event_id: int | None, actor: str) -> ImportSummary:
-    """The whole sheet in one task: the service batches the rows (thousands per transaction)."""
+    """The whole file in one task: the service picks the importer (sheet or ATLAS) and batches the rows
+    (thousands per transaction)."""
     # Called from sync code, Prefect's sync_compatible helpers return the value, not a coroutine.
     progress = cast(UUID, create_progress_artifact(0.0, description=f"Importing {path.name}"))
     done = 0
@@ -43,7 +44,7 @@ def import_sheet(path: Path, event_id: int | None, actor: str) -> ImportSummary:
         update_progress_artifact(progress, min(100.0, 100.0 * done / total))
 
     with session() as db_session:
-        report = import_signups(
+        report = import_file(
             session=db_session,
             path=path,
             policy=config().import_policy,
@@ -83,12 +84,12 @@ def _summarise(path: Path, report: ImportSummary) -> None:
 
 @flow(name="import-signups", flow_run_name="import-signups-{path}", persist_result=True)
 def import_signups_flow(path: str, event_id: int = 0, coordinator: str = "data-manager") -> dict[str, int]:
-    """Import one drive's sign-up sheet (.csv or .xlsx) into the registry; safe to run again.
+    """Import one drive's sign-up sheet (.csv or .xlsx), or an ATLAS donor file (.json); safe to run again.
 
     Args:
         path: the sheet's name in the inbox folder (var/inbox/), e.g. drive-2021-06-14.xlsx, or its full
             path there; files outside the inbox are refused.
-        event_id: the recruitment drive's id (0 if none).
+        event_id: the recruitment drive's id (0 if none; an ATLAS file names none).
         coordinator: your name (goes into the audit log).
     """
     sheet = _inbox_sheet(path)
@@ -99,12 +100,13 @@ def import_signups_flow(path: str, event_id: int = 0, coordinator: str = "data-m
 
 @flow(name="watch-inbox", flow_run_name="watch-inbox", persist_result=True)
 def watch_inbox() -> dict[str, int]:
-    """Import each new sheet dropped into the inbox folder, once (a file seen before is skipped)."""
+    """Import each new sheet or ATLAS file dropped into the inbox folder, once (a file seen before is
+    skipped)."""
     logger = get_run_logger()
     inbox = config().inbox_dir
     inbox.mkdir(parents=True, exist_ok=True)
     imported = skipped = 0
-    for entry in sorted(p for p in inbox.iterdir() if p.suffix.lower() in SHEET_SUFFIXES):
+    for entry in sorted(p for p in inbox.iterdir() if in_inbox_format(p)):
         try:
             sheet = _inbox_sheet(str(entry))
         except SheetError as exc:  # a FIFO, a link out of the inbox, an oversized file: never read

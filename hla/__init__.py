@@ -2,7 +2,7 @@
 
 Public surface (names kept stable for models/, flows/ and the CLI):
 
-- :data:`LOCI` — ``("A", "B", "C", "DRB1", "DQB1", "DPB1")``.
+- :data:`LOCI` — ``("A", "B", "C", "DRB1", "DQB1", "DPB1")``, the values of the :data:`Locus` literal.
 - :func:`parse_typing(text, locus=None, reference=None) <parse_typing>` -> :class:`Typing` — one WHO
   typing (``A*02:01``, ``A*02:01:01:02L``, ``A*02``, ``A*02:XX``, ``A*02:AB``, ``A*02:01/02:06``,
   ``A2``, ``DR15``, ``A*01:01:01G``/``A*02:01P`` with tables); ``locus`` names the lab column.
@@ -29,7 +29,7 @@ from hla.errors import (
 from hla.genotype import Genotype, parse_genotype
 from hla.grading import DEFAULT_LOCI, Certainty, Grade, MatchResult, grade, grade_pair, grade_typing, rank_key
 from hla.index import Hit, HlaIndex, Member, SearchResult
-from hla.nomenclature import LOCI, Kind, Typing, canonical_locus, parse_typing
+from hla.nomenclature import LOCI, Kind, Locus, Typing, canonical_locus, parse_typing
 from hla.reference import Reference, load_reference
 
 __all__ = [
@@ -43,6 +43,7 @@ __all__ = [
     "HlaIndex",
     "IndexStateError",
     "Kind",
+    "Locus",
     "MatchResult",
     "Member",
     "Reference",

@@ -12,13 +12,17 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Literal, get_args
 
 from hla.errors import ReferenceRequiredError, TypingError, UnknownAlleleError
 from hla.reference import Reference
 
-__all__ = ["LOCI", "NO_REFERENCE", "Kind", "Typing", "canonical_locus", "parse_typing", "untyped"]
+__all__ = ["LOCI", "NO_REFERENCE", "Kind", "Locus", "Typing", "canonical_locus", "parse_typing", "untyped"]
 
-LOCI: tuple[str, ...] = ("A", "B", "C", "DRB1", "DQB1", "DPB1")
+Locus = Literal["A", "B", "C", "DRB1", "DQB1", "DPB1"]
+"""A locus graded here: the one list of loci (typing columns, sheet headers, forms, flows derive theirs)."""
+
+LOCI: tuple[str, ...] = get_args(Locus)
 """The loci graded, in WMDA order."""
 
 NO_REFERENCE = Reference()

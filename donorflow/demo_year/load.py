@@ -15,7 +15,7 @@ from importlib import resources
 from sqlmodel import Session, col, select
 
 from donorflow.demo_year.calendar import YEAR, local_day
-from donorflow.demo_year.people import DONATE_MAX_AGE, hla_cells
+from donorflow.demo_year.people import hla_cells
 from donorflow.demo_year.plan import Plan, plan_year
 from donorflow.demo_year.searches import Search
 from donorflow.demo_year.timelines import Event
@@ -59,23 +59,25 @@ def replay_zhengzhou_2021(
     *,
     session: Session,
     policy: ImportPolicy,
+    donate_max_age: int,
     seed: int = 2021,
     progress: Callable[[str], None] | None = None,
 ) -> FunnelCounts:
     """Load the demo year and return its 2021 funnel, which equals SEED_FIGURES on a database without
-    other 2021 stem-cell data. Raises ValidationError if the demo year (or any of its people) is there."""
+    other 2021 stem-cell data. Raises ValidationError if the demo year (or any of its people) is there.
+    Members older than `donate_max_age` (Settings.donate_max_age, CMDP: 55) retire on their birthday."""
     say = progress or (lambda _message: None)
     loaded = select(RecruitmentEvent.id).where(RecruitmentEvent.organiser == DEMO_ORGANISER)
     if session.exec(loaded).first() is not None:
         raise ValidationError("the demo year is already loaded")
-    plan = plan_year(seed, SEED_FIGURES)
+    plan = plan_year(seed, SEED_FIGURES, donate_max_age=donate_max_age)
     _refuse_known_people(session, plan.registry.records, policy)
     say(
         f"planned {len(plan.drives)} drives, {len(plan.registry.records):,} members, "
         f"{len(plan.searches)} patient searches, {len(plan.steps):,} case steps"
     )
     donor_ids = _load_registry(session, policy, plan, say)
-    _retire(session, plan.retirements, donor_ids)
+    _retire(session, plan.retirements, donor_ids, donate_max_age)
     _add_searches(session, plan.searches)
     say(f"{len(plan.retirements)} members past the age limit retired, {len(plan.searches)} searches added")
     _walk_cases(session, plan, donor_ids, say)
@@ -124,7 +126,9 @@ def _load_registry(
     return donor_ids
 
 
-def _retire(session: Session, retirements: Sequence[tuple[int, datetime]], donor_ids: Sequence[int]) -> None:
+def _retire(
+    session: Session, retirements: Sequence[tuple[int, datetime]], donor_ids: Sequence[int], max_age: int
+) -> None:
     """Members past the donation age limit (CMDP: 55) retire on their next birthday, in one transaction."""
     with transaction(session):
         for member, at in retirements:
@@ -136,7 +140,7 @@ def _retire(session: Session, retirements: Sequence[tuple[int, datetime]], donor
                 to=RegistryStatus.RETIRED,
                 actor=ACTOR,
                 at=at,
-                reason=f"age limit: {DONATE_MAX_AGE} (CMDP)",
+                reason=f"age limit: {max_age} (CMDP)",
                 commit=False,
             )
 

@@ -11,18 +11,18 @@ from dataclasses import dataclass, field
 from datetime import date
 from itertools import accumulate
 
+import hla
 from donorflow.demo import ZHENGZHOU_CITY_CODE, make_national_id, signup_rows
 from donorflow.demo_year.calendar import SHANGHAI
 from donorflow.demo_year.drives import Drive
 from donorflow.demo_year.shares import table
 from models.intake import SignupRecord
+from models.registry import POSITIONS, column_name, sheet_header
 
-__all__ = ["DONATE_MAX_AGE", "LOCI", "Registry", "Typing", "draw_typing", "hla_cells"]
-
-DONATE_MAX_AGE = 55  # CMDP: members may donate up to 55 (Settings.donate_max_age)
+__all__ = ["LOCI", "Registry", "Typing", "draw_typing", "hla_cells"]
 
 # Common alleles among Han Chinese with rough frequencies (%), enough for screening lists that look real.
-LOCI = ("A", "B", "C", "DRB1")
+LOCI = hla.DEFAULT_LOCI  # the loci a drive types (low resolution), in the one order (hla.LOCI)
 _ALLELE_TABLE = {
     "A": "11:01=26 | 24:02=17 | 02:01=13 | 02:07=9 | 33:03=8 | 02:06=5 | 30:01=5 | 31:01=3 | 26:01=3 | "
     "02:03=3 | 01:01=2 | 03:01=2 | 29:01=1 | 32:01=1 | 68:01=1",
@@ -68,7 +68,9 @@ def draw_typing(rng: random.Random) -> Typing:
 
 def hla_cells(typing: Typing) -> dict[str, str]:
     return {
-        f"{locus}_{i + 1}": _NAMES[locus][typing[2 * n + i]] for n, locus in enumerate(LOCI) for i in (0, 1)
+        sheet_header(column_name(locus, position)): _NAMES[locus][typing[2 * n + i]]
+        for n, locus in enumerate(LOCI)
+        for i, position in enumerate(POSITIONS)
     }
 
 

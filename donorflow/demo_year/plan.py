@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from donorflow.demo_year.calendar import SHANGHAI, YEAR, YEAR_END, at_minute, birthday, local_day
 from donorflow.demo_year.drives import Drive, drives_2021, prior_drives
 from donorflow.demo_year.matching import Matcher
-from donorflow.demo_year.people import DONATE_MAX_AGE, Registry
+from donorflow.demo_year.people import Registry
 from donorflow.demo_year.searches import Search, carried_in_shapes, new_search, search_shapes
 from donorflow.demo_year.timelines import Event, Scheduler, Slot
 from models.cases import CaseStage
@@ -49,7 +49,8 @@ class Plan:
                 self.steps.append(Step(event.at, len(self.steps), case, event))
 
 
-def plan_year(seed: int, figures: Mapping[str, int]) -> Plan:
+def plan_year(seed: int, figures: Mapping[str, int], *, donate_max_age: int) -> Plan:
+    """The year as the seed draws it; members past `donate_max_age` (Settings) retire on their birthday."""
     rng = random.Random(seed)
     registry = Registry()
     drives = [*prior_drives(rng), *drives_2021(figures["recruitment_events"], figures["registered"], rng)]
@@ -58,7 +59,7 @@ def plan_year(seed: int, figures: Mapping[str, int]) -> Plan:
     retirements = [
         (member, at_minute(limit, 9 * 60))
         for member, record in enumerate(registry.records)
-        if (limit := birthday(record.birth_date, DONATE_MAX_AGE + 1)) <= date(YEAR, 12, 31)
+        if (limit := birthday(record.birth_date, donate_max_age + 1)) <= date(YEAR, 12, 31)
     ]
     plan = Plan(drives, registry, retirements)
     scheduler = Scheduler(rng)

@@ -13,7 +13,7 @@ from models.cases.forms import (
     masked_answer,
     today,
 )
-from models.cases.funnel import FUNNEL_KEYS, FunnelCounts, funnel_counts, overdue_cases
+from models.cases.funnel import FUNNEL_KEYS, FunnelCounts, funnel_counts, funnel_period, overdue_cases
 from models.cases.grading import grade_case
 from models.cases.pipeline import CASE_MOVES, CaseStage, CaseStatus, CloseReason, allowed_case_moves
 from models.cases.screening import ensure_search, screen_candidates
@@ -81,6 +81,7 @@ __all__ = [
     "follow_up_dates",
     "form_defaults",
     "funnel_counts",
+    "funnel_period",
     "get_case",
     "grade_case",
     "masked_answer",

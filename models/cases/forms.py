@@ -13,7 +13,9 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, Field
 
+import hla
 from models.core import local_date, mask_text
+from models.registry import HLA_COLUMNS, column_locus, column_title
 
 __all__ = [
     "ContactAnswer",
@@ -111,6 +113,19 @@ class SampleSent(StageAnswer):
     )
 
 
+_FIRST_TYPING_FIELD = 3  # after the result date and the centre's decision
+
+
+def _typing_field(column: str) -> Any:
+    """A typing column as a form field: the loci a match is graded on (hla.DEFAULT_LOCI: A, B, C, DRB1,
+    the 8/8 match) must be given, DQB1 and DPB1 may be left blank."""
+    place = _at(_FIRST_TYPING_FIELD + HLA_COLUMNS.index(column))
+    title = column_title(column)
+    if column_locus(column) in hla.DEFAULT_LOCI:
+        return Field(min_length=1, max_length=64, title=title, json_schema_extra=place)
+    return Field(default="", max_length=64, title=title, json_schema_extra=place)
+
+
 class HighResResult(StageAnswer):
     """The lab's high-resolution typing and the transplant centre's decision."""
 
@@ -118,18 +133,20 @@ class HighResResult(StageAnswer):
     centre_decision: Literal["proceed_to_workup", "not_selected"] = Field(
         title="Transplant centre's decision", json_schema_extra=_at(2)
     )
-    a_1: str = Field(min_length=1, max_length=64, title="A (1)", json_schema_extra=_at(3))
-    a_2: str = Field(min_length=1, max_length=64, title="A (2)", json_schema_extra=_at(4))
-    b_1: str = Field(min_length=1, max_length=64, title="B (1)", json_schema_extra=_at(5))
-    b_2: str = Field(min_length=1, max_length=64, title="B (2)", json_schema_extra=_at(6))
-    c_1: str = Field(min_length=1, max_length=64, title="C (1)", json_schema_extra=_at(7))
-    c_2: str = Field(min_length=1, max_length=64, title="C (2)", json_schema_extra=_at(8))
-    drb1_1: str = Field(min_length=1, max_length=64, title="DRB1 (1)", json_schema_extra=_at(9))
-    drb1_2: str = Field(min_length=1, max_length=64, title="DRB1 (2)", json_schema_extra=_at(10))
-    dqb1_1: str = Field(default="", max_length=64, title="DQB1 (1)", json_schema_extra=_at(11))
-    dqb1_2: str = Field(default="", max_length=64, title="DQB1 (2)", json_schema_extra=_at(12))
-    dpb1_1: str = Field(default="", max_length=64, title="DPB1 (1)", json_schema_extra=_at(13))
-    dpb1_2: str = Field(default="", max_length=64, title="DPB1 (2)", json_schema_extra=_at(14))
+    # One field per typing column (models.registry.HLA_COLUMNS, a test holds the names to it); title,
+    # place and whether it is required come from the column.
+    a_1: str = _typing_field("a_1")
+    a_2: str = _typing_field("a_2")
+    b_1: str = _typing_field("b_1")
+    b_2: str = _typing_field("b_2")
+    c_1: str = _typing_field("c_1")
+    c_2: str = _typing_field("c_2")
+    drb1_1: str = _typing_field("drb1_1")
+    drb1_2: str = _typing_field("drb1_2")
+    dqb1_1: str = _typing_field("dqb1_1")
+    dqb1_2: str = _typing_field("dqb1_2")
+    dpb1_1: str = _typing_field("dpb1_1")
+    dpb1_2: str = _typing_field("dpb1_2")
 
 
 class ExamBooked(StageAnswer):

@@ -10,10 +10,10 @@ from sqlmodel import Session, col, select
 
 from models.cases.pipeline import CaseStage
 from models.cases.tables import DonorCase
-from models.core import SHANGHAI, StageEvent
+from models.core import SHANGHAI, StageEvent, ValidationError
 from models.registry import Donor, RecruitmentEvent, RegistryStatus
 
-__all__ = ["FUNNEL_KEYS", "FunnelCounts", "funnel_counts", "overdue_cases"]
+__all__ = ["FUNNEL_KEYS", "FunnelCounts", "funnel_counts", "funnel_period", "overdue_cases"]
 
 
 class FunnelCounts(BaseModel):
@@ -56,9 +56,26 @@ def _utc_bounds(start: date, end: date) -> tuple[datetime, datetime]:
     return low, high
 
 
-def funnel_counts(*, session: Session, start: date, end: date, kind: str = "stem_cell") -> FunnelCounts:
+def funnel_period(start: str, end: str) -> tuple[date, date]:
+    """A period as a data manager types it (from, to: YYYY-MM-DD, inclusive); else ValidationError."""
+    days: list[date] = []
+    for which, text in (("from", start), ("to", end)):
+        try:
+            days.append(date.fromisoformat(text.strip()))
+        except ValueError:
+            raise ValidationError(f"{which}: {text!r} is not a date (YYYY-MM-DD)") from None
+    _check_period(days[0], days[1])
+    return days[0], days[1]
+
+
+def _check_period(start: date, end: date) -> None:
     if end < start:
-        raise ValueError("the period ends before it starts")
+        raise ValidationError(f"the period ends before it starts: to {end} is before from {start}")
+
+
+def funnel_counts(*, session: Session, start: date, end: date, kind: str = "stem_cell") -> FunnelCounts:
+    """Funnel counts of whole local days `start` to `end`, inclusive; ValidationError if `end` < `start`."""
+    _check_period(start, end)
     low, high = _utc_bounds(start, end)
     drives = session.exec(
         select(func.count())

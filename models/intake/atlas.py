@@ -13,8 +13,9 @@ Models/Mapping/ImportedLocusInterpreter.cs, Services/DonorRecordChangeApplier.cs
 
 ATLAS records carry no personal data: a member is known by its recordId alone, kept in `external_id` and,
 salted and hashed as "atlas:<recordId>", in `national_id_hash`, whose unique constraint dedupes. donPool and
-ethn have no column here and are not kept. Batches commit like the sign-up import: a crash loses at most the
-batch in flight, and a rerun of the same file changes nothing (N rows are then reported as existing).
+ethn have no column here and are not kept. Batches commit like the sign-up import (models.intake.batches): a
+crash loses at most the batch in flight, and a rerun of the same file changes nothing (N rows are then
+reported as existing).
 
 Where this differs from ATLAS, on purpose: a record ATLAS fails the whole file for (no recordId, changeType
 or donorType) is one rejected row here; a D for an unknown recordId (ATLAS: a notification) is a rejected
@@ -25,27 +26,24 @@ sign-up sheets); a "NEW" allele (not yet named by WHO) cannot be graded and reje
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 import hla
-from models.core import SHANGHAI, ConflictError, SheetError, utcnow
-from models.intake.atlas_batch import AtlasBatchWriter, StaleMember
+from models.core import SHANGHAI, SheetError, utcnow
+from models.intake.atlas_batch import AtlasBatchWriter
 from models.intake.atlas_records import CHANGE_CODES, AtlasUpdate, json_field, lower_code, parse_donor
+from models.intake.batches import run_in_batches
 from models.intake.policy import ImportPolicy
-from models.intake.report import ImportReport
+from models.intake.report import AcceptedRow, ImportReport
 from models.intake.sheet_files import SheetLimits, open_regular_file
 from models.intake.validation import RowRejection
 from models.registry import code_prefix
 
 __all__ = ["import_atlas", "is_atlas_file"]
-
-log = logging.getLogger(__name__)
 
 _FILE_KEYS = frozenset({"updateMode", "donors"})
 
@@ -73,18 +71,29 @@ def import_atlas(
     mode, donors = _read_file(path, policy.limits)
     report = ImportReport()
     year = utcnow().astimezone(SHANGHAI).year
-    for start in range(0, len(donors), policy.batch_size):
-        chunk = donors[start : start + policy.batch_size]
-        updates: list[AtlasUpdate] = []
-        for row, raw in enumerate(chunk, start=start + 1):
-            parsed = parse_donor(row, raw, policy.id_salt, reference)
-            if isinstance(parsed, RowRejection):
-                report.rejected.append(parsed)
-            else:
-                updates.append(parsed)
-        _write_with_retry(session, updates, code_prefix(policy.registry_prefix, year), actor, report)
-        if progress:
-            progress(len(chunk))
+    prefix = code_prefix(policy.registry_prefix, year)
+    parsed = (parse_donor(row, raw, policy.id_salt, reference) for row, raw in enumerate(donors, start=1))
+
+    def write(batch: Sequence[AtlasUpdate | RowRejection]) -> tuple[list[AcceptedRow], list[RowRejection]]:
+        refused = [u for u in batch if isinstance(u, RowRejection)]
+        updates = [u for u in batch if not isinstance(u, RowRejection)]
+        if not updates:
+            return [], refused
+        accepted, rejected = AtlasBatchWriter(session, prefix, actor).write(updates)
+        return accepted, [*refused, *rejected]
+
+    def committed(outcome: tuple[list[AcceptedRow], list[RowRejection]]) -> None:
+        report.accepted.extend(outcome[0])
+        report.rejected.extend(outcome[1])
+
+    run_in_batches(
+        session=session,
+        rows=parsed,
+        batch_size=policy.batch_size,
+        write_batch=write,
+        committed=committed,
+        progress=progress,
+    )
     report.finish(f"{path.name} (ATLAS {mode})", unit="donor")
     return report
 
@@ -132,32 +141,3 @@ def _check_full_file(path: Path, donors: list[Any]) -> None:
         )
         if change in ("U", "D"):
             raise SheetError(f'{path.name}: donor {row} has changeType {change}; a "full" file only creates')
-
-
-def _write_with_retry(
-    session: Session,
-    updates: Sequence[AtlasUpdate],
-    prefix: str,
-    actor: str,
-    report: ImportReport,
-) -> None:
-    # A concurrent import can win the unique key (or a new year's code counter) between our read and our
-    # insert, or a coordinator can move a member: the retry reads afresh. Two tries, as the sign-up import.
-    if not updates:
-        return
-    for attempt in (1, 2):
-        try:
-            writer = AtlasBatchWriter(session, prefix, actor)
-            accepted, rejected = writer.write(updates)
-            session.commit()
-        except (IntegrityError, StaleMember) as exc:
-            session.rollback()
-            if attempt == 2:
-                if isinstance(exc, StaleMember):
-                    raise ConflictError(f"{exc}; run the import again") from exc
-                raise
-            continue
-        report.accepted.extend(accepted)
-        report.rejected.extend(rejected)
-        log.debug("ATLAS batch of %d donors committed", len(updates))
-        return

@@ -12,6 +12,7 @@ from sqlmodel import Session, col
 
 from models.core import StageEvent, audit_values, utcnow
 from models.intake.atlas_records import AtlasUpdate
+from models.intake.batches import ConcurrentChange
 from models.intake.report import AcceptedRow
 from models.intake.validation import RowRejection
 from models.registry import (
@@ -24,7 +25,7 @@ from models.registry import (
     reserve_codes,
 )
 
-__all__ = ["AtlasBatchWriter", "StaleMember"]
+__all__ = ["AtlasBatchWriter"]
 
 
 Action = Literal["created", "updated", "unchanged"]
@@ -35,10 +36,6 @@ class _Refusal:
     """Why an update cannot apply to the member it names (SearchableDonorValidator's rules)."""
 
     reason: str
-
-
-class StaleMember(Exception):
-    """A member changed (by a coordinator or another import) between our read and our write."""
 
 
 @dataclass
@@ -217,7 +214,7 @@ class AtlasBatchWriter:
             .values(**values, updated_at=self.now, version=member.version + 1)
         )
         if result.rowcount != 1:
-            raise StaleMember(f"member {member.code} was changed by someone else during the import")
+            raise ConcurrentChange(f"member {member.code} was changed by someone else during the import")
 
     def _event(
         self, member: _Member, from_state: RegistryStatus | None, to: RegistryStatus, reason: str

@@ -10,7 +10,7 @@ from typing import Any, Literal
 import hla
 from models.intake.policy import national_id_hash
 from models.intake.validation import RowRejection
-from models.registry import HLA_COLUMNS
+from models.registry import HLA_COLUMNS, column_name
 
 __all__ = [
     "CHANGE_CODES",
@@ -139,7 +139,7 @@ def _parse_hla(
         for position, text in enumerate(pair, start=1):
             read = _check_typing(locus, source, position, text, reference, errors)
             if read is not None:
-                columns[f"{locus.lower()}_{position}"], level = read
+                columns[column_name(locus, position)], level = read
                 levels.append(level)
     if not levels:
         return None

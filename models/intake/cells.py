@@ -15,8 +15,8 @@ from stdnum.cn import ric
 from stdnum.exceptions import ValidationError as StdnumValidationError
 
 from hla import HlaError, parse_typing
-from models.intake.columns import HLA_COLUMNS
 from models.intake.sheet_dates import LOCAL_TZ, parse_sheet_date, parse_sheet_datetime
+from models.registry import HLA_HEADERS, column_locus
 
 __all__ = [
     "FORMULA_ERROR",
@@ -249,7 +249,7 @@ def check_hla(cells: Mapping[str, str | None], errors: list[str]) -> dict[str, s
     """Typings kept as written by the lab, each checked against WHO nomenclature for its column's locus
     (the lab's text is not personal data, so the error may quote it)."""
     hla: dict[str, str] = {}
-    for column in HLA_COLUMNS:
+    for column in HLA_HEADERS:
         typing = stripped_cell(cells, column)
         if typing is None:
             continue
@@ -259,7 +259,7 @@ def check_hla(cells: Mapping[str, str | None], errors: list[str]) -> dict[str, s
             errors.append(f"{column}: HLA typing contains spaces")
         else:
             try:
-                parse_typing(typing, column.rsplit("_", 1)[0])
+                parse_typing(typing, column_locus(column))
             except HlaError as exc:
                 errors.append(f"{column}: {exc}")
                 continue

@@ -5,14 +5,13 @@ from __future__ import annotations
 import re
 import unicodedata
 
-__all__ = ["CHINESE_COLUMN_NAMES", "HLA_COLUMNS", "OPTIONAL_COLUMNS", "REQUIRED_COLUMNS", "canonical_column"]
+from models.registry import HLA_HEADERS
+
+__all__ = ["CHINESE_COLUMN_NAMES", "HLA_HEADERS", "OPTIONAL_COLUMNS", "REQUIRED_COLUMNS", "canonical_column"]
 
 
 REQUIRED_COLUMNS: tuple[str, ...] = ("name", "sex", "national_id", "phone", "consent_at")
-HLA_COLUMNS: tuple[str, ...] = tuple(
-    f"{locus}_{i}" for locus in ("A", "B", "C", "DRB1", "DQB1", "DPB1") for i in (1, 2)
-)
-OPTIONAL_COLUMNS: tuple[str, ...] = ("birth_date", "email", "blood_group", "external_id", *HLA_COLUMNS)
+OPTIONAL_COLUMNS: tuple[str, ...] = ("birth_date", "email", "blood_group", "external_id", *HLA_HEADERS)
 CHINESE_COLUMN_NAMES: dict[str, str] = {
     "name": "姓名",
     "sex": "性别",
@@ -57,7 +56,7 @@ def _header_key(label: str) -> str:
 
 def _build_lookup() -> dict[str, str]:
     lookup = {_header_key(alias): column for column, aliases in _ALIASES.items() for alias in aliases}
-    for column in HLA_COLUMNS:  # A_1, A1, A-1, HLA-A_1, hla a1 all reduce to "a1"
+    for column in HLA_HEADERS:  # A_1, A1, A-1, HLA-A_1, hla a1 all reduce to "a1"
         lookup[_header_key(column)] = column
     return lookup
 
@@ -67,6 +66,6 @@ _LOOKUP = _build_lookup()
 
 def canonical_column(label: str) -> str | None:
     key = _header_key(label)
-    if key.startswith("hla") and _LOOKUP.get(key[3:], "") in HLA_COLUMNS:
+    if key.startswith("hla") and _LOOKUP.get(key[3:], "") in HLA_HEADERS:
         key = key[3:]
     return _LOOKUP.get(key)

@@ -6,25 +6,22 @@ finds the committed members by their ID hash: nothing is created twice, nothing 
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from itertools import islice
 from pathlib import Path
 
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from models.core import ConflictError, NotFoundError, utcnow
+from models.core import NotFoundError, utcnow
+from models.intake.batches import run_in_batches
 from models.intake.policy import ImportPolicy
 from models.intake.report import ImportReport
 from models.intake.sheet import read_sheet
-from models.intake.signup_batch import SignupBatchWriter, StaleMembers
+from models.intake.signup_batch import SignupBatchWriter, SignupOutcome
 from models.intake.validation import RowRejection, SignupRecord, validate_row
 from models.registry import RecruitmentEvent
 
 __all__ = ["import_records", "import_signups"]
 
-log = logging.getLogger(__name__)
 Progress = Callable[[int], None]
 
 
@@ -82,49 +79,22 @@ def import_records(
     report: ImportReport | None = None,
     progress: Progress | None = None,
 ) -> ImportReport:
+    """Upsert validated sign-ups in batches (run_in_batches: one transaction per batch, retried on a race)."""
     report = report if report is not None else ImportReport()
-    iterator = iter(records)
-    while batch := list(islice(iterator, policy.batch_size)):
-        _import_batch_with_retry(session, batch, policy, event, actor, report)
-        if progress:
-            progress(len(batch))
-    return report
 
+    def write(batch: Sequence[SignupRecord]) -> SignupOutcome:
+        return SignupBatchWriter(session, policy, event, actor).write(batch)
 
-_ATTEMPTS = 3
-
-
-def _import_batch_with_retry(
-    session: Session,
-    batch: Sequence[SignupRecord],
-    policy: ImportPolicy,
-    event: RecruitmentEvent | None,
-    actor: str,
-    report: ImportReport,
-) -> None:
-    # Between our read and our write, a concurrent import can win the unique ID hash, or a coordinator can
-    # withdraw (or defer) a member: the conditional UPDATEs then miss and the batch rolls back. The retry
-    # reads afresh and judges those rows again: a member who withdrew meanwhile is a rejected row, never
-    # re-registered by an UPDATE written from the old read.
-    for attempt in range(1, _ATTEMPTS + 1):
-        try:
-            outcome = SignupBatchWriter(session, policy, event, actor).write(batch)
-            session.commit()
-        except (IntegrityError, StaleMembers) as exc:
-            session.rollback()
-            if attempt < _ATTEMPTS:
-                # Never the IntegrityError's text: it carries the rows' values.
-                why = str(exc) if isinstance(exc, StaleMembers) else "another import added the same person"
-                log.info("batch of %d rows: %s; reading it again", len(batch), why)
-                continue
-            if isinstance(exc, StaleMembers):
-                first, last = batch[0].row, batch[-1].row
-                raise ConflictError(
-                    f"rows {first}–{last}: {exc} on every try; the rows before them are imported, "
-                    "run the import again for the rest"
-                ) from exc
-            raise
+    def committed(outcome: SignupOutcome) -> None:
         report.accepted.extend(outcome.accepted)
         report.rejected.extend(outcome.rejected)
-        log.debug("batch of %d rows committed", len(batch))
-        return
+
+    run_in_batches(
+        session=session,
+        rows=records,
+        batch_size=policy.batch_size,
+        write_batch=write,
+        committed=committed,
+        progress=progress,
+    )
+    return report

@@ -12,6 +12,7 @@ from sqlalchemy import select as sql_select
 from sqlmodel import Session, col
 
 from models.core import StageEvent, audit_values, local_date, mask_national_id, utcnow
+from models.intake.batches import ConcurrentChange
 from models.intake.policy import ImportPolicy, national_id_hash
 from models.intake.report import AcceptedRow, Action
 from models.intake.signup_members import (
@@ -31,17 +32,14 @@ from models.registry import (
     RegistryStatus,
     code_prefix,
     reserve_codes,
+    sheet_header,
 )
 
-__all__ = ["SignupBatchWriter", "StaleMembers"]
-
-
-class StaleMembers(Exception):
-    """Members changed by someone else between the batch's read and its conditional write."""
+__all__ = ["SignupBatchWriter", "SignupOutcome"]
 
 
 @dataclass(frozen=True)
-class _Outcome:
+class SignupOutcome:
     accepted: list[AcceptedRow] = field(default_factory=list)
     rejected: list[RowRejection] = field(default_factory=list)
 
@@ -52,7 +50,7 @@ class SignupBatchWriter:
     Every UPDATE of a known member is conditional on the version and status this batch read, and runs
     as one executemany per shape of row (SQLAlchemy Core on the session's connection, so no ORM
     synchronisation); a row count short of the rows sent means someone else moved first: the whole
-    batch rolls back and is read again (_import_batch_with_retry).
+    batch rolls back and is read again (models.intake.batches.run_in_batches).
     """
 
     def __init__(
@@ -67,8 +65,8 @@ class SignupBatchWriter:
         self.typings: dict[int, dict[str, Any]] = {}  # donor id -> the typing row to insert
         self.activate: set[int] = set()  # members inserted by this batch who have a typing
 
-    def write(self, batch: Sequence[SignupRecord]) -> _Outcome:
-        outcome = _Outcome()
+    def write(self, batch: Sequence[SignupRecord]) -> SignupOutcome:
+        outcome = SignupOutcome()
         keys = [national_id_hash(r.national_id, self.policy.id_salt) for r in batch]
         existing = self._read_known(set(keys))
         new: dict[str, NewMember] = {}
@@ -117,9 +115,8 @@ class SignupBatchWriter:
             for donor_id, *typing in self.session.execute(
                 sql_select(*typed).where(col(HlaTyping.id).in_(latest))
             ):
-                by_id[donor_id].hla = {
-                    column.upper(): value for column, value in zip(HLA_COLUMNS, typing, strict=True) if value
-                }
+                cells = zip(HLA_COLUMNS, typing, strict=True)
+                by_id[donor_id].hla = {sheet_header(column): value for column, value in cells if value}
         return known
 
     # -- new members -----------------------------------------------------------------------------------
@@ -238,14 +235,14 @@ class SignupBatchWriter:
             else:
                 written = sum(connection.execute(statement, row).rowcount for row in rows)
             if written != len(rows):
-                raise StaleMembers(f"{len(rows) - written} member(s) changed by someone else meanwhile")
+                raise ConcurrentChange(f"{len(rows) - written} member(s) changed by someone else meanwhile")
 
     # -- typings and audit -----------------------------------------------------------------------------
     def _add_typing(
         self, donor_id: int, hla: dict[str, str], record: SignupRecord, status: RegistryStatus
     ) -> None:
         """Store the sheet's HLA typing; a registered member with a typing becomes active (searchable)."""
-        values = {column: hla.get(column.upper()) for column in HLA_COLUMNS}
+        values = {column: hla.get(sheet_header(column)) for column in HLA_COLUMNS}
         self.typings[donor_id] = {
             "donor_id": donor_id,
             "resolution": typing_resolution(values),

@@ -18,7 +18,7 @@ from sqlmodel import Session, col, select
 import hla
 from models.core import StageEvent, ValidationError
 from models.matching.store import IndexStorage, SavedIndex, UnusableIndexError, Watermarks
-from models.registry import Donor, HlaTyping, RegistryStatus
+from models.registry import LOCUS_COLUMNS, POSITIONS, Donor, HlaTyping, RegistryStatus, column_name
 
 __all__ = [
     "IndexStore",
@@ -30,7 +30,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-_LOCUS_COLUMNS = {locus: (f"{locus.lower()}_1", f"{locus.lower()}_2") for locus in hla.LOCI}
 # Transactions can commit out of id order: re-read this many ids below each watermark (idempotent).
 _LOOKBACK = 1000
 _BATCH = 5000
@@ -39,7 +38,7 @@ _BATCH = 5000
 def typing_genotype(typing: HlaTyping, reference: hla.Reference | None = None) -> hla.Genotype:
     """A stored typing (lab strings per locus column) as an hla Genotype; raises hla.HlaError."""
     source: dict[str, tuple[str, ...]] = {}
-    for locus, (first, second) in _LOCUS_COLUMNS.items():
+    for locus, (first, second) in LOCUS_COLUMNS.items():
         values = tuple(v for v in (getattr(typing, first), getattr(typing, second)) if v)
         if values:
             source[locus] = values
@@ -220,7 +219,7 @@ def typing_columns(text: str, reference: hla.Reference | None = None) -> dict[st
             by_locus.setdefault(hla.parse_typing(token, None, reference).locus, []).append(token)
         blocks = list(by_locus.values())
     for block in blocks:
-        locus = hla.parse_typing(block[0].strip(), None, reference).locus.lower()
-        for position, value in enumerate(block[:2], start=1):
-            columns[f"{locus}_{position}"] = value.strip()
+        locus = hla.parse_typing(block[0].strip(), None, reference).locus
+        for position, value in zip(POSITIONS, block, strict=False):
+            columns[column_name(locus, position)] = value.strip()
     return columns

@@ -2,6 +2,17 @@
 
 from models.registry.codes import code_prefix, reserve_codes
 from models.registry.deferrals import Deferral, defer_member
+from models.registry.drives import EVENT_KINDS, drive_input
+from models.registry.hla_columns import (
+    HLA_COLUMNS,
+    HLA_HEADERS,
+    LOCUS_COLUMNS,
+    POSITIONS,
+    column_locus,
+    column_name,
+    column_title,
+    sheet_header,
+)
 from models.registry.lifecycle import REGISTRY_MOVES, RegistryStatus, allowed_registry_moves
 from models.registry.members import (
     create_event,
@@ -13,7 +24,6 @@ from models.registry.members import (
     withdraw_donor,
 )
 from models.registry.tables import (
-    HLA_COLUMNS,
     Donor,
     DonorPublic,
     HlaTyping,
@@ -27,8 +37,12 @@ __all__ = [
     "Deferral",
     "Donor",
     "DonorPublic",
+    "EVENT_KINDS",
     "HLA_COLUMNS",
+    "HLA_HEADERS",
     "HlaTyping",
+    "LOCUS_COLUMNS",
+    "POSITIONS",
     "REGISTRY_MOVES",
     "RecruitmentEvent",
     "RecruitmentEventCreate",
@@ -37,13 +51,18 @@ __all__ = [
     "allowed_registry_moves",
     "change_registry_status",
     "code_prefix",
+    "column_locus",
+    "column_name",
+    "column_title",
     "create_event",
     "defer_member",
+    "drive_input",
     "erase_withdrawn",
     "get_donor",
     "get_event",
     "latest_typing",
     "reserve_codes",
+    "sheet_header",
     "show_donor",
     "withdraw_donor",
 ]

@@ -8,9 +8,9 @@ from typing import Literal
 from sqlmodel import Field, SQLModel, UniqueConstraint
 
 from models.core import UtcDateTime, mask_email, mask_name, mask_phone, utcnow
+from models.registry.hla_columns import HLA_COLUMNS
 
 __all__ = [
-    "HLA_COLUMNS",
     "Donor",
     "DonorPublic",
     "HlaTyping",
@@ -22,22 +22,6 @@ __all__ = [
 ]
 
 EventKind = Literal["stem_cell", "blood"]
-
-# Two typings per locus, as the lab writes them (WHO nomenclature strings).
-HLA_COLUMNS = (
-    "a_1",
-    "a_2",
-    "b_1",
-    "b_2",
-    "c_1",
-    "c_2",
-    "drb1_1",
-    "drb1_2",
-    "dqb1_1",
-    "dqb1_2",
-    "dpb1_1",
-    "dpb1_2",
-)
 
 
 class RecruitmentEventBase(SQLModel):
@@ -159,6 +143,7 @@ class HlaTyping(SQLModel, table=True):
     donor_id: int | None = Field(default=None, foreign_key="donor.id", index=True)
     search_id: str | None = Field(default=None, foreign_key="patient_search.id", max_length=36)
     resolution: str = Field(default="low", max_length=12)  # low | intermediate | high
+    # One column per name in hla_columns.HLA_COLUMNS (declared, for mypy and Alembic; a test checks them).
     a_1: str | None = Field(default=None, max_length=64)
     a_2: str | None = Field(default=None, max_length=64)
     b_1: str | None = Field(default=None, max_length=64)

@@ -146,6 +146,12 @@ def test_import_json_report_show_masked_and_funnel(run: CliRunner, tmp_path: Pat
         (["donors", "import", "{binary}"], "encoding"),
         (["donors", "show", "ZZ99-999999"], "no registry member"),
         (["funnel", "--from", "2021-13-01", "--to", "2021-12-31"], "not a date"),
+        (["funnel", "--from", "2021-12-31", "--to", "2021-01-01"], "the period ends before it starts"),
+        (
+            ["events", "add", "--name", "d", "--date", "2021-06-14", "--location", "l", "--kind", "plasma"],
+            "kind",
+        ),
+        (["donors", "import", "{atlas}", "--event-id", "1"], "an ATLAS donor file names no drive"),
     ],
 )
 def test_unusable_input_is_one_clear_line_on_stderr(
@@ -155,7 +161,9 @@ def test_unusable_input_is_one_clear_line_on_stderr(
     no_phone.write_text("name,sex,national_id,consent_at\n张三,男,x,2021-01-01\n", encoding="utf-8")
     binary = tmp_path / "binary.csv"
     binary.write_bytes(bytes(range(256)) * 8)
-    args = [a.format(no_phone=no_phone, binary=binary) for a in args]
+    atlas = tmp_path / "atlas.json"
+    atlas.write_text('{"updateMode": "diff", "donors": [{"recordId": "1"}]}', encoding="utf-8")
+    args = [a.format(no_phone=no_phone, binary=binary, atlas=atlas) for a in args]
     result = run(*args, check=False)
     assert result.returncode != 0
     lines = [line for line in result.stderr.splitlines() if line.strip()]

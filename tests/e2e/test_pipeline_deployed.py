@@ -29,6 +29,7 @@ from sqlmodel import Session, col, select
 from donorflow.demo import SIGNUP_HEADER, SignupRow, signup_rows, write_signup_csv
 from donorflow.demo_year.load import SEED_FIGURES
 from donorflow.demo_year.plan import plan_year
+from donorflow.settings import Settings
 from models.cases import DonorCase, FollowUp, today
 from models.core import StageEvent
 from models.outreach import Outbox
@@ -326,7 +327,7 @@ def test_no_name_phone_or_id_number_in_prefect_logs_artifacts_or_cli_json(
     # The demo year, as `donorflow demo zhengzhou-2021` loads it.
     demo = _cli(served, "demo", "zhengzhou-2021")
     outputs.append(("demo zhengzhou-2021 (stderr)", demo.stderr))
-    for record in plan_year(2021, SEED_FIGURES).registry.records:
+    for record in plan_year(2021, SEED_FIGURES, donate_max_age=Settings().donate_max_age).registry.records:
         scanner.add(name=record.name, phone=record.phone, national_id=record.national_id)
 
     # A sheet with errors, through the served import deployment.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import threading
@@ -60,6 +61,22 @@ def test_inbox_watcher_imports_each_sheet_once(wired: Session, tmp_path: Path) -
     write_signup_csv(inbox / "drive-b.csv", list(signup_rows(4, seed=32, day=date(2021, 5, 9))))
     assert watch_inbox() == {"imported": 1, "skipped": 2}
     assert _count(wired) == 9
+
+
+def test_inbox_watcher_imports_an_atlas_donor_file_dropped_in_the_inbox(wired: Session) -> None:
+    inbox = runtime.config().inbox_dir
+    inbox.mkdir(parents=True, exist_ok=True)
+    typing = {
+        "a": {"dna": {"field1": "*02:01", "field2": "*24:02"}},
+        "b": {"dna": {"field1": "*40:01", "field2": "*46:01"}},
+        "drb1": {"dna": {"field1": "*09:01", "field2": "*15:01"}},
+    }
+    donors = [{"recordId": f"80{n}", "changeType": "N", "donorType": "D", "hla": typing} for n in range(3)]
+    (inbox / "atlas-update.json").write_text(json.dumps({"updateMode": "diff", "donors": donors}), "utf-8")
+    assert watch_inbox() == {"imported": 1, "skipped": 0}
+    assert watch_inbox() == {"imported": 0, "skipped": 1}  # the same file is imported once
+    wired.expire_all()
+    assert sorted(d.external_id or "" for d in wired.exec(select(Donor))) == ["800", "801", "802"]
 
 
 def _refused(path: str) -> str:

@@ -21,6 +21,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, col, select
 
 from donorflow.demo_year import ACTOR, SEED_FIGURES, replay_zhengzhou_2021
+from donorflow.settings import Settings
 from models.cases import CloseReason, DonorCase, PatientSearch
 from models.core import StageEvent, ValidationError
 from models.intake import ImportPolicy
@@ -31,6 +32,7 @@ pytestmark = pytest.mark.slow  # one replay per database: tens of seconds each
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 POLICY = ImportPolicy(id_salt=b"test-salt-not-secret")
+DONATE_MAX_AGE = Settings.model_fields["donate_max_age"].default  # what `donorflow demo` passes by default
 REPORT_2021 = {  # Zhengzhou Red Cross Society, 2021 annual work report (shared/data/zhengzhou-2021.json)
     "recruitment_events": 73,
     "registered": 2358,
@@ -69,10 +71,10 @@ def replayed(engine: Engine) -> Replayed:
     they run, so other modules sharing this database never wait on it."""
     empty_all_tables(engine)
     with Session(engine) as session:
-        counts = replay_zhengzhou_2021(session=session, policy=POLICY)
+        counts = replay_zhengzhou_2021(session=session, policy=POLICY, donate_max_age=DONATE_MAX_AGE)
         rows_before = _row_counts(session)
         try:
-            replay_zhengzhou_2021(session=session, policy=POLICY)
+            replay_zhengzhou_2021(session=session, policy=POLICY, donate_max_age=DONATE_MAX_AGE)
             error = None
         except ValidationError as exc:
             error = str(exc)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
+import pytest
 from sqlmodel import Session
 
 from models.cases import (
@@ -15,6 +16,7 @@ from models.cases import (
     funnel_counts,
     open_case,
 )
+from models.core import ValidationError
 from models.registry import RecruitmentEventCreate, create_event
 from tests.factories import add_donor, add_search
 
@@ -65,3 +67,8 @@ def test_counts_are_person_times_and_use_shanghai_days(session: Session) -> None
     next_year = funnel_counts(session=session, start=date(2022, 1, 1), end=date(2022, 1, 1))
     assert (next_year.recruitment_events, next_year.high_res_samples) == (1, 1)
     assert counts.conversion()["remobilisations"] == 1.0
+
+
+def test_a_period_that_ends_before_it_starts_is_our_validation_error(session: Session) -> None:
+    with pytest.raises(ValidationError, match="the period ends before it starts: to 2021-01-01 is before"):
+        funnel_counts(session=session, start=date(2021, 12, 31), end=date(2021, 1, 1))
