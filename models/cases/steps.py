@@ -1,7 +1,9 @@
 """The stage steps as data: per step its form, record key, rule, decision and side writes (STEPS).
 
-A decision is a pure function of the case and the answer: what the answer does to the case. Replay uses
-the same function on the answer recorded before, so a re-run reports what the answer did, never a guess.
+A decision is a pure function of the case and the answer: what the answer does to the case. A replayed
+answer (a re-run after a suspend) reports what it did from the table and the case, never from its key:
+closed if the case is closed, "advanced" if the step `moves` the case and the case has left the step's
+stage, else the step's `pending` result ("recorded" for a booking, "retry" for an unanswered contact).
 """
 
 from __future__ import annotations
@@ -74,6 +76,8 @@ class StageStep(Generic[A]):
     rule: Callable[[Answered, A], None]
     decide: Callable[[Answered, A], Decision]
     writes: Callable[[Session, Answered, A], None] | None = None
+    moves: bool = False  # the answer may move the case on to the next stage
+    pending: Literal["recorded", "retry"] = "recorded"  # what it reports while the case stays
     per_attempt: bool = False  # recorded once per attempt (contact-1, contact-2, …)
 
 
@@ -169,6 +173,8 @@ _STEPS: tuple[StageStep[Any], ...] = (
         ContactAnswer,
         rules.check_contact,
         _contact,
+        moves=True,
+        pending="retry",
         per_attempt=True,
     ),
     StageStep(StepKey.SAMPLE, CaseStage.HIGH_RES_TYPING, SampleSent, rules.check_sample, _recorded),
@@ -179,9 +185,18 @@ _STEPS: tuple[StageStep[Any], ...] = (
         rules.check_high_res_result,
         _high_res,
         _store_typing,
+        moves=True,
     ),
     StageStep(StepKey.EXAM_BOOKED, CaseStage.EXAM, ExamBooked, rules.check_exam_booked, _recorded),
-    StageStep(StepKey.EXAM_RESULT, CaseStage.EXAM, ExamResult, rules.check_exam_result, _exam, _defer_member),
+    StageStep(
+        StepKey.EXAM_RESULT,
+        CaseStage.EXAM,
+        ExamResult,
+        rules.check_exam_result,
+        _exam,
+        _defer_member,
+        moves=True,
+    ),
     StageStep(
         StepKey.DONATION_BOOKED, CaseStage.DONATION, DonationBooked, rules.check_donation_booked, _recorded
     ),
@@ -192,6 +207,7 @@ _STEPS: tuple[StageStep[Any], ...] = (
         rules.check_donation_completed,
         _donated,
         _schedule_follow_ups,
+        moves=True,
     ),
 )
 STEPS: dict[StepKey, StageStep[Any]] = {step.key: step for step in _STEPS}
