@@ -75,6 +75,8 @@ def apply_answer(
     """The one template of every stage step (STEPS says what differs). Raises ValidationError on a broken
     rule and ConflictError on a concurrent move; the caller's transaction then keeps nothing of it."""
     spec = STEPS[step]
+    if not isinstance(answer, spec.form):  # a wiring mistake, not a coordinator's: fail loudly
+        raise TypeError(f"step {step} takes a {spec.form.__name__}, not a {type(answer).__name__}")
     case = get_case(session=session, case_id=case_id)
     key = _key(spec, attempt)
     if (replay := _replayed(session, spec, case, key)) is not None:
