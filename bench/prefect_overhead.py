@@ -50,7 +50,7 @@ from models.cases import (
     screen_candidates,
     start_contact_attempt,
 )
-from models.core import make_engine
+from models.core import make_engine, transaction
 from models.intake import ImportPolicy, import_signups
 from models.registry import Donor, RegistryStatus
 from tests.coordinator import Coordinator  # noqa: E402
@@ -71,7 +71,7 @@ def _active_members(engine: Engine, sheet: Path, count: int) -> list[int]:
 
 
 def _new_case(engine: Engine, donor_id: int, tag: str) -> str:
-    with Session(engine) as session:
+    with Session(engine) as session, transaction(session):
         search = ensure_search(session=session, data=PatientSearchCreate(patient_code=f"B-{tag}", centre="c"))
         return open_case(session=session, search_id=search.id, donor_id=donor_id, actor="bench").id
 
@@ -119,17 +119,19 @@ def main() -> None:
             case_id = _new_case(engine, members[n], f"bare-{n}")
             with Session(engine) as session:
                 started = time.perf_counter()
-                enter_stage(session=session, case_id=case_id, stage=CaseStage.REMOBILISING, actor="bench")
-                start_contact_attempt(session=session, case_id=case_id, attempt=1)
+                with transaction(session):  # one unit of work per step, as the flow commits it
+                    enter_stage(session=session, case_id=case_id, stage=CaseStage.REMOBILISING, actor="bench")
+                    start_contact_attempt(session=session, case_id=case_id, attempt=1)
                 bare_start.append(time.perf_counter() - started)
                 started = time.perf_counter()
-                record_contact(
-                    session=session,
-                    case_id=case_id,
-                    attempt=1,
-                    answer=ContactAnswer(**ANSWER),
-                    max_attempts=3,
-                )
+                with transaction(session):
+                    record_contact(
+                        session=session,
+                        case_id=case_id,
+                        attempt=1,
+                        answer=ContactAnswer(**ANSWER),
+                        max_attempts=3,
+                    )
                 bare_answer.append(time.perf_counter() - started)
 
         flow_start, flow_answer = [], []
@@ -147,11 +149,13 @@ def main() -> None:
 
         candidates = [str(c) for c in _codes(engine, members[-20:])]
         with Session(engine) as session:
-            search = ensure_search(
-                session=session, data=PatientSearchCreate(patient_code="B-screen", centre="c")
-            )
+            with transaction(session):
+                search = ensure_search(
+                    session=session, data=PatientSearchCreate(patient_code="B-screen", centre="c")
+                )
             started = time.perf_counter()
-            screen_candidates(session=session, search_id=search.id, codes=candidates, actor="bench")
+            with transaction(session):
+                screen_candidates(session=session, search_id=search.id, codes=candidates, actor="bench")
             bare_screen = time.perf_counter() - started
         _reset_cases(engine)
         started = time.perf_counter()

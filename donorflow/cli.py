@@ -20,7 +20,7 @@ from sqlmodel import Session
 
 from donorflow import bootstrap
 from models.cases import funnel_counts, funnel_period
-from models.core import ConflictError, DonorflowError, NotFoundError, ValidationError
+from models.core import ConflictError, DonorflowError, NotFoundError, ValidationError, transaction
 from models.intake import check_rejects_path, import_file, write_rejects_csv
 from models.registry import create_event, drive_input, show_donor, withdraw_donor
 
@@ -105,7 +105,8 @@ def events_add(
     held_on = _parse_date(date_, "--date")
     with _session() as session:
         data = drive_input(name=name, held_on=held_on, location=location, district=district, kind=kind)
-        event = create_event(session=session, data=data)
+        with transaction(session):  # the command owns the unit of work; services never commit
+            event = create_event(session=session, data=data)
         if json_:
             _print_json({"id": event.id, "name": event.name, "held_on": event.held_on, "kind": event.kind})
         else:
@@ -198,7 +199,8 @@ def donors_withdraw(
     if not yes and sys.stdin.isatty() and not typer.confirm(f"Erase the personal data of {code}?"):
         raise typer.Exit(1)
     with _session() as session:
-        donor = withdraw_donor(session=session, code=code, actor=actor or _default_actor())
+        with transaction(session):
+            donor = withdraw_donor(session=session, code=code, actor=actor or _default_actor())
         out.print(f"{donor.code} withdrawn; personal data erased")
 
 
@@ -332,9 +334,10 @@ def cases_release(
     with _session() as session:
         from models.cases import release_claim
 
-        held_by = release_claim(
-            session=session, case_id=case_id, actor=actor or _default_actor(), reason=reason
-        )
+        with transaction(session):
+            held_by = release_claim(
+                session=session, case_id=case_id, actor=actor or _default_actor(), reason=reason
+            )
     if json_:
         _print_json({"case_id": case_id, "released_from_run": held_by})
         return

@@ -6,7 +6,7 @@ from prefect import flow
 
 from flows.forms import DonationBookedForm, DonationCompletedForm
 from flows.runtime import RELEASE_HOOKS, Step, run_steps
-from models.cases import book_donation, record_donation
+from models.cases import StepKey, book_donation, record_donation
 
 __all__ = ["donation"]
 
@@ -21,6 +21,6 @@ def donation(case_id: str) -> str:
     return run_steps(
         case_id,
         "donation",
-        Step(DonationBookedForm, "donation-booked", "Collection booked", book_donation),
-        Step(DonationCompletedForm, "donation-completed", "Collection completed?", record_donation),
+        Step(DonationBookedForm, StepKey.DONATION_BOOKED, "Collection booked", book_donation),
+        Step(DonationCompletedForm, StepKey.DONATION_COMPLETED, "Collection completed?", record_donation),
     )

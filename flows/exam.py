@@ -6,7 +6,7 @@ from prefect import flow
 
 from flows.forms import ExamBookedForm, ExamResultForm
 from flows.runtime import RELEASE_HOOKS, Step, run_steps
-from models.cases import book_exam, record_exam_result
+from models.cases import StepKey, book_exam, record_exam_result
 
 __all__ = ["pre_donation_exam"]
 
@@ -26,6 +26,6 @@ def pre_donation_exam(case_id: str) -> str:
     return run_steps(
         case_id,
         "pre-donation-exam",
-        Step(ExamBookedForm, "exam-booked", "Exam booked: hospital and date", book_exam),
-        Step(ExamResultForm, "exam-result", "Exam result and panel", record_exam_result),
+        Step(ExamBookedForm, StepKey.EXAM_BOOKED, "Exam booked: hospital and date", book_exam),
+        Step(ExamResultForm, StepKey.EXAM_RESULT, "Exam result and panel", record_exam_result),
     )

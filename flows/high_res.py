@@ -6,7 +6,7 @@ from prefect import flow
 
 from flows.forms import HighResResultForm, SampleSentForm
 from flows.runtime import RELEASE_HOOKS, Step, run_steps
-from models.cases import record_high_res_result, record_sample
+from models.cases import StepKey, record_high_res_result, record_sample
 
 __all__ = ["high_res_typing"]
 
@@ -26,10 +26,10 @@ def high_res_typing(case_id: str) -> str:
     return run_steps(
         case_id,
         "high-res-typing",
-        Step(SampleSentForm, "sample", "Sample sent: when, to which lab?", record_sample),
+        Step(SampleSentForm, StepKey.SAMPLE, "Sample sent: when, to which lab?", record_sample),
         Step(
             HighResResultForm,
-            "high-res-result",
+            StepKey.HIGH_RES_RESULT,
             "High-resolution result and the centre's decision",
             record_high_res_result,
         ),

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from prefect import flow
-from sqlmodel import Session
 
 from flows.forms import ContactForm
 from flows.runtime import RELEASE_HOOKS, ask_until_valid, config, describe, finish, session, stage_run
-from models.cases import CaseStage, Outcome, enter_stage, record_contact, start_contact_attempt
+from models.cases import CaseStage, Outcome, StepKey, enter_stage, record_contact, start_contact_attempt
+from models.core import Session
 
 __all__ = ["remobilise"]
 
@@ -45,7 +45,7 @@ def remobilise(case_id: str) -> str:
                     flow_run_id=run_id,
                 )
 
-            outcome = ask_until_valid(ContactForm, f"contact-{attempt}", text, apply)
+            outcome = ask_until_valid(ContactForm, StepKey.CONTACT.record_key(attempt), text, apply)
             if outcome.result != "retry":
                 break
     # The event goes out after the case is released, so the next stage's run can claim it at once.

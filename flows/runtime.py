@@ -23,22 +23,20 @@ from prefect.input import RunInput
 from prefect.input.actions import create_flow_run_input, delete_flow_run_input, read_flow_run_input
 from prefect.logging import get_run_logger
 from pydantic import create_model
-from sqlmodel import Session
 
 import hla
 from models.cases import (
     Outcome,
-    PatientSearch,
+    StepKey,
     claim_case,
+    describe_case,
     form_defaults,
-    get_case,
     masked_answer,
     release_case,
     replayed_outcome,
 )
-from models.core import DonorflowError, ValidationError
+from models.core import DonorflowError, Session, SessionFactory, ValidationError, unit_of_work
 from models.intake import ImportPolicy
-from models.registry import Donor
 
 __all__ = [
     "RELEASE_HOOKS",
@@ -67,7 +65,7 @@ F_contra = TypeVar("F_contra", bound=RunInput, contravariant=True)
 
 @dataclass(frozen=True)
 class FlowConfig:
-    session_factory: Callable[[], Session]
+    session_factory: SessionFactory
     import_policy: ImportPolicy
     inbox_dir: Path
     max_contact_attempts: int = 3
@@ -95,7 +93,9 @@ def config() -> FlowConfig:
 
 @contextmanager
 def session() -> Iterator[Session]:
-    with config().session_factory() as db_session:
+    """One unit of work: a fresh session whose writes commit when the block ends, or roll back if it
+    raises (the services never commit; each flow step owns its transaction)."""
+    with unit_of_work(config().session_factory) as db_session:
         yield db_session
 
 
@@ -285,13 +285,10 @@ RELEASE_HOOKS: dict[str, Any] = {
 def describe(case_id: str, what: str) -> str:
     """The markdown shown above a form: which case, which member (code only), which patient."""
     with session() as db_session:
-        case = get_case(session=db_session, case_id=case_id)
-        donor = db_session.get(Donor, case.donor_id)
-        search = db_session.get(PatientSearch, case.search_id)
-        code = donor.code if donor else "?"
-        patient = f"{search.patient_code} at {search.centre}" if search else "?"
+        case = describe_case(session=db_session, case_id=case_id)
+    code, patient, stage = case.member_code, case.patient, case.stage
     return (
-        f"### {what}\n\nCase `{case_id}` · member **{code}** · patient {patient} · stage `{case.stage}`.\n\n"
+        f"### {what}\n\nCase `{case_id}` · member **{code}** · patient {patient} · stage `{stage}`.\n\n"
         f"Contact details: `donorflow donors show {code}` (not shown here: no personal data in Prefect)."
     )
 
@@ -318,14 +315,14 @@ class StageService(Protocol[F_contra]):
 
 
 def answer_step(
-    case_id: str, run_id: str, form: type[F], key: str, what: str, service: StageService[F]
+    case_id: str, run_id: str, form: type[F], key: StepKey, what: str, service: StageService[F]
 ) -> Outcome:
     """One coordinator step of a stage: show the form, apply the answer, ask again if a rule is broken.
 
     `key` is the step's record key in the database: a step answered before is not asked again.
     """
     with session() as db_session:
-        done = replayed_outcome(session=db_session, case_id=case_id, key=key)
+        done = replayed_outcome(session=db_session, case_id=case_id, step=key)
     if done is not None:
         return done
 
@@ -340,7 +337,7 @@ class Step(Generic[F]):
     """One form of a stage: what it asks, under which record key, and the models/ service that applies it."""
 
     form: type[F]
-    key: str
+    key: StepKey
     what: str
     service: StageService[F]
 

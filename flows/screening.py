@@ -9,12 +9,11 @@ from prefect import flow
 from prefect.artifacts import create_table_artifact
 from prefect.logging import get_run_logger
 from pydantic import BaseModel, Field
-from sqlmodel import Session
 
 from flows.runtime import config, current_run_id, emit_case_event, session
 from hla import Locus
 from models.cases import PatientSearchCreate, ensure_search, screen_candidates
-from models.core import ValidationError
+from models.core import Session, ValidationError
 from models.matching import patient_genotype, search_registry
 
 __all__ = ["PatientSearchForm", "initial_screening"]

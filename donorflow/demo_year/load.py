@@ -103,16 +103,17 @@ def _load_registry(
     for n, (drive, members) in enumerate(zip(plan.drives, plan.registry.drive_members, strict=True)):
         if drive.held_on.year == YEAR and plan.drives[n - 1].held_on.year < YEAR:
             say(f"registry {plan.drives[0].held_on.year}–{YEAR - 1}: {members.start:,} members, {n} drives")
-        event = create_event(
-            session=session,
-            data=RecruitmentEventCreate(
-                name=drive.name,
-                held_on=drive.held_on,
-                location=drive.location,
-                district=drive.district,
-                organiser=DEMO_ORGANISER,
-            ),
-        )
+        with transaction(session):
+            event = create_event(
+                session=session,
+                data=RecruitmentEventCreate(
+                    name=drive.name,
+                    held_on=drive.held_on,
+                    location=drive.location,
+                    district=drive.district,
+                    organiser=DEMO_ORGANISER,
+                ),
+            )
         records = plan.registry.records[members.start : members.stop]
         report = import_records(session=session, records=records, policy=policy, event=event, actor=ACTOR)
         rows = session.exec(select(Donor.code, Donor.id).where(Donor.event_id == event.id))
@@ -141,7 +142,6 @@ def _retire(
                 actor=ACTOR,
                 at=at,
                 reason=f"age limit: {max_age} (CMDP)",
-                commit=False,
             )
 
 
@@ -171,8 +171,8 @@ _STEPS_PER_COMMIT = 500
 
 def _walk_cases(session: Session, plan: Plan, donor_ids: Sequence[int], say: Callable[[str], None]) -> None:
     """Every case step in time order, through the same services the flows call. Steps are grouped into
-    transactions of `_STEPS_PER_COMMIT` (the services join the caller's unit of work with commit=False);
-    each service still checks its move and the case version."""
+    transactions of `_STEPS_PER_COMMIT` (the loader owns the unit of work: services never commit); each
+    service still checks its move and the case version, and a failure rolls back the open group."""
     case_ids = [""] * len(plan.cases)
     for n, step in enumerate(plan.steps, start=1):
         search, member = plan.cases[step.case]
@@ -184,7 +184,6 @@ def _walk_cases(session: Session, plan: Plan, donor_ids: Sequence[int], say: Cal
                 donor_id=donor_ids[member],
                 actor=ACTOR,
                 at=event.at,
-                commit=False,
             )
             case_ids[step.case] = case.id
         elif event.kind == "advance":
@@ -195,7 +194,6 @@ def _walk_cases(session: Session, plan: Plan, donor_ids: Sequence[int], say: Cal
                 to=event.stage,
                 actor=ACTOR,
                 at=event.at,
-                commit=False,
             )
         elif event.kind == "close":
             assert event.reason is not None
@@ -206,7 +204,6 @@ def _walk_cases(session: Session, plan: Plan, donor_ids: Sequence[int], say: Cal
                 actor=ACTOR,
                 at=event.at,
                 note=event.note,
-                commit=False,
             )
         else:
             _defer_or_reactivate(session, donor_ids[member], event)
@@ -228,5 +225,4 @@ def _defer_or_reactivate(session: Session, donor_id: int, event: Event) -> None:
         at=event.at,
         until=event.until,
         reason=f"medical deferral: {event.note}"[:200] if deferring else "deferral ended",
-        commit=False,
     )

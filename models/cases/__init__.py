@@ -1,5 +1,7 @@
 """Cases for a patient search: the pipeline, transitions, stages and forms, screening, grading, funnel."""
 
+from models.cases.claims import CLAIM_ENTITY, claim_case, release_case, release_claim
+from models.cases.follow_ups import FOLLOW_UP_SCHEDULE, follow_up_dates
 from models.cases.forms import (
     ContactAnswer,
     DonationBooked,
@@ -15,26 +17,33 @@ from models.cases.forms import (
 )
 from models.cases.funnel import FUNNEL_KEYS, FunnelCounts, funnel_counts, funnel_period, overdue_cases
 from models.cases.grading import grade_case
-from models.cases.pipeline import CASE_MOVES, CaseStage, CaseStatus, CloseReason, allowed_case_moves
+from models.cases.pipeline import (
+    CASE_MOVES,
+    CMDP_HIGH_RES_RESERVATION_WORKING_DAYS,
+    STAGE_DEADLINES,
+    CaseStage,
+    CaseStatus,
+    CloseReason,
+    StepKey,
+    allowed_case_moves,
+)
 from models.cases.screening import ensure_search, screen_candidates
 from models.cases.stages import (
-    FOLLOW_UP_SCHEDULE,
     Outcome,
+    apply_answer,
     book_donation,
     book_exam,
-    claim_case,
     enter_stage,
-    follow_up_dates,
     record_contact,
     record_donation,
     record_exam_result,
     record_high_res_result,
     record_sample,
-    release_case,
-    release_claim,
     replayed_outcome,
     start_contact_attempt,
 )
+from models.cases.steps import STEPS
+from models.cases.summary import CaseSummary, describe_case
 from models.cases.tables import (
     CaseGrade,
     CaseRecord,
@@ -48,9 +57,16 @@ from models.cases.transitions import advance_case, close_case, get_case, open_ca
 
 __all__ = [
     "CASE_MOVES",
+    "CLAIM_ENTITY",
+    "CMDP_HIGH_RES_RESERVATION_WORKING_DAYS",
+    "STAGE_DEADLINES",
+    "STEPS",
+    "StepKey",
+    "apply_answer",
     "CaseGrade",
     "CaseRecord",
     "CaseStage",
+    "CaseSummary",
     "CaseStatus",
     "CloseReason",
     "ContactAnswer",
@@ -77,6 +93,7 @@ __all__ = [
     "claim_case",
     "close_case",
     "ensure_search",
+    "describe_case",
     "enter_stage",
     "follow_up_dates",
     "form_defaults",

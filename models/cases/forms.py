@@ -2,7 +2,7 @@
 
 Field types follow what Prefect's form renderer shows well (shared/PREFECT.md): bool → switch, Literal →
 dropdown, date → picker, nested model → group; no Optional, no dict. Pydantic checks the shape; the rules
-that compare answers with the case (dates in order, results consistent) live in models/cases/stages.py.
+that compare answers with the case (dates in order, results consistent) live in models/cases/rules.py.
 """
 
 from __future__ import annotations

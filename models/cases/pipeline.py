@@ -11,7 +11,9 @@ __all__ = [
     "STAGE_DEADLINES",
     "CaseStage",
     "CaseStatus",
+    "CMDP_HIGH_RES_RESERVATION_WORKING_DAYS",
     "CloseReason",
+    "StepKey",
     "allowed_case_moves",
 ]
 
@@ -40,6 +42,24 @@ class CloseReason(StrEnum):
     DUPLICATE = "duplicate"
 
 
+class StepKey(StrEnum):
+    """A coordinator's step within a stage: the key its answer is recorded under (flows ask by it too).
+
+    Contact attempts are recorded once per attempt: `contact-1`, `contact-2`, … (see `record_key`).
+    """
+
+    CONTACT = "contact"
+    SAMPLE = "sample"
+    HIGH_RES_RESULT = "high-res-result"
+    EXAM_BOOKED = "exam-booked"
+    EXAM_RESULT = "exam-result"
+    DONATION_BOOKED = "donation-booked"
+    DONATION_COMPLETED = "donation-completed"
+
+    def record_key(self, attempt: int | None = None) -> str:
+        return self.value if attempt is None else f"{self.value}-{attempt}"
+
+
 CASE_MOVES: dict[CaseStage, frozenset[CaseStage]] = {
     CaseStage.SCREENED: frozenset({CaseStage.REMOBILISING}),
     CaseStage.REMOBILISING: frozenset({CaseStage.HIGH_RES_TYPING}),
@@ -62,8 +82,14 @@ def allowed_case_moves(stage: CaseStage, status: CaseStatus) -> list[str]:
     return [*moves, "close"] if stage in CLOSABLE_STAGES else list(moves)
 
 
-# How long a stage may wait for the coordinator before the case shows as overdue (DESIGN.md §6).
-# CMDP reserves a member for 53 working days after a high-res request; the rest is branch practice.
+# CMDP reserves a member for 53 working days after a high-res request (DESIGN.md §6): past it the
+# reservation lapses and the transplant centre may move on to another member.
+CMDP_HIGH_RES_RESERVATION_WORKING_DAYS = 53
+
+# How long a stage may wait for the coordinator before the case shows as overdue (DESIGN.md §6); branch
+# practice, except where a rule is cited. High-res typing is flagged after 30 calendar days (~22 working
+# days), on purpose well inside CMDP's 53-working-day reservation: the coordinator chases the lab while
+# there is time left, instead of hearing of the case when the reservation has already lapsed (README).
 STAGE_DEADLINES: dict[CaseStage, timedelta] = {
     CaseStage.SCREENED: timedelta(days=14),
     CaseStage.REMOBILISING: timedelta(days=3),  # per contact attempt

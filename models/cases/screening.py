@@ -10,7 +10,6 @@ from sqlmodel import Session, col, select
 from models.cases.grading import grade_case
 from models.cases.tables import DonorCase, PatientSearch, PatientSearchCreate
 from models.cases.transitions import open_case
-from models.core import transaction
 from models.matching import typing_columns
 from models.registry import Donor, HlaTyping
 
@@ -33,11 +32,11 @@ def ensure_search(*, session: Session, data: PatientSearchCreate, hla_text: str 
         return existing
     columns = typing_columns(hla_text) if hla_text.strip() else {}
     search = PatientSearch.model_validate(data)
-    with transaction(session):
-        session.add(search)
-        if columns:
-            session.flush()
-            session.add(HlaTyping.model_validate({"search_id": search.id, "resolution": "high", **columns}))
+    session.add(search)
+    session.flush()
+    if columns:
+        session.add(HlaTyping.model_validate({"search_id": search.id, "resolution": "high", **columns}))
+        session.flush()
     session.refresh(search)
     return search
 
@@ -78,7 +77,6 @@ def screen_candidates(
             at=at,
             flow_run_id=flow_run_id,
         )
-        with transaction(session):
-            grade_case(session=session, case_id=case.id, source="screening")
+        grade_case(session=session, case_id=case.id, source="screening")
         report.opened.append({"case_id": case.id, "code": code})
     return report

@@ -1,4 +1,4 @@
-"""Use cases that move a case or a member: each writes the change and its StageEvent in one transaction.
+"""Use cases that move a case: each writes the change and its StageEvent in the caller's transaction.
 
 Every move checks the `version` column with a conditional UPDATE, so two coordinators answering the same
 case at once give exactly one transition and one ConflictError — on SQLite and PostgreSQL alike.
@@ -29,7 +29,6 @@ from models.core import (
     StageEvent,
     ValidationError,
     audit_event,
-    transaction,
     utcnow,
 )
 from models.registry import Donor, RegistryStatus
@@ -54,12 +53,10 @@ def open_case(
     actor: str,
     at: datetime | None = None,
     flow_run_id: str | None = None,
-    commit: bool = True,
 ) -> DonorCase:
     """Initial screening (初筛): the member is a candidate for the search. Idempotent per (search, member).
 
     The case id is derived from (search, member), so the same screening always yields the same id.
-    With `commit=False` the case joins the caller's transaction (batch screening, the demo replay).
     """
     existing = session.exec(
         select(DonorCase).where(DonorCase.search_id == search_id, DonorCase.donor_id == donor_id)
@@ -74,17 +71,17 @@ def open_case(
     if donor.status != RegistryStatus.ACTIVE:
         raise ValidationError(f"member {donor.code} is {donor.status}, not active: cannot be screened")
     when = at or utcnow()
-    with transaction(session, commit=commit):
-        case = DonorCase(
-            id=case_id_for(search_id, donor_id),
-            search_id=search_id,
-            donor_id=donor_id,
-            stage_entered_at=when,
-            opened_at=when,
-        )
-        session.add(case)
-        session.flush()
-        session.add(_case_event(case, None, CaseStage.SCREENED, when, actor, None, flow_run_id))
+    case = DonorCase(
+        id=case_id_for(search_id, donor_id),
+        search_id=search_id,
+        donor_id=donor_id,
+        stage_entered_at=when,
+        opened_at=when,
+    )
+    session.add(case)
+    session.flush()
+    session.add(_case_event(case, None, CaseStage.SCREENED, when, actor, None, flow_run_id))
+    session.flush()
     session.refresh(case)
     return case
 
@@ -100,9 +97,8 @@ def advance_case(
     reason: str | None = None,
     flow_run_id: str | None = None,
     due_at: datetime | None = None,
-    commit: bool = True,
 ) -> DonorCase:
-    """Move an active case one step down the pipeline (`commit=False`: within the caller's transaction)."""
+    """Move an active case one step down the pipeline."""
     case = get_case(session=session, case_id=case_id)
     stage, status = CaseStage(case.stage), CaseStatus(case.status)
     if status is CaseStatus.CLOSED or to not in CASE_MOVES[stage]:
@@ -115,7 +111,7 @@ def advance_case(
     if to is CaseStage.COMPLETED:
         values["status"] = CaseStatus.CLOSED.value
     event = _case_event(case, stage, to, when, actor, reason, flow_run_id)
-    return _write_case_move(session, case, expected_version, values, event, commit=commit)
+    return _write_case_move(session, case, expected_version, values, event)
 
 
 def close_case(
@@ -128,7 +124,6 @@ def close_case(
     at: datetime | None = None,
     note: str | None = None,
     flow_run_id: str | None = None,
-    commit: bool = True,
 ) -> DonorCase:
     """End a case early with a reason: unreachable, declined, medical deferral, not selected, …"""
     case = get_case(session=session, case_id=case_id)
@@ -153,7 +148,7 @@ def close_case(
         flow_run_id=flow_run_id,
     )
     values = {"status": CaseStatus.CLOSED.value, "closed_reason": reason.value, "due_at": None}
-    return _write_case_move(session, case, expected_version, values, event, commit=commit)
+    return _write_case_move(session, case, expected_version, values, event)
 
 
 def _write_case_move(
@@ -162,21 +157,21 @@ def _write_case_move(
     expected_version: int | None,
     values: Mapping[str, object],
     event: StageEvent,
-    *,
-    commit: bool = True,
 ) -> DonorCase:
+    """The conditional UPDATE on the version read: another writer in between → ConflictError, and the
+    caller's transaction rolls back whatever the step wrote before."""
     version = case.version if expected_version is None else expected_version
     if version != case.version:
         raise _conflict(case, version)
-    with transaction(session, commit=commit):
-        result = session.exec(
-            update(DonorCase)
-            .where(col(DonorCase.id) == case.id, col(DonorCase.version) == version)
-            .values(**values, version=version + 1, updated_at=utcnow())
-        )
-        if result.rowcount != 1:
-            raise _conflict(case, version)
-        session.add(event)
+    result = session.exec(
+        update(DonorCase)
+        .where(col(DonorCase.id) == case.id, col(DonorCase.version) == version)
+        .values(**values, version=version + 1, updated_at=utcnow())
+    )
+    if result.rowcount != 1:
+        raise _conflict(case, version)
+    session.add(event)
+    session.flush()
     session.refresh(case)
     return case
 

@@ -2,7 +2,15 @@
 
 from models.core.audit import StageEvent, StageEventPublic, audit_event, audit_values
 from models.core.clock import SHANGHAI, local_date
-from models.core.db import UtcDateTime, make_engine, transaction, utcnow
+from models.core.db import (
+    Session,
+    SessionFactory,
+    UtcDateTime,
+    make_engine,
+    transaction,
+    unit_of_work,
+    utcnow,
+)
 from models.core.errors import (
     ConfigurationError,
     ConflictError,
@@ -30,6 +38,8 @@ __all__ = [
     "NotFoundError",
     "PiiMaskingFilter",
     "SHANGHAI",
+    "Session",
+    "SessionFactory",
     "SheetError",
     "StageEvent",
     "StageEventPublic",
@@ -46,5 +56,6 @@ __all__ = [
     "mask_phone",
     "mask_text",
     "transaction",
+    "unit_of_work",
     "utcnow",
 ]

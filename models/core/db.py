@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -12,7 +12,15 @@ from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, create_engine
 
-__all__ = ["UtcDateTime", "make_engine", "transaction", "utcnow"]
+__all__ = [
+    "Session",
+    "SessionFactory",
+    "UtcDateTime",
+    "make_engine",
+    "transaction",
+    "unit_of_work",
+    "utcnow",
+]
 
 
 def utcnow() -> datetime:
@@ -64,20 +72,27 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     return create_engine(url, echo=echo, pool_pre_ping=True)
 
 
-@contextmanager
-def transaction(session: Session, *, commit: bool = True) -> Iterator[Session]:
-    """The unit of work: commit everything the block wrote, or nothing.
+# The session type the callers hold: flows pass it to services without importing SQLAlchemy themselves.
+SessionFactory = Callable[[], Session]
 
-    With `commit=False` the block joins the caller's unit of work instead: its writes are flushed (so
-    constraints and version checks run now) and committed, or rolled back, by the caller.
+
+@contextmanager
+def transaction(session: Session) -> Iterator[Session]:
+    """The caller's unit of work on an open session: commit everything the block wrote, or nothing.
+
+    Only callers open one (a flow step, a CLI command, the demo loader, a test): services never commit;
+    they add, flush and raise, so a step that fails after its first write leaves nothing behind.
     """
-    if not commit:
-        yield session
-        session.flush()
-        return
     try:
         yield session
         session.commit()
     except BaseException:
         session.rollback()
         raise
+
+
+@contextmanager
+def unit_of_work(session_factory: SessionFactory) -> Iterator[Session]:
+    """A fresh session and its transaction for one use case: `with unit_of_work(factory) as session:`."""
+    with session_factory() as session, transaction(session):
+        yield session

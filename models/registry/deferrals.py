@@ -33,7 +33,7 @@ class Deferral(SQLModel, table=True):
 def defer_member(
     *, session: Session, donor_id: int, until: date, reason: str, actor: str, at: datetime | None = None
 ) -> Deferral:
-    """A temporary deferral: the member is not searchable until `until` (commits with the caller).
+    """A temporary deferral: the member is not searchable until `until` (in the caller's transaction).
 
     `at` is when it was decided (default now); the deferral starts that day, Asia/Shanghai.
     """
@@ -54,6 +54,5 @@ def defer_member(
             reason=reason[:200],
             until=until,
             at=when,
-            commit=False,
         )
     return deferral

@@ -9,7 +9,7 @@ from sqlalchemy import bindparam, delete, update
 from sqlalchemy import select as sql_select
 from sqlmodel import Session, col, select
 
-from models.core import NotFoundError, ValidationError, transaction, utcnow
+from models.core import NotFoundError, ValidationError, utcnow
 from models.registry.lifecycle import RegistryStatus
 from models.registry.tables import Donor, DonorPublic, HlaTyping, RecruitmentEvent, RecruitmentEventCreate
 from models.registry.transitions import change_registry_status
@@ -27,8 +27,8 @@ __all__ = [
 
 def create_event(*, session: Session, data: RecruitmentEventCreate) -> RecruitmentEvent:
     event = RecruitmentEvent.model_validate(data)
-    with transaction(session):
-        session.add(event)
+    session.add(event)
+    session.flush()
     session.refresh(event)
     return event
 
@@ -71,17 +71,15 @@ def withdraw_donor(*, session: Session, code: str, actor: str, at: datetime | No
         raise ValidationError(f"member {donor.code} has already withdrawn")
     assert donor.id is not None
     when = at or utcnow()
-    with transaction(session):
-        change_registry_status(
-            session=session,
-            donor=donor,
-            to=RegistryStatus.WITHDRAWN,
-            actor=actor,
-            at=when,
-            reason="consent withdrawn",
-            commit=False,
-        )
-        erase_withdrawn(session=session, donor_ids=[donor.id], at=when)
+    change_registry_status(
+        session=session,
+        donor=donor,
+        to=RegistryStatus.WITHDRAWN,
+        actor=actor,
+        at=when,
+        reason="consent withdrawn",
+    )
+    erase_withdrawn(session=session, donor_ids=[donor.id], at=when)
     session.refresh(donor)
     return donor
 

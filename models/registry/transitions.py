@@ -1,4 +1,4 @@
-"""Moving a member between registry states: the change and its StageEvent in one transaction."""
+"""Moving a member between registry states: the change and its StageEvent in the caller's transaction."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from models.core import (
     IllegalTransitionError,
     ValidationError,
     audit_event,
-    transaction,
     utcnow,
 )
 from models.registry.lifecycle import REGISTRY_MOVES, RegistryStatus, allowed_registry_moves
@@ -30,7 +29,6 @@ def change_registry_status(
     at: datetime | None = None,
     reason: str | None = None,
     until: date | None = None,
-    commit: bool = True,
 ) -> Donor:
     """Move a member between registry states, with its StageEvent (the donor side of the audit log)."""
     current = RegistryStatus(donor.status)
@@ -43,23 +41,23 @@ def change_registry_status(
         raise ValidationError(f"member {donor.code}: a deferral needs an `until` date")
     assert donor.id is not None
     when = at or utcnow()
-    with transaction(session, commit=commit):
-        result = session.exec(
-            update(Donor)
-            .where(col(Donor.id) == donor.id, col(Donor.version) == donor.version)
-            .values(status=to.value, status_until=until, version=donor.version + 1, updated_at=utcnow())
-        )
-        if result.rowcount != 1:
-            raise ConflictError(f"member {donor.code} was changed by someone else; reload and try again")
-        event = audit_event(
-            entity="donor",
-            donor_id=donor.id,
-            from_state=current.value,
-            to_state=to.value,
-            at=when,
-            actor=actor,
-            reason=reason,
-        )
-        session.add(event)
+    result = session.exec(
+        update(Donor)
+        .where(col(Donor.id) == donor.id, col(Donor.version) == donor.version)
+        .values(status=to.value, status_until=until, version=donor.version + 1, updated_at=utcnow())
+    )
+    if result.rowcount != 1:
+        raise ConflictError(f"member {donor.code} was changed by someone else; reload and try again")
+    event = audit_event(
+        entity="donor",
+        donor_id=donor.id,
+        from_state=current.value,
+        to_state=to.value,
+        at=when,
+        actor=actor,
+        reason=reason,
+    )
+    session.add(event)
+    session.flush()
     session.refresh(donor)  # the UPDATE bypassed the ORM: read the new status and version back
     return donor

@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 
 from donorflow.demo import SIGNUP_HEADER, signup_rows
 from models.cases import DonorCase, claim_case, open_case
-from models.core import StageEvent
+from models.core import StageEvent, transaction
 from tests.databases import BACKENDS, empty_all_tables, fresh_database
 from tests.e2e.test_cli import CliRunner
 from tests.factories import add_donor, add_search
@@ -74,8 +74,9 @@ def _claimed_case(database_url: str) -> str:
     with Session(engine) as session:
         donor, search = add_donor(session), add_search(session)
         assert donor.id is not None
-        case = open_case(session=session, search_id=search.id, donor_id=donor.id, actor="search")
-        claim_case(session=session, case_id=case.id, flow_run_id="a-cancelled-run")
+        with transaction(session):
+            case = open_case(session=session, search_id=search.id, donor_id=donor.id, actor="search")
+            claim_case(session=session, case_id=case.id, flow_run_id="a-cancelled-run")
         case_id = case.id
     engine.dispose()
     return case_id

@@ -32,7 +32,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from models.cases import CaseRecord, DonorCase, open_case
-from models.core import StageEvent, mask_text
+from models.core import StageEvent, mask_text, transaction
 from tests.coordinator import Coordinator
 from tests.databases import fresh_database
 from tests.e2e.test_pipeline_deployed import _run
@@ -98,7 +98,7 @@ def served(
 
 
 def _screened_case(engine: Engine) -> str:
-    with Session(engine) as session:
+    with Session(engine) as session, transaction(session):
         donor, search = add_donor(session), add_search(session)
         assert donor.id is not None
         return open_case(session=session, search_id=search.id, donor_id=donor.id, actor="search").id

@@ -26,7 +26,7 @@ from flows.exam import pre_donation_exam
 from flows.high_res import high_res_typing
 from flows.remobilise import remobilise
 from models.cases import CaseRecord, CaseStage, DonorCase, enter_stage, open_case, today
-from models.core import StageEvent, mask_text
+from models.core import StageEvent, mask_text, transaction
 from models.registry import HlaTyping
 from tests.coordinator import Coordinator
 from tests.factories import PATIENT_TYPING, add_donor, add_search
@@ -38,10 +38,11 @@ PATIENT_COLUMNS = PATIENT_TYPING
 def _case(session: Session, stage: CaseStage = CaseStage.SCREENED) -> DonorCase:
     donor, search = add_donor(session), add_search(session)
     assert donor.id is not None
-    case = open_case(session=session, search_id=search.id, donor_id=donor.id, actor="search")
-    order = [CaseStage.REMOBILISING, CaseStage.HIGH_RES_TYPING, CaseStage.EXAM]
-    for step in order[: order.index(stage) + 1] if stage in order else []:
-        case = enter_stage(session=session, case_id=case.id, stage=step, actor="arrange")
+    with transaction(session):  # arranged as a caller would: one committed unit of work
+        case = open_case(session=session, search_id=search.id, donor_id=donor.id, actor="search")
+        order = [CaseStage.REMOBILISING, CaseStage.HIGH_RES_TYPING, CaseStage.EXAM]
+        for step in order[: order.index(stage) + 1] if stage in order else []:
+            case = enter_stage(session=session, case_id=case.id, stage=step, actor="arrange")
     return case
 
 
@@ -167,7 +168,8 @@ def test_a_stage_run_again_asks_nothing_already_answered(wired: Session) -> None
     for key, data in (("exam-booked", {"exam_date": TODAY}), ("exam-result", {"result_date": TODAY})):
         wired.add(CaseRecord(case_id=case.id, stage="exam", key=key, actor="a", data=data))
     wired.commit()
-    case = enter_stage(session=wired, case_id=case.id, stage=CaseStage.DONATION, actor="arrange")
+    with transaction(wired):
+        case = enter_stage(session=wired, case_id=case.id, stage=CaseStage.DONATION, actor="arrange")
     state = pre_donation_exam(case.id, return_state=True)
     assert state.is_completed() and state.result() == "advanced"
     assert "answered before (now donation); nothing new to do" in _logs(state.state_details.flow_run_id)

@@ -39,7 +39,7 @@ from models.cases import (
     start_contact_attempt,
     today,
 )
-from models.core import ConflictError, NotFoundError, StageEvent, ValidationError
+from models.core import ConflictError, NotFoundError, StageEvent, ValidationError, transaction
 from models.outreach import Outbox
 from models.registry import Donor, HlaTyping
 from tests.factories import PATIENT_TYPING, add_donor, add_search
@@ -64,8 +64,10 @@ PANEL_OK = ExamPanel(
 def _case(session: Session) -> DonorCase:
     donor, search = add_donor(session), add_search(session)
     assert donor.id is not None
-    case = open_case(session=session, search_id=search.id, donor_id=donor.id, actor="search")
-    return enter_stage(session=session, case_id=case.id, stage=CaseStage.REMOBILISING, actor="flow")
+    with transaction(session):  # the test is the caller: it owns the unit of work
+        case = open_case(session=session, search_id=search.id, donor_id=donor.id, actor="search")
+        enter_stage(session=session, case_id=case.id, stage=CaseStage.REMOBILISING, actor="flow")
+    return case
 
 
 def _willing(**changes: object) -> ContactAnswer:
@@ -195,22 +197,25 @@ def test_bad_answers_are_explained_and_leave_the_case_unchanged(session: Session
             max_attempts=3,
             answer=_willing(available_from=date(2021, 5, 2), available_to=date(2021, 5, 1)),
         )
-    record_contact(session=session, case_id=case.id, attempt=1, answer=_willing(), max_attempts=3)
-    record_sample(
-        session=session, case_id=case.id, answer=SampleSent(coordinator="a", sample_date=today(), lab="lab")
-    )
+    with transaction(session):
+        record_contact(session=session, case_id=case.id, attempt=1, answer=_willing(), max_attempts=3)
+        record_sample(
+            session=session,
+            case_id=case.id,
+            answer=SampleSent(coordinator="a", sample_date=today(), lab="lab"),
+        )
     early = HighResResult(
         coordinator="a",
         result_date=today() - timedelta(days=1),
         centre_decision="proceed_to_workup",
         **TYPING,
     )
-    with pytest.raises(ValidationError, match="before the sample date"):
+    with pytest.raises(ValidationError, match="before the sample date"), transaction(session):
         record_high_res_result(session=session, case_id=case.id, answer=early)
-    session.rollback()
-    record_high_res_result(
-        session=session, case_id=case.id, answer=early.model_copy(update={"result_date": today()})
-    )
+    with transaction(session):
+        record_high_res_result(
+            session=session, case_id=case.id, answer=early.model_copy(update={"result_date": today()})
+        )
     with pytest.raises(ValidationError, match="exam date .* is before the sample date"):
         book_exam(
             session=session,
@@ -223,9 +228,8 @@ def test_bad_answers_are_explained_and_leave_the_case_unchanged(session: Session
         result_date=today(),
         panel=PANEL_OK.model_copy(update={"hiv_negative": False}),
     )
-    with pytest.raises(ValidationError, match="not ticked: hiv_negative"):
+    with pytest.raises(ValidationError, match="not ticked: hiv_negative"), transaction(session):
         record_exam_result(session=session, case_id=case.id, answer=unticked)
-    session.rollback()
     session.refresh(case)
     assert (case.stage, case.status) == ("exam", "active")
     assert not session.exec(select(CaseRecord).where(CaseRecord.key == "exam-result")).all()
@@ -361,20 +365,22 @@ def test_a_typo_in_the_high_res_result_is_a_validation_error_naming_the_field_an
     import hla
 
     case = _case(session)
-    record_contact(session=session, case_id=case.id, attempt=1, answer=_willing(), max_attempts=3)
-    record_sample(
-        session=session, case_id=case.id, answer=SampleSent(coordinator="a", sample_date=today(), lab="l")
-    )
+    with transaction(session):
+        record_contact(session=session, case_id=case.id, attempt=1, answer=_willing(), max_attempts=3)
+        record_sample(
+            session=session,
+            case_id=case.id,
+            answer=SampleSent(coordinator="a", sample_date=today(), lab="l"),
+        )
     typo = HighResResult(
         coordinator="a",
         result_date=today(),
         centre_decision="proceed_to_workup",
         **{**TYPING, "a_2": "A*02:0x"},
     )
-    with pytest.raises(ValidationError, match=r'A \(2\): "A\*02:0x"') as raised:
+    with pytest.raises(ValidationError, match=r'A \(2\): "A\*02:0x"') as raised, transaction(session):
         record_high_res_result(session=session, case_id=case.id, answer=typo)
     assert isinstance(raised.value.__cause__, hla.TypingError)
-    session.rollback()
     session.refresh(case)
     assert (case.stage, case.status) == ("high_res_typing", "active")
     assert not session.exec(select(CaseRecord).where(CaseRecord.key == "high-res-result")).all()

@@ -10,7 +10,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from models.cases import CaseStage, CloseReason, DonorCase, advance_case, close_case, open_case
-from models.core import ConflictError, IllegalTransitionError, StageEvent, ValidationError
+from models.core import ConflictError, IllegalTransitionError, StageEvent, ValidationError, transaction
 from models.registry import RegistryStatus, change_registry_status
 from tests.factories import add_donor, add_search
 
@@ -121,7 +121,8 @@ def test_second_coordinator_gets_conflict_not_double_transition(session: Session
     """Two coordinators answer the same case at the same moment, each in their own connection."""
     donor, search = add_donor(session), add_search(session)
     assert donor.id is not None
-    case = open_case(session=session, search_id=search.id, donor_id=donor.id, actor="a")
+    with transaction(session):
+        case = open_case(session=session, search_id=search.id, donor_id=donor.id, actor="a")
     both_loaded = threading.Barrier(2)
     outcomes: list[str] = []
 
@@ -131,13 +132,14 @@ def test_second_coordinator_gets_conflict_not_double_transition(session: Session
             assert loaded is not None
             both_loaded.wait()  # both have read version 1 before either writes
             try:
-                advance_case(
-                    session=own,
-                    case_id=case.id,
-                    to=CaseStage.REMOBILISING,
-                    actor=name,
-                    expected_version=loaded.version,
-                )
+                with transaction(own):  # the coordinator's step owns the unit of work
+                    advance_case(
+                        session=own,
+                        case_id=case.id,
+                        to=CaseStage.REMOBILISING,
+                        actor=name,
+                        expected_version=loaded.version,
+                    )
                 outcomes.append("won")
             except ConflictError:
                 outcomes.append("conflict")

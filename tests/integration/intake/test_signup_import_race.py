@@ -24,7 +24,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from donorflow.demo import SIGNUP_HEADER, SignupRow, signup_rows
-from models.core import ConflictError, StageEvent
+from models.core import ConflictError, StageEvent, transaction
 from models.intake import ImportPolicy, ImportReport, import_signups, national_id_hash
 from models.matching import IndexFile, IndexStore
 from models.registry import Donor, HlaTyping, withdraw_donor
@@ -120,7 +120,8 @@ def test_withdrawal_during_a_reimport_stays_withdrawn_with_data_typing_and_index
             while (codes := requests.get(timeout=WAIT)) is not None:
                 try:
                     for code in codes:  # one by one, each committed on its own
-                        withdraw_donor(session=own, code=code, actor="data-manager")
+                        with transaction(own):
+                            withdraw_donor(session=own, code=code, actor="data-manager")
                         withdrawn.append(code)
                     done.put("ok")
                 except Exception as exc:
@@ -183,7 +184,8 @@ def test_two_imports_rejoining_a_withdrawn_member_at_once_rejoin_it_once(
     person = _people(1)[0]
     created = import_signups(session=session, path=_write(tmp_path / "a.csv", [(person, [])]), policy=POLICY)
     code = created.accepted[0].code
-    withdraw_donor(session=session, code=code, actor="data-manager", at=datetime(2021, 7, 1, tzinfo=UTC))
+    with transaction(session):
+        withdraw_donor(session=session, code=code, actor="data-manager", at=datetime(2021, 7, 1, tzinfo=UTC))
     # The documented way back: a new sign-up whose consent is newer than the withdrawal.
     again = replace(person, consent_at=datetime(2021, 9, 1, 10), phone="13700001111")
     sheet = _write(tmp_path / "again.csv", [(again, FIRST_TYPING)])

@@ -1,0 +1,141 @@
+"""The rules an answer must keep against its case, one function per step: each raises ValidationError
+with what to correct. Plain code over the answer and the earlier records (no I/O of its own)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import hla
+from models.cases.forms import (
+    ContactAnswer,
+    DonationBooked,
+    DonationCompleted,
+    ExamBooked,
+    ExamResult,
+    HighResResult,
+    SampleSent,
+    today,
+)
+from models.cases.pipeline import StepKey
+from models.cases.tables import DonorCase
+from models.core import ValidationError, local_date
+from models.registry import HLA_COLUMNS
+
+__all__ = [
+    "GCSF_DAYS_MAX",
+    "GCSF_DAYS_MIN",
+    "Answered",
+    "check_contact",
+    "check_donation_booked",
+    "check_donation_completed",
+    "check_exam_booked",
+    "check_exam_result",
+    "check_high_res_result",
+    "check_sample",
+    "sample_date",
+]
+
+# CMDP: G-CSF for ~4 days, collection on day 5 (DESIGN.md §6): a PBSC collection 3–6 days after the first
+# G-CSF dose is accepted (4–7 days of G-CSF counting the collection day); outside it, a typo or a plan to ask.
+GCSF_DAYS_MIN = 3
+GCSF_DAYS_MAX = 6
+
+
+@dataclass(frozen=True)
+class Answered:
+    """What a rule and a decision see: the case, which attempt this is, and the earlier answers' data."""
+
+    case: DonorCase
+    earlier: Callable[[str], dict[str, Any] | None]  # record key → the data recorded under it, or None
+    attempt: int = 1
+    max_attempts: int = 1
+
+
+def sample_date(step: Answered) -> date:
+    sample = step.earlier(StepKey.SAMPLE)
+    if sample is None:
+        raise ValidationError(f"case {step.case.id}: no sample recorded yet")
+    return date.fromisoformat(sample["sample_date"])
+
+
+def _not_in_future(value: date, label: str) -> None:
+    if value > today():
+        raise ValidationError(f"{label} ({value}) is in the future")
+
+
+def check_contact(_step: Answered, answer: ContactAnswer) -> None:
+    if answer.reached and answer.available_to < answer.available_from:
+        raise ValidationError("available until is before available from")
+
+
+def check_sample(step: Answered, answer: SampleSent) -> None:
+    _not_in_future(answer.sample_date, "the sample date")
+    entered = local_date(step.case.stage_entered_at)
+    if answer.sample_date < entered:
+        raise ValidationError(
+            f"the sample date {answer.sample_date} is before the case entered high-res typing ({entered})"
+        )
+
+
+def check_high_res_result(step: Answered, answer: HighResResult) -> None:
+    sample = sample_date(step)
+    _not_in_future(answer.result_date, "the result date")
+    if answer.result_date < sample:
+        raise ValidationError(f"the result date {answer.result_date} is before the sample date {sample}")
+    # Every typed field must follow WHO nomenclature at its locus: a typo (`A*02:0x`) is asked again
+    # with the field and the reason, like a broken date rule, instead of failing the run in grading.
+    for column in HLA_COLUMNS:
+        text = getattr(answer, column).strip()
+        if not text:
+            continue
+        try:
+            hla.parse_typing(text, column.rpartition("_")[0].upper())
+        except hla.HlaError as exc:
+            field = HighResResult.model_fields[column].title or column
+            raise ValidationError(f"{field}: {exc}") from exc
+
+
+def check_exam_booked(step: Answered, answer: ExamBooked) -> None:
+    sample = sample_date(step)
+    if answer.exam_date < sample:
+        raise ValidationError(f"the exam date {answer.exam_date} is before the sample date {sample}")
+
+
+def check_exam_result(step: Answered, answer: ExamResult) -> None:
+    booked = step.earlier(StepKey.EXAM_BOOKED)
+    exam_date = date.fromisoformat(booked["exam_date"]) if booked else sample_date(step)
+    _not_in_future(answer.result_date, "the result date")
+    if answer.result_date < exam_date:
+        raise ValidationError(f"the result date {answer.result_date} is before the exam date {exam_date}")
+    panel = answer.panel.model_dump()
+    unticked = [name for name, value in panel.items() if value is False]
+    if answer.result == "passed" and unticked:
+        raise ValidationError(f"result is passed but these panel items are not ticked: {', '.join(unticked)}")
+    if answer.result == "deferred" and answer.deferred_until <= answer.result_date:
+        raise ValidationError("a deferral needs an until date after the result date")
+    if answer.result != "passed" and not answer.reason.strip():
+        raise ValidationError(f"a {answer.result} exam needs a reason")
+
+
+def check_donation_booked(step: Answered, answer: DonationBooked) -> None:
+    result = step.earlier(StepKey.EXAM_RESULT)
+    if result is not None and answer.collection_date < date.fromisoformat(result["result_date"]):
+        raise ValidationError("the collection date is before the exam result")
+    if answer.product == "PBSC":
+        days = (answer.collection_date - answer.gcsf_start).days
+        if not GCSF_DAYS_MIN <= days <= GCSF_DAYS_MAX:
+            raise ValidationError(
+                f"PBSC collection is {days} days after G-CSF starts; expected 4–5 days of G-CSF first"
+            )
+
+
+def check_donation_completed(step: Answered, answer: DonationCompleted) -> None:
+    if not answer.completed:
+        raise ValidationError("the collection is not completed: answer again when it is, or close the case")
+    _not_in_future(answer.collected_on, "the collection date")
+    booked = step.earlier(StepKey.DONATION_BOOKED)
+    if booked is not None and answer.collected_on < date.fromisoformat(booked["gcsf_start"]):
+        raise ValidationError("the collection date is before G-CSF started")

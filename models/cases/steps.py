@@ -1,0 +1,213 @@
+"""The stage steps as data: per step its form, record key, rule, decision and side writes (STEPS).
+
+A decision is a pure function of the case and the answer: what the answer does to the case. A replayed
+answer (a re-run after a suspend) reports what it did from the table and the case, never from its key:
+closed if the case is closed, "advanced" if the step `moves` the case and the case has left the step's
+stage, else the step's `pending` result ("recorded" for a booking, "retry" for an unanswered contact).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any, Generic, Literal, TypeVar
+
+import hla
+from models.cases import rules
+from models.cases.follow_ups import follow_up_dates
+from models.cases.forms import (
+    ContactAnswer,
+    DonationBooked,
+    DonationCompleted,
+    ExamBooked,
+    ExamResult,
+    HighResResult,
+    SampleSent,
+    StageAnswer,
+)
+from models.cases.grading import grade_case
+from models.cases.pipeline import STAGE_DEADLINES, CaseStage, CloseReason, StepKey
+from models.cases.rules import Answered
+from models.cases.tables import FollowUp
+from models.cases.typings import add_high_res_typing
+from models.core import Session, ValidationError, mask_text
+from models.outreach import enqueue
+from models.registry import Donor, defer_member
+
+__all__ = ["STEPS", "Advance", "Close", "Decision", "StageStep", "Stay"]
+
+A = TypeVar("A", bound=StageAnswer)
+
+
+@dataclass(frozen=True)
+class Advance:
+    """The case moves to `to`, at noon Shanghai on `on` (None: now), due within `due` (None: no deadline)."""
+
+    to: CaseStage
+    on: date | None
+    due: timedelta | None
+
+
+@dataclass(frozen=True)
+class Close:
+    reason: CloseReason
+    note: str
+
+
+@dataclass(frozen=True)
+class Stay:
+    """The answer is recorded and the case stays where it is: a booking, or a contact to try again."""
+
+    result: Literal["recorded", "retry"]
+
+
+Decision = Advance | Close | Stay
+
+
+@dataclass(frozen=True)
+class StageStep(Generic[A]):
+    """One coordinator step: the stage it belongs to, the form, the rule it must keep, what it decides,
+    and what else it writes (in the same transaction, before the case moves)."""
+
+    key: StepKey
+    stage: CaseStage
+    form: type[A]
+    rule: Callable[[Answered, A], None]
+    decide: Callable[[Answered, A], Decision]
+    writes: Callable[[Session, Answered, A], None] | None = None
+    moves: bool = False  # the answer may move the case on to the next stage
+    pending: Literal["recorded", "retry"] = "recorded"  # what it reports while the case stays
+    per_attempt: bool = False  # recorded once per attempt (contact-1, contact-2, …)
+
+
+def _to(stage: CaseStage, on: date | None = None) -> Advance:
+    return Advance(stage, on, STAGE_DEADLINES[stage])
+
+
+def _recorded(_step: Answered, _answer: StageAnswer) -> Decision:
+    return Stay("recorded")
+
+
+def _contact(step: Answered, answer: ContactAnswer) -> Decision:
+    """Reached, willing and healthy → high-res typing; declined or unhealthy → closed; not reached → try
+    again, and after the last attempt closed as unreachable."""
+    if not answer.reached:
+        if step.attempt >= step.max_attempts:
+            return Close(CloseReason.UNREACHABLE, f"{step.attempt} attempts")
+        return Stay("retry")
+    if not answer.willing:
+        return Close(CloseReason.DECLINED, answer.notes)
+    if not answer.health_ok:
+        return Close(CloseReason.MEDICAL_DEFERRAL, "health questions")
+    return _to(CaseStage.HIGH_RES_TYPING)
+
+
+def _high_res(_step: Answered, answer: HighResResult) -> Decision:
+    """The centre proceeds to work-up, or chooses another donor."""
+    if answer.centre_decision == "not_selected":
+        return Close(CloseReason.NOT_SELECTED, "centre chose another donor")
+    return _to(CaseStage.EXAM, answer.result_date)
+
+
+def _store_typing(session: Session, step: Answered, answer: HighResResult) -> None:
+    """The confirmatory typing goes on the member and the case is graded again (the history shows what
+    changed)."""
+    case = step.case
+    sample = rules.sample_date(step)
+    add_high_res_typing(session=session, donor_id=case.donor_id, answer=answer, sampled_on=sample)
+    try:
+        grade_case(session=session, case_id=case.id, source="high_res")
+    except hla.HlaError as exc:  # e.g. a pair the fields allow one by one but the locus does not
+        raise ValidationError(f"the high-resolution typing: {exc}") from exc
+
+
+def _exam(_step: Answered, answer: ExamResult) -> Decision:
+    """Passed → donation; deferred or failed → closed (a deferral also defers the member)."""
+    if answer.result == "passed":
+        return _to(CaseStage.DONATION, answer.result_date)
+    return Close(CloseReason.MEDICAL_DEFERRAL, f"{answer.result}: {answer.reason}")
+
+
+def _defer_member(session: Session, step: Answered, answer: ExamResult) -> None:
+    if answer.result == "deferred":
+        defer_member(
+            session=session,
+            donor_id=step.case.donor_id,
+            until=answer.deferred_until,
+            reason=mask_text(answer.reason),
+            actor=actor_of(answer),
+        )
+
+
+def _donated(_step: Answered, answer: DonationCompleted) -> Decision:
+    # No stage deadline: the follow-ups carry their own due dates.
+    return Advance(CaseStage.FOLLOW_UP, answer.collected_on, None)
+
+
+def _schedule_follow_ups(session: Session, step: Answered, answer: DonationCompleted) -> None:
+    """The follow-up schedule and the thank-you message, with the move to follow-up."""
+    case = step.case
+    for label, due_on in follow_up_dates(answer.collected_on):
+        session.add(FollowUp(case_id=case.id, donor_id=case.donor_id, label=label, due_on=due_on))
+    donor = session.get(Donor, case.donor_id)
+    assert donor is not None
+    enqueue(
+        session=session,
+        channel="sms",
+        donor=donor,
+        template_key="donation_thanks",
+        context={"code": donor.code},
+        key=f"case:{case.id}:thanks",
+    )
+
+
+def actor_of(answer: StageAnswer) -> str:
+    return f"coordinator:{answer.coordinator.strip()}"
+
+
+_STEPS: tuple[StageStep[Any], ...] = (
+    StageStep(
+        StepKey.CONTACT,
+        CaseStage.REMOBILISING,
+        ContactAnswer,
+        rules.check_contact,
+        _contact,
+        moves=True,
+        pending="retry",
+        per_attempt=True,
+    ),
+    StageStep(StepKey.SAMPLE, CaseStage.HIGH_RES_TYPING, SampleSent, rules.check_sample, _recorded),
+    StageStep(
+        StepKey.HIGH_RES_RESULT,
+        CaseStage.HIGH_RES_TYPING,
+        HighResResult,
+        rules.check_high_res_result,
+        _high_res,
+        _store_typing,
+        moves=True,
+    ),
+    StageStep(StepKey.EXAM_BOOKED, CaseStage.EXAM, ExamBooked, rules.check_exam_booked, _recorded),
+    StageStep(
+        StepKey.EXAM_RESULT,
+        CaseStage.EXAM,
+        ExamResult,
+        rules.check_exam_result,
+        _exam,
+        _defer_member,
+        moves=True,
+    ),
+    StageStep(
+        StepKey.DONATION_BOOKED, CaseStage.DONATION, DonationBooked, rules.check_donation_booked, _recorded
+    ),
+    StageStep(
+        StepKey.DONATION_COMPLETED,
+        CaseStage.DONATION,
+        DonationCompleted,
+        rules.check_donation_completed,
+        _donated,
+        _schedule_follow_ups,
+        moves=True,
+    ),
+)
+STEPS: dict[StepKey, StageStep[Any]] = {step.key: step for step in _STEPS}
