@@ -58,6 +58,7 @@ def wire() -> None:
             inbox_dir=settings.var_dir / "inbox",
             max_contact_attempts=settings.max_contact_attempts,
             hla_index=bootstrap.hla_index_store(settings).open,
+            hla_reference=bootstrap.hla_reference,
         )
     )
 

@@ -71,6 +71,8 @@ class FlowConfig:
     max_contact_attempts: int = 3
     # Opens the registry's HLA index, up to date (the composition root knows where it is kept).
     hla_index: Callable[[Session], hla.HlaIndex] | None = None
+    # The optional IMGT/HLA and MAC tables, loaded only when an ATLAS donor file needs them.
+    hla_reference: Callable[[], hla.Reference | None] | None = None
     # Without a deployment a flow cannot suspend (the process would have nowhere to resume): it pauses
     # in-process instead, for this long. Deployed runs suspend and wait as long as it takes.
     pause_timeout_seconds: int = 3600

@@ -51,6 +51,7 @@ def import_sheet(path: Path, event_id: int | None, actor: str) -> ImportSummary:
             event_id=event_id,
             actor=actor,
             progress=advance,
+            load_reference=config().hla_reference,
         )
     update_progress_artifact(progress, 100.0)
     return ImportSummary.of(report)

@@ -22,7 +22,7 @@ from models.cases.forms import (
 from models.cases.pipeline import StepKey
 from models.cases.tables import DonorCase
 from models.core import ValidationError, local_date
-from models.registry import HLA_COLUMNS
+from models.registry import HLA_COLUMNS, column_locus
 
 __all__ = [
     "GCSF_DAYS_MAX",
@@ -92,7 +92,7 @@ def check_high_res_result(step: Answered, answer: HighResResult) -> None:
         if not text:
             continue
         try:
-            hla.parse_typing(text, column.rpartition("_")[0].upper())
+            hla.parse_typing(text, column_locus(column))
         except hla.HlaError as exc:
             field = HighResResult.model_fields[column].title or column
             raise ValidationError(f"{field}: {exc}") from exc
