@@ -59,6 +59,8 @@ def empty_all_tables(engine: Engine) -> None:
     tables = [t.name for t in reversed(SQLModel.metadata.sorted_tables)]
     with engine.begin() as connection:
         if engine.dialect.name == "postgresql":
+            # A connection a test left idle in a transaction would make TRUNCATE wait forever: fail instead.
+            connection.execute(text("SET LOCAL lock_timeout = '30s'"))
             connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
         else:
             for table in tables:

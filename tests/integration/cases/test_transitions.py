@@ -123,19 +123,21 @@ def test_second_coordinator_gets_conflict_not_double_transition(session: Session
     assert donor.id is not None
     with transaction(session):
         case = open_case(session=session, search_id=search.id, donor_id=donor.id, actor="a")
+    # The commit expired `case`: read its id here, so the threads never lazy-load through this session.
+    case_id = case.id
     both_loaded = threading.Barrier(2)
     outcomes: list[str] = []
 
     def coordinator(name: str) -> None:
         with Session(engine) as own:
-            loaded = own.get(DonorCase, case.id)
+            loaded = own.get(DonorCase, case_id)
             assert loaded is not None
             both_loaded.wait()  # both have read version 1 before either writes
             try:
                 with transaction(own):  # the coordinator's step owns the unit of work
                     advance_case(
                         session=own,
-                        case_id=case.id,
+                        case_id=case_id,
                         to=CaseStage.REMOBILISING,
                         actor=name,
                         expected_version=loaded.version,
@@ -151,9 +153,9 @@ def test_second_coordinator_gets_conflict_not_double_transition(session: Session
         thread.join(timeout=60)
     assert sorted(outcomes) == ["conflict", "won"]
     session.expire_all()
-    moves = [e for e in _events(session, case.id) if e.to_state == "remobilising"]
+    moves = [e for e in _events(session, case_id) if e.to_state == "remobilising"]
     assert len(moves) == 1
-    refreshed = session.get(DonorCase, case.id)
+    refreshed = session.get(DonorCase, case_id)
     assert refreshed is not None and refreshed.version == 2
 
 
