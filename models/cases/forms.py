@@ -49,17 +49,25 @@ _DAY_DEFAULTS: dict[Callable[..., Any], Callable[[datetime | None], date]] = {
 }
 
 
+# Required dates whose likely answer is the day the form is filled in (a sample taken, a result received):
+# the picker shows that day, and the field stays required. Bookings (exam, G-CSF, collection) are for a
+# day ahead and start empty.
+_TODAY_LIKELY = frozenset({"sample_date", "result_date"})
+
+
 def form_defaults(form: type[BaseModel], now: datetime | None = None) -> dict[str, date]:
     """The dated defaults of a form as of `now`, to show in its date pickers.
 
     A `default_factory` is not in the JSON schema, so the UI would show an empty picker; the flow puts
     these values into the form it shows instead, computed on the branch's (Shanghai) day.
     """
-    return {
-        name: _DAY_DEFAULTS[field.default_factory](now)
-        for name, field in form.model_fields.items()
-        if field.default_factory in _DAY_DEFAULTS
-    }
+    defaults: dict[str, date] = {}
+    for name, field in form.model_fields.items():
+        if field.default_factory in _DAY_DEFAULTS:
+            defaults[name] = _DAY_DEFAULTS[field.default_factory](now)
+        elif name in _TODAY_LIKELY and field.annotation is date:
+            defaults[name] = today(now)
+    return defaults
 
 
 A = TypeVar("A", bound=BaseModel)

@@ -1,0 +1,68 @@
+"""A re-asked form: filled in with the previous answer, yet as strict as the first time it was shown."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from pydantic import ValidationError
+
+from flows.forms import ExamResultForm, HighResResultForm
+from flows.runtime import escape_markdown, prefilled
+from models.cases import ExamPanel
+
+PANEL = {
+    "blood_count_ok": True,
+    "abo_rh": "O+",
+    "hbv_negative": True,
+    "hcv_negative": True,
+    "hiv_negative": True,
+    "syphilis_negative": True,
+    "cmv": "negative",
+    "liver_ok": True,
+    "renal_ok": True,
+    "chest_xray_ok": True,
+    "ecg_ok": True,
+    "ultrasound_ok": False,
+}
+PREVIOUS = {
+    "coordinator": "张老师",
+    "result": "passed",
+    "result_date": date(2026, 11, 30),
+    "panel": ExamPanel(**PANEL),
+    "deferred_until": date(2026, 11, 30),
+    "reason": "",
+}
+
+
+def test_a_prefilled_form_keeps_the_required_fields_of_the_original() -> None:
+    again = prefilled(ExamResultForm, "", PREVIOUS, note="未接受 …")
+    schema = again.model_json_schema()
+    assert schema["required"] == ExamResultForm.model_json_schema()["required"]
+    assert schema["properties"]["coordinator"]["default"] == "张老师"  # still shown filled in
+    assert schema["properties"]["result_date"]["default"] == "2026-11-30"
+    assert schema["properties"]["panel"]["default"]["abo_rh"] == "O+"
+
+
+def test_an_emptied_coordinator_is_refused_not_replaced_by_the_previous_one() -> None:
+    again = prefilled(ExamResultForm, "", PREVIOUS)
+    answer = {**PREVIOUS, "panel": {**PANEL, "ultrasound_ok": True}}
+    del answer["coordinator"]  # what the UI sends for a cleared text box
+    with pytest.raises(ValidationError, match="coordinator"):
+        again.model_validate(answer)
+    with pytest.raises(ValidationError, match="coordinator"):
+        again.model_validate({**answer, "coordinator": ""})
+    assert again.model_validate({**answer, "coordinator": "李老师"}).coordinator == "李老师"
+
+
+def test_the_reason_and_case_line_sit_on_the_coordinator_field_every_resume_dialog_shows() -> None:
+    note = "未接受：A (2): A*02:0x … Not accepted\nHigh-resolution result · case c-1 · member ZZ21-1"
+    again = prefilled(HighResResultForm, "markdown", {"coordinator": "张老师"}, note=note)
+    description = again.model_json_schema()["properties"]["coordinator"]["description"]
+    assert description.startswith(note)  # plain text: the code stays A*02:0x
+    assert description.endswith(HighResResultForm.model_fields["coordinator"].description or "")
+
+
+def test_markdown_in_a_reason_is_escaped() -> None:
+    assert escape_markdown("A*02:0x and B*07:xx") == r"A\*02:0x and B\*07:xx"
+    assert escape_markdown("a_b [c] `d` <e>") == r"a\_b \[c\] \`d\` \<e\>"
