@@ -129,7 +129,7 @@ def escape_markdown(text: str) -> str:
 
 
 def prefilled(form: type[F], description: str, values: Mapping[str, Any], note: str = "") -> type[F]:
-    """The form with `values` shown filled in, and `note` (plain text) on top of the coordinator field.
+    """The form with `values` shown filled in, and `note` (markdown) on top of the coordinator field.
 
     Like RunInput.with_initial_data, but keeping each field's title, description and position
     (with_initial_data rebuilds the fields from their annotations alone, and the form loses its labels),
@@ -154,7 +154,7 @@ def prefilled(form: type[F], description: str, values: Mapping[str, Any], note: 
             else:
                 info.default, info.default_factory = value, None
         if name == "coordinator" and note:
-            info.description = f"{note}\n{original.description or ''}".strip()
+            info.description = f"{note}\n\n{original.description or ''}".strip()
         fields[name] = (original.annotation, info)
     model = create_model(form.__name__, __base__=form, **fields)
     model._description = description  # what with_initial_data sets
@@ -203,8 +203,8 @@ def _keep_masked(answer: F) -> F:
 
 @dataclass(frozen=True)
 class FormText:
-    """What a form shows about its case: markdown above the form, and the same in one plain line that
-    goes on top of the coordinator field (the one place every Prefect resume dialog shows)."""
+    """What a form shows about its case: markdown above the form, and the same in one line of plain text
+    that goes (escaped) on top of the coordinator field, the one place every Prefect resume dialog shows."""
 
     markdown: str
     line: str
@@ -233,13 +233,13 @@ def ask_until_valid(
     problem = ""
     previous: F | None = None
     for attempt in range(1, 100):
-        markdown, line = text.markdown, text.line
+        markdown, note = text.markdown, escape_markdown(text.line)
         if problem:
-            markdown = f"**{escape_markdown(not_accepted(problem))}**\n\n{markdown}"
-            line = f"{not_accepted(problem)}\n{line}"
+            reason = f"**{escape_markdown(not_accepted(problem))}**"
+            markdown, note = f"{reason}\n\n{markdown}", f"{reason}\n\n{note}"
         attempt_key = f"{key}-{attempt}"
         replayed = _answered_before(attempt_key)
-        answer = ask(form, attempt_key, markdown, previous, line)
+        answer = ask(form, attempt_key, markdown, previous, note)
         try:
             with session() as db_session:
                 return apply(db_session, answer)

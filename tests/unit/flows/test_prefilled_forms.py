@@ -56,10 +56,10 @@ def test_an_emptied_coordinator_is_refused_not_replaced_by_the_previous_one() ->
 
 
 def test_the_reason_and_case_line_sit_on_the_coordinator_field_every_resume_dialog_shows() -> None:
-    note = "未接受：A (2): A*02:0x … Not accepted\nHigh-resolution result · case c-1 · member ZZ21-1"
+    note = r"**未接受：A (2): A\*02:0x … Not accepted**" + "\n\nHigh-resolution result · case c-1"
     again = prefilled(HighResResultForm, "markdown", {"coordinator": "张老师"}, note=note)
     description = again.model_json_schema()["properties"]["coordinator"]["description"]
-    assert description.startswith(note)  # plain text: the code stays A*02:0x
+    assert description.startswith(note)
     assert description.endswith(HighResResultForm.model_fields["coordinator"].description or "")
 
 
