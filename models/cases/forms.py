@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
 
 import hla
 from models.core import local_date, mask_text
@@ -84,6 +84,15 @@ def masked_answer(answer: A) -> A:
     return answer.model_copy(update=changed) if changed else answer
 
 
+def _yes_no(value: Any) -> Any:
+    """Answers stored before these were choices were booleans: a suspended run replays them."""
+    return {True: "yes", False: "no"}.get(value, value) if isinstance(value, bool) else value
+
+
+YesNo = Annotated[Literal["yes", "no"], BeforeValidator(_yes_no)]
+YesNoNotAsked = Annotated[Literal["yes", "no", "not_asked"], BeforeValidator(_yes_no)]
+
+
 def _at(position: int) -> dict[str, Any]:
     return {"position": position}
 
@@ -101,9 +110,22 @@ class StageAnswer(BaseModel):
 class ContactAnswer(StageAnswer):
     """Re-mobilisation (再动员): did we reach the member, do they consent, are they healthy and free?"""
 
-    reached: bool = Field(title="Member reached?", json_schema_extra=_at(1))
-    willing: bool = Field(default=False, title="Willing to donate (consents)?", json_schema_extra=_at(2))
-    health_ok: bool = Field(default=False, title="Health questions all fine?", json_schema_extra=_at(3))
+    # Whether the case goes on or closes: explicit choices, never a switch that starts off (an untouched
+    # switch sends "no" and closed cases as declined). Consent and health are asked only of a member
+    # reached: "not_asked" is their default, and a reached member answered so is asked again (rules.py).
+    reached: YesNo = Field(title="联系上了吗？ Member reached?", json_schema_extra=_at(1))
+    willing: YesNoNotAsked = Field(
+        default="not_asked",
+        title="愿意捐献（同意）吗？ Willing to donate (consents)?",
+        description="联系上时必选 yes / no Required when reached",
+        json_schema_extra=_at(2),
+    )
+    health_ok: YesNoNotAsked = Field(
+        default="not_asked",
+        title="健康问题都没问题吗？ Health questions all fine?",
+        description="联系上时必选 yes / no Required when reached",
+        json_schema_extra=_at(3),
+    )
     available_from: date = Field(default_factory=today, title="Available from", json_schema_extra=_at(4))
     available_to: date = Field(default_factory=_in_90_days, title="Available until", json_schema_extra=_at(5))
     notes: str = Field(
