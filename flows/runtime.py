@@ -55,6 +55,7 @@ __all__ = [
     "escape_markdown",
     "finish",
     "holder_gone",
+    "holder_waiting",
     "not_accepted",
     "prefilled",
     "release_when_run_ends",
@@ -271,6 +272,7 @@ def stage_run(case_id: str, flow_name: str) -> Iterator[str]:
                 case_id=case_id,
                 flow_run_id=run_id,
                 holder_gone=holder_gone,
+                holder_waiting=holder_waiting,
                 actor=f"flow:{flow_name}",
             )
         except DonorflowError as exc:
@@ -308,6 +310,23 @@ def holder_gone(run_id: str) -> str | None:
     if state is None or state.type not in _GONE:
         return None
     return state.name or state.type.value
+
+
+def holder_waiting(run_id: str) -> str | None:
+    """The flow run `run_id` as "name (id)" while it waits for a coordinator's answer (paused or
+    suspended), else None."""
+    try:
+        flow_run_id = UUID(run_id)
+    except ValueError:
+        return None
+    with get_client(sync_client=True) as client:
+        try:
+            run = client.read_flow_run(flow_run_id)
+        except ObjectNotFound:
+            return None
+    if run.state is None or run.state.type != StateType.PAUSED:
+        return None
+    return f"{run.name} ({run_id})"
 
 
 def release_when_run_ends(flow: Any, flow_run: FlowRun, state: State[Any]) -> None:

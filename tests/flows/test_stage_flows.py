@@ -345,7 +345,10 @@ def test_a_claim_held_by_a_run_waiting_for_an_answer_is_refused(wired: Session) 
     wired.exec(update(DonorCase).where(col(DonorCase.id) == case.id).values(live_run_id=waiting))
     wired.commit()
     state = remobilise(case.id, return_state=True)
-    assert state.is_failed() and f"already has a live stage run ({waiting})" in str(state.message)
+    assert state.is_failed() and f"an-earlier-run ({waiting}), which waits for an answer" in str(
+        state.message
+    )
+    assert "cases release" not in str(state.message)
     wired.expire_all()
     held = wired.get(DonorCase, case.id)
     assert held is not None and held.live_run_id == waiting

@@ -401,6 +401,23 @@ def _claim_events(session: Session) -> list[tuple[str, str | None, str, str | No
     return [(e.to_state, e.from_state, e.actor, e.reason, e.flow_run_id) for e in rows]
 
 
+def test_a_claim_held_by_a_run_waiting_for_an_answer_says_which_run_and_stage_not_to_release_it(
+    session: Session,
+) -> None:
+    case = _claimed(session, "old-run")
+    with pytest.raises(ConflictError) as refused:
+        claim_case(
+            session=session,
+            case_id=case.id,
+            flow_run_id="new-run",
+            holder_gone=lambda _: None,
+            holder_waiting=lambda run: f"remobilise-case-x ({run})" if run == "old-run" else None,
+        )
+    message = str(refused.value)
+    assert "remobilise-case-x (old-run)" in message and "remobilising" in message
+    assert "waits for an answer" in message and "cases release" not in message
+
+
 def test_a_stale_claim_is_taken_over_with_an_audit_event_naming_the_run_that_held_it(
     session: Session,
 ) -> None:
