@@ -211,12 +211,14 @@ class FormText:
     line: str
 
 
-def _answered_before(key: str) -> bool:
-    """Whether the run already holds an answer under `key`: a suspended flow replaying from the top."""
+def _asked_before(key: str) -> bool:
+    """Whether this run already showed the form `key`: a suspended flow replaying from the top meets
+    its earlier answers again, and the rejection that led to `key` was logged when it was new."""
     run_id = current_run_id()
     if run_id is None or not _deployed():
         return False
-    return read_flow_run_input(f"{key}-response", flow_run_id=UUID(run_id)) is not None
+    # suspend_flow_run keeps a form under "suspended-<key>" (prefect.flow_runs)
+    return read_flow_run_input(f"suspended-{key}-schema", flow_run_id=UUID(run_id)) is not None
 
 
 def ask_until_valid(
@@ -238,15 +240,13 @@ def ask_until_valid(
         if problem:
             reason = f"**{escape_markdown(not_accepted(problem))}**"
             markdown, note = f"{reason}\n\n{markdown}", f"{reason}\n\n{note}"
-        attempt_key = f"{key}-{attempt}"
-        replayed = _answered_before(attempt_key)
-        answer = ask(form, attempt_key, markdown, previous, note)
+        answer = ask(form, f"{key}-{attempt}", markdown, previous, note)
         try:
             with session() as db_session:
                 return apply(db_session, answer)
         except ValidationError as exc:
             problem, previous = str(exc).rstrip("."), answer
-            if not replayed:
+            if not _asked_before(f"{key}-{attempt + 1}"):
                 logger.warning("answer %d to %s not accepted: %s", attempt, key, problem)
     raise ValidationError(f"{key}: too many answers not accepted")
 

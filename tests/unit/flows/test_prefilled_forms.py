@@ -8,6 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from flows.forms import ExamResultForm, HighResResultForm
+from flows import runtime
 from flows.runtime import escape_markdown, prefilled
 from models.cases import ExamPanel
 
@@ -66,3 +67,19 @@ def test_the_reason_and_case_line_sit_on_the_coordinator_field_every_resume_dial
 def test_markdown_in_a_reason_is_escaped() -> None:
     assert escape_markdown("A*02:0x and B*07:xx") == r"A\*02:0x and B\*07:xx"
     assert escape_markdown("a_b [c] `d` <e>") == r"a\_b \[c\] \`d\` \<e\>"
+
+
+def test_a_replayed_rejection_is_recognised_by_the_form_suspended_after_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """After a suspend the flow replays its earlier answers; their rejections were logged when new.
+    The next form of a replayed rejection exists, under suspend_flow_run's "suspended-" prefix."""
+    stored = {"suspended-high-res-result-2-schema"}
+    run_id = "6f1c0f5e-0000-4000-8000-000000000001"
+    monkeypatch.setattr(runtime, "current_run_id", lambda: run_id)
+    monkeypatch.setattr(runtime, "_deployed", lambda: True)
+    monkeypatch.setattr(
+        runtime, "read_flow_run_input", lambda key, flow_run_id: {} if key in stored else None
+    )
+    assert runtime._asked_before("high-res-result-2")  # answer 1 replayed: logged before
+    assert not runtime._asked_before("high-res-result-3")  # answer 2 is new: log it
