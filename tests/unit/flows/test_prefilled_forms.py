@@ -7,8 +7,8 @@ from datetime import date
 import pytest
 from pydantic import ValidationError
 
-from flows.forms import ExamResultForm, HighResResultForm
 from flows import runtime
+from flows.forms import ExamResultForm, HighResResultForm
 from flows.runtime import escape_markdown, prefilled
 from models.cases import ExamPanel
 
