@@ -57,7 +57,7 @@ from tests.coordinator import Coordinator  # noqa: E402
 from tests.databases import empty_all_tables, fresh_database  # noqa: E402
 
 POLICY = ImportPolicy(id_salt=b"bench")
-ANSWER = {"coordinator": "bench", "reached": True, "willing": True, "health_ok": True}
+ANSWER = {"coordinator": "bench", "reached": "yes", "willing": "yes", "health_ok": "yes"}
 
 
 def _active_members(engine: Engine, sheet: Path, count: int) -> list[int]:

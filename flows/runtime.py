@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import re
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from prefect.flow_runs import pause_flow_run, suspend_flow_run
 from prefect.input import RunInput
 from prefect.input.actions import create_flow_run_input, delete_flow_run_input, read_flow_run_input
 from prefect.logging import get_run_logger
-from pydantic import create_model
+from pydantic import TypeAdapter, create_model
 
 import hla
 from models.cases import (
@@ -41,6 +42,7 @@ from models.intake import ImportPolicy
 __all__ = [
     "RELEASE_HOOKS",
     "FlowConfig",
+    "FormText",
     "Step",
     "answer_step",
     "ask",
@@ -50,8 +52,11 @@ __all__ = [
     "current_run_id",
     "describe",
     "emit_case_event",
+    "escape_markdown",
     "finish",
     "holder_gone",
+    "holder_waiting",
+    "not_accepted",
     "prefilled",
     "release_when_run_ends",
     "run_steps",
@@ -111,28 +116,53 @@ def _deployed() -> bool:
     return bool(context and context.flow_run and context.flow_run.deployment_id)
 
 
-NOT_ACCEPTED = (
-    "**未接受：{problem}。请修改后重新提交 Not accepted: {problem}. Please correct and submit again.**"
-)
+def not_accepted(problem: str) -> str:
+    """The reason a re-asked form shows, in plain text (markdown is escaped where it is used)."""
+    return f"未接受：{problem}。请修改后重新提交 Not accepted: {problem}. Please correct and submit again."
 
 
-def prefilled(form: type[F], description: str, values: Mapping[str, Any]) -> type[F]:
-    """The form with `values` as its fields' defaults, so the UI shows them filled in.
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]<>#|~])")
+
+
+def escape_markdown(text: str) -> str:
+    """`A*02:0x` shown as written in a markdown description, not as the start of an italic run."""
+    return _MARKDOWN.sub(r"\\\1", text)
+
+
+def prefilled(form: type[F], description: str, values: Mapping[str, Any], note: str = "") -> type[F]:
+    """The form with `values` shown filled in, and `note` (markdown) on top of the coordinator field.
 
     Like RunInput.with_initial_data, but keeping each field's title, description and position
-    (with_initial_data rebuilds the fields from their annotations alone, and the form loses its labels).
+    (with_initial_data rebuilds the fields from their annotations alone, and the form loses its labels),
+    and keeping the form's `required` list: a required field gets its value as the schema's default
+    only (what the UI shows), never as a pydantic default, so a field the coordinator empties is refused
+    by the server's schema check instead of coming back as the previous answer (an audit log naming the
+    wrong coordinator).
+
+    `note` goes into the coordinator field's description because Prefect's default (V1) resume dialog
+    squeezes the markdown description of a long form to nothing, while it always shows field descriptions.
     """
     fields: dict[str, Any] = {}
-    for name, value in values.items():
-        info = copy.copy(form.model_fields[name])
-        info.default, info.default_factory = value, None
-        fields[name] = (form.model_fields[name].annotation, info)
+    for name in {*values, *(["coordinator"] if note else [])}:
+        original = form.model_fields[name]
+        info = copy.copy(original)
+        if name in values:
+            value = values[name]
+            if original.is_required():
+                shown = TypeAdapter[Any](original.annotation or Any).dump_python(value, mode="json")
+                extra = original.json_schema_extra if isinstance(original.json_schema_extra, dict) else {}
+                info.json_schema_extra = {**extra, "default": shown}
+            else:
+                info.default, info.default_factory = value, None
+        if name == "coordinator" and note:
+            info.description = f"{note}\n\n{original.description or ''}".strip()
+        fields[name] = (original.annotation, info)
     model = create_model(form.__name__, __base__=form, **fields)
     model._description = description  # what with_initial_data sets
     return model
 
 
-def ask(form: type[F], key: str, description: str, previous: F | None = None) -> F:
+def ask(form: type[F], key: str, description: str, previous: F | None = None, note: str = "") -> F:
     """Wait for a coordinator's answer in the UI: suspend when deployed (days), else pause in-process.
 
     The form shows today's dates (Shanghai) in its pickers and, when asked again, the previous answer.
@@ -141,7 +171,7 @@ def ask(form: type[F], key: str, description: str, previous: F | None = None) ->
     initial: dict[str, Any] = form_defaults(form)
     if previous is not None:
         initial |= {name: getattr(previous, name) for name in form.model_fields}
-    with_initial = prefilled(form, description, initial)
+    with_initial = prefilled(form, description, initial, note)
     if _deployed():
         answer = suspend_flow_run(wait_for_input=with_initial, key=key)
     else:
@@ -172,28 +202,52 @@ def _keep_masked(answer: F) -> F:
     return masked
 
 
+@dataclass(frozen=True)
+class FormText:
+    """What a form shows about its case: markdown above the form, and the same in one line of plain text
+    that goes (escaped) on top of the coordinator field, the one place every Prefect resume dialog shows."""
+
+    markdown: str
+    line: str
+
+
+def _asked_before(key: str) -> bool:
+    """Whether this run already showed the form `key`: a suspended flow replaying from the top meets
+    its earlier answers again, and the rejection that led to `key` was logged when it was new."""
+    run_id = current_run_id()
+    if run_id is None or not _deployed():
+        return False
+    # suspend_flow_run keeps a form under "suspended-<key>" (prefect.flow_runs)
+    return read_flow_run_input(f"suspended-{key}-schema", flow_run_id=UUID(run_id)) is not None
+
+
 def ask_until_valid(
-    form: type[F], key: str, description: str, apply: Callable[[Session, F], Outcome]
+    form: type[F], key: str, text: FormText, apply: Callable[[Session, F], Outcome]
 ) -> Outcome:
     """Ask, apply the answer through a models/ service, and on a broken rule ask again with the reason,
     the form filled in with the previous answer (the coordinator corrects one field, not eight).
 
     After a suspend the flow re-runs from the top: earlier answers come back under their keys, fail or
     replay exactly as before, and the loop reaches the new answer. The case is never left half-changed.
-    A rejected answer is a warning in the run's log: the run goes on, and the next answer may be right.
+    A rejected answer is a warning in the run's log, once: a replayed answer's rejection was logged when
+    it was new. The run goes on, and the next answer may be right.
     """
     logger = get_run_logger()
     problem = ""
     previous: F | None = None
     for attempt in range(1, 100):
-        text = description if not problem else f"{NOT_ACCEPTED.format(problem=problem)}\n\n{description}"
-        answer = ask(form, f"{key}-{attempt}", text, previous)
+        markdown, note = text.markdown, escape_markdown(text.line)
+        if problem:
+            reason = f"**{escape_markdown(not_accepted(problem))}**"
+            markdown, note = f"{reason}\n\n{markdown}", f"{reason}\n\n{note}"
+        answer = ask(form, f"{key}-{attempt}", markdown, previous, note)
         try:
             with session() as db_session:
                 return apply(db_session, answer)
         except ValidationError as exc:
             problem, previous = str(exc).rstrip("."), answer
-            logger.warning("answer %d to %s not accepted: %s", attempt, key, problem)
+            if not _asked_before(f"{key}-{attempt + 1}"):
+                logger.warning("answer %d to %s not accepted: %s", attempt, key, problem)
     raise ValidationError(f"{key}: too many answers not accepted")
 
 
@@ -218,6 +272,7 @@ def stage_run(case_id: str, flow_name: str) -> Iterator[str]:
                 case_id=case_id,
                 flow_run_id=run_id,
                 holder_gone=holder_gone,
+                holder_waiting=holder_waiting,
                 actor=f"flow:{flow_name}",
             )
         except DonorflowError as exc:
@@ -257,6 +312,23 @@ def holder_gone(run_id: str) -> str | None:
     return state.name or state.type.value
 
 
+def holder_waiting(run_id: str) -> str | None:
+    """The flow run `run_id` as "name (id)" while it waits for a coordinator's answer (paused or
+    suspended), else None."""
+    try:
+        flow_run_id = UUID(run_id)
+    except ValueError:
+        return None
+    with get_client(sync_client=True) as client:
+        try:
+            run = client.read_flow_run(flow_run_id)
+        except ObjectNotFound:
+            return None
+    if run.state is None or run.state.type != StateType.PAUSED:
+        return None
+    return f"{run.name} ({run_id})"
+
+
 def release_when_run_ends(flow: Any, flow_run: FlowRun, state: State[Any]) -> None:
     """State hook of every stage flow (cancelled, crashed, failed): free the case this run held.
 
@@ -284,15 +356,18 @@ RELEASE_HOOKS: dict[str, Any] = {
 }
 
 
-def describe(case_id: str, what: str) -> str:
-    """The markdown shown above a form: which case, which member (code only), which patient."""
+def describe(case_id: str, what: str) -> FormText:
+    """What a form shows about its case: which case, which member (code only), which patient."""
     with session() as db_session:
         case = describe_case(session=db_session, case_id=case_id)
     code, patient, stage = case.member_code, case.patient, case.stage
-    return (
-        f"### {what}\n\nCase `{case_id}` · member **{code}** · patient {patient} · stage `{stage}`.\n\n"
+    line = f"{what} · case {case_id} · member {code} · patient {patient} · stage {stage}"
+    markdown = (
+        f"### {escape_markdown(what)}\n\nCase `{case_id}` · member **{escape_markdown(code)}** · "
+        f"patient {escape_markdown(patient)} · stage `{stage}`.\n\n"
         f"Contact details: `donorflow donors show {code}` (not shown here: no personal data in Prefect)."
     )
+    return FormText(markdown, line)
 
 
 def finish(case_id: str, outcome: Outcome) -> Outcome:

@@ -28,12 +28,15 @@ def claim_case(
     case_id: str,
     flow_run_id: str,
     holder_gone: Callable[[str], str | None] | None = None,
+    holder_waiting: Callable[[str], str | None] | None = None,
     actor: str = "flow",
 ) -> DonorCase:
     """Mark the case as worked on by this flow run; a second live run on the same case is refused.
 
     A claim held by a run that no longer runs is stale: `holder_gone(run_id)` says why (e.g. "Cancelled",
     "does not exist") or None while that run may still answer. A stale claim is taken over, audited.
+    `holder_waiting(run_id)` names a holder that waits for a coordinator's answer (or None): the refusal
+    then sends the coordinator to that run's form, not to `donorflow cases release`.
     """
     case = get_case(session=session, case_id=case_id)
     if case.status != CaseStatus.ACTIVE:
@@ -44,6 +47,12 @@ def claim_case(
     session.refresh(case)
     holder = case.live_run_id
     why = holder_gone(holder) if holder and holder_gone is not None else None
+    waiting = holder_waiting(holder) if holder and why is None and holder_waiting is not None else None
+    if waiting is not None:
+        raise ConflictError(
+            f"case {case_id} is held by run {waiting}, which waits for an answer at stage {case.stage}: "
+            "open that run in the Prefect UI and answer its form (or cancel it to start the stage again)"
+        )
     if holder is None or why is None:
         raise ConflictError(
             f"case {case_id} already has a live stage run ({holder}): answer or cancel that run, "

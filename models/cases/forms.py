@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
 
 import hla
 from models.core import local_date, mask_text
@@ -49,17 +49,25 @@ _DAY_DEFAULTS: dict[Callable[..., Any], Callable[[datetime | None], date]] = {
 }
 
 
+# Required dates whose likely answer is the day the form is filled in (a sample taken, a result received):
+# the picker shows that day, and the field stays required. Bookings (exam, G-CSF, collection) are for a
+# day ahead and start empty.
+_TODAY_LIKELY = frozenset({"sample_date", "result_date"})
+
+
 def form_defaults(form: type[BaseModel], now: datetime | None = None) -> dict[str, date]:
     """The dated defaults of a form as of `now`, to show in its date pickers.
 
     A `default_factory` is not in the JSON schema, so the UI would show an empty picker; the flow puts
     these values into the form it shows instead, computed on the branch's (Shanghai) day.
     """
-    return {
-        name: _DAY_DEFAULTS[field.default_factory](now)
-        for name, field in form.model_fields.items()
-        if field.default_factory in _DAY_DEFAULTS
-    }
+    defaults: dict[str, date] = {}
+    for name, field in form.model_fields.items():
+        if field.default_factory in _DAY_DEFAULTS:
+            defaults[name] = _DAY_DEFAULTS[field.default_factory](now)
+        elif name in _TODAY_LIKELY and field.annotation is date:
+            defaults[name] = today(now)
+    return defaults
 
 
 A = TypeVar("A", bound=BaseModel)
@@ -74,6 +82,15 @@ def masked_answer(answer: A) -> A:
         if isinstance(value, str) and mask_text(value) != value
     }
     return answer.model_copy(update=changed) if changed else answer
+
+
+def _yes_no(value: Any) -> Any:
+    """Answers stored before these were choices were booleans: a suspended run replays them."""
+    return {True: "yes", False: "no"}.get(value, value) if isinstance(value, bool) else value
+
+
+YesNo = Annotated[Literal["yes", "no"], BeforeValidator(_yes_no)]
+YesNoNotAsked = Annotated[Literal["yes", "no", "not_asked"], BeforeValidator(_yes_no)]
 
 
 def _at(position: int) -> dict[str, Any]:
@@ -93,9 +110,22 @@ class StageAnswer(BaseModel):
 class ContactAnswer(StageAnswer):
     """Re-mobilisation (再动员): did we reach the member, do they consent, are they healthy and free?"""
 
-    reached: bool = Field(title="Member reached?", json_schema_extra=_at(1))
-    willing: bool = Field(default=False, title="Willing to donate (consents)?", json_schema_extra=_at(2))
-    health_ok: bool = Field(default=False, title="Health questions all fine?", json_schema_extra=_at(3))
+    # Whether the case goes on or closes: explicit choices, never a switch that starts off (an untouched
+    # switch sends "no" and closed cases as declined). Consent and health are asked only of a member
+    # reached: "not_asked" is their default, and a reached member answered so is asked again (rules.py).
+    reached: YesNo = Field(title="联系上了吗？ Member reached?", json_schema_extra=_at(1))
+    willing: YesNoNotAsked = Field(
+        default="not_asked",
+        title="愿意捐献（同意）吗？ Willing to donate (consents)?",
+        description="联系上时必选 yes / no Required when reached",
+        json_schema_extra=_at(2),
+    )
+    health_ok: YesNoNotAsked = Field(
+        default="not_asked",
+        title="健康问题都没问题吗？ Health questions all fine?",
+        description="联系上时必选 yes / no Required when reached",
+        json_schema_extra=_at(3),
+    )
     available_from: date = Field(default_factory=today, title="Available from", json_schema_extra=_at(4))
     available_to: date = Field(default_factory=_in_90_days, title="Available until", json_schema_extra=_at(5))
     notes: str = Field(

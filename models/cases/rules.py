@@ -67,7 +67,16 @@ def _not_in_future(value: date, label: str) -> None:
 
 
 def check_contact(_step: Answered, answer: ContactAnswer) -> None:
-    if answer.reached and answer.available_to < answer.available_from:
+    if answer.reached == "no":
+        return
+    unanswered = [
+        ContactAnswer.model_fields[name].title or name
+        for name in ("willing", "health_ok")
+        if getattr(answer, name) == "not_asked"
+    ]
+    if unanswered:
+        raise ValidationError(f"the member was reached: answer yes or no to {' and '.join(unanswered)}")
+    if answer.available_to < answer.available_from:
         raise ValidationError("available until is before available from")
 
 

@@ -92,13 +92,13 @@ def _recorded(_step: Answered, _answer: StageAnswer) -> Decision:
 def _contact(step: Answered, answer: ContactAnswer) -> Decision:
     """Reached, willing and healthy → high-res typing; declined or unhealthy → closed; not reached → try
     again, and after the last attempt closed as unreachable."""
-    if not answer.reached:
+    if answer.reached == "no":
         if step.attempt >= step.max_attempts:
             return Close(CloseReason.UNREACHABLE, f"{step.attempt} attempts")
         return Stay("retry")
-    if not answer.willing:
+    if answer.willing == "no":
         return Close(CloseReason.DECLINED, answer.notes)
-    if not answer.health_ok:
+    if answer.health_ok == "no":
         return Close(CloseReason.MEDICAL_DEFERRAL, "health questions")
     return _to(CaseStage.HIGH_RES_TYPING)
 

@@ -183,7 +183,7 @@ def full_case(served: Served) -> FullCase:
 
     remobilising = _run("remobilise/remobilise", {"case_id": case_id})
     coordinator.answer(
-        remobilising, {"coordinator": "李老师", "reached": True, "willing": True, "health_ok": True}
+        remobilising, {"coordinator": "李老师", "reached": "yes", "willing": "yes", "health_ok": "yes"}
     )
     assert coordinator.final_state(remobilising) == "Completed"
 

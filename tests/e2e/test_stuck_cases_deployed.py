@@ -151,7 +151,7 @@ def test_cancelling_a_waiting_run_lets_the_next_run_claim_the_case(
     # The next run works normally; a note with a phone number is masked in Prefect, and the re-run after
     # the suspend reads the masked answer back, replays it and asks for the next attempt.
     note = "家属电话 13812345678"
-    coordinator.answer(following, {"coordinator": "李老师", "reached": False, "notes": note})
+    coordinator.answer(following, {"coordinator": "李老师", "reached": "no", "notes": note})
     key, _schema, _description = coordinator.next_form(following)
     assert key == "contact-2-1"
     with get_client(sync_client=True) as client:
@@ -171,7 +171,9 @@ def _running_run(engine: Engine, coordinator: Coordinator, case_id: str) -> Iter
     locker = sqlite3.connect(str(engine.url.database), isolation_level=None, timeout=30)
     locker.execute("BEGIN IMMEDIATE")  # writers wait (busy_timeout 30 s); readers go on
     try:
-        coordinator.answer(run_id, {"coordinator": "李老师", "reached": True, "willing": False})
+        coordinator.answer(
+            run_id, {"coordinator": "李老师", "reached": "yes", "willing": "no", "health_ok": "yes"}
+        )
         deadline = time.monotonic() + 60
         while _state(run_id) != "Running":  # the child reports Running, then runs the flow: it blocks
             assert time.monotonic() < deadline, f"run {run_id} did not start running"

@@ -63,10 +63,10 @@ def test_remobilise_retries_unreached_then_consent_moves_the_case_on(wired: Sess
     with ThreadPoolExecutor(1) as pool:
         running = pool.submit(remobilise, case.id)
         run = coordinator.run_named(f"remobilise-case-{case.id}")
-        _key, description = coordinator.answer(run.id, {"coordinator": "李老师", "reached": False})
+        _key, description = coordinator.answer(run.id, {"coordinator": "李老师", "reached": "no"})
         assert "Contact attempt 1 of 2" in description and "TT21-" in description
         _key, description = coordinator.answer(
-            run.id, {"coordinator": "李老师", "reached": True, "willing": True, "health_ok": True}
+            run.id, {"coordinator": "李老师", "reached": "yes", "willing": "yes", "health_ok": "yes"}
         )
         assert "Contact attempt 2 of 2" in description
         assert running.result(timeout=60) == "advanced"
@@ -91,9 +91,9 @@ def test_bad_answer_is_explained_in_the_log_and_asked_again(wired: Session) -> N
         run = coordinator.run_named(f"remobilise-case-{case.id}")
         backwards = {
             "coordinator": "王",
-            "reached": True,
-            "willing": True,
-            "health_ok": True,
+            "reached": "yes",
+            "willing": "yes",
+            "health_ok": "yes",
             "available_from": TODAY,
             "available_to": (today() - timedelta(days=1)).isoformat(),
         }
@@ -243,14 +243,19 @@ def test_a_typo_in_the_high_res_result_is_asked_again_prefilled_and_the_fix_adva
     with ThreadPoolExecutor(1) as pool:
         running = pool.submit(high_res_typing, case.id)
         run = coordinator.run_named(f"high-res-typing-case-{case.id}")
+        _key, first_schema, _description = coordinator.next_form(run.id)
         coordinator.answer(run.id, typo)
         key, schema, description = coordinator.next_form(run.id)
         assert key == "high-res-result-2"
+        assert schema["required"] == first_schema["required"]  # prefilled, not made optional
         defaults = {name: field.get("default") for name, field in schema["properties"].items()}
         assert {name: defaults[name] for name in typo} == typo  # the previous answer, to correct
         assert schema["properties"]["a_2"]["title"] == "A (2)"  # labels kept in the prefilled form
-        assert description.startswith('**未接受：A (2): "A*02:0x"')
+        assert description.startswith(r'**未接受：A (2): "A\*02:0x"')  # escaped: markdown keeps the *
         assert "Not accepted: A (2)" in description and description.count("未接受") == 1
+        # The reason also tops the coordinator field: the default UI hides a long form's description.
+        on_top = schema["properties"]["coordinator"]["description"]
+        assert on_top.startswith(r'**未接受：A (2): "A\*02:0x"') and f"case {case.id}" in on_top
         coordinator.answer(run.id, {**typo, "a_2": "A*02:01"})
         assert running.result(timeout=60) == "advanced"
     wired.expire_all()
@@ -272,7 +277,9 @@ def test_date_pickers_show_the_shanghai_day_the_form_is_asked(wired: Session) ->
         shown = today()  # the Shanghai day (models/cases/forms.today)
         assert schema["properties"]["available_from"]["default"] == shown.isoformat()
         assert schema["properties"]["available_to"]["default"] == (shown + timedelta(days=90)).isoformat()
-        coordinator.answer(run.id, {"coordinator": "李老师", "reached": True, "willing": False})
+        coordinator.answer(
+            run.id, {"coordinator": "李老师", "reached": "yes", "willing": "no", "health_ok": "yes"}
+        )
         assert running.result(timeout=60) == "closed"
 
 
@@ -286,8 +293,8 @@ def test_phone_and_id_numbers_typed_into_a_note_are_masked_in_prefect_and_the_ca
     with ThreadPoolExecutor(1) as pool:
         running = pool.submit(remobilise, case.id)
         run = coordinator.run_named(f"remobilise-case-{case.id}")
-        coordinator.answer(run.id, {"coordinator": "李老师", "reached": False, "notes": note})
-        coordinator.answer(run.id, {"coordinator": "李老师", "reached": False, "notes": note})
+        coordinator.answer(run.id, {"coordinator": "李老师", "reached": "no", "notes": note})
+        coordinator.answer(run.id, {"coordinator": "李老师", "reached": "no", "notes": note})
         assert running.result(timeout=60) == "closed"
     with get_client(sync_client=True) as client:
         stored = client.filter_flow_run_input(run.id, key_prefix="", limit=100, exclude_keys=set())
@@ -323,7 +330,9 @@ def test_a_claim_held_by_a_run_that_ended_is_taken_over_and_audited(
     with ThreadPoolExecutor(1) as pool:
         running = pool.submit(remobilise, case.id)
         run = coordinator.run_named(f"remobilise-case-{case.id}")
-        coordinator.answer(run.id, {"coordinator": "李老师", "reached": True, "willing": False})
+        coordinator.answer(
+            run.id, {"coordinator": "李老师", "reached": "yes", "willing": "no", "health_ok": "yes"}
+        )
         assert running.result(timeout=60) == "closed"
     audit = wired.exec(select(StageEvent).where(StageEvent.entity == "claim")).one()
     assert (audit.to_state, audit.flow_run_id, audit.actor) == ("taken_over", stale, "flow:remobilise")
@@ -336,7 +345,10 @@ def test_a_claim_held_by_a_run_waiting_for_an_answer_is_refused(wired: Session) 
     wired.exec(update(DonorCase).where(col(DonorCase.id) == case.id).values(live_run_id=waiting))
     wired.commit()
     state = remobilise(case.id, return_state=True)
-    assert state.is_failed() and f"already has a live stage run ({waiting})" in str(state.message)
+    assert state.is_failed() and f"an-earlier-run ({waiting}), which waits for an answer" in str(
+        state.message
+    )
+    assert "cases release" not in str(state.message)
     wired.expire_all()
     held = wired.get(DonorCase, case.id)
     assert held is not None and held.live_run_id == waiting

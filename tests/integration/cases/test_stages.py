@@ -72,7 +72,7 @@ def _case(session: Session) -> DonorCase:
 
 def _willing(**changes: object) -> ContactAnswer:
     return ContactAnswer.model_validate(
-        {"coordinator": "李老师", "reached": True, "willing": True, "health_ok": True, **changes}
+        {"coordinator": "李老师", "reached": "yes", "willing": "yes", "health_ok": "yes", **changes}
     )
 
 
@@ -82,7 +82,7 @@ def test_one_member_from_screening_to_follow_up_with_every_answer_audited(sessio
     start_contact_attempt(session=session, case_id=case.id, attempt=1)
     assert (
         record_contact(
-            session=session, case_id=case.id, attempt=1, answer=_willing(reached=False), max_attempts=3
+            session=session, case_id=case.id, attempt=1, answer=_willing(reached="no"), max_attempts=3
         ).result
         == "retry"
     )
@@ -165,7 +165,7 @@ def test_answer_replayed_after_suspend_records_and_moves_once(session: Session) 
 
 @pytest.mark.parametrize(
     ("answer", "reason"),
-    [({"willing": False}, "declined"), ({"health_ok": False}, "medical_deferral")],
+    [({"willing": "no"}, "declined"), ({"health_ok": "no"}, "medical_deferral")],
 )
 def test_contact_outcome_closes_with_the_right_reason(
     session: Session, answer: dict[str, bool], reason: str
@@ -182,7 +182,7 @@ def test_unreached_after_the_last_attempt_closes_unreachable(session: Session) -
     case = _case(session)
     for attempt in (1, 2):
         outcome = record_contact(
-            session=session, case_id=case.id, attempt=attempt, answer=_willing(reached=False), max_attempts=2
+            session=session, case_id=case.id, attempt=attempt, answer=_willing(reached="no"), max_attempts=2
         )
     assert (outcome.result, outcome.closed_reason) == ("closed", "unreachable")
 
@@ -399,6 +399,23 @@ def _claim_events(session: Session) -> list[tuple[str, str | None, str, str | No
         select(StageEvent).where(StageEvent.entity == "claim").order_by(col(StageEvent.id))
     ).all()
     return [(e.to_state, e.from_state, e.actor, e.reason, e.flow_run_id) for e in rows]
+
+
+def test_a_claim_held_by_a_run_waiting_for_an_answer_says_which_run_and_stage_not_to_release_it(
+    session: Session,
+) -> None:
+    case = _claimed(session, "old-run")
+    with pytest.raises(ConflictError) as refused:
+        claim_case(
+            session=session,
+            case_id=case.id,
+            flow_run_id="new-run",
+            holder_gone=lambda _: None,
+            holder_waiting=lambda run: f"remobilise-case-x ({run})" if run == "old-run" else None,
+        )
+    message = str(refused.value)
+    assert "remobilise-case-x (old-run)" in message and "remobilising" in message
+    assert "waits for an answer" in message and "cases release" not in message
 
 
 def test_a_stale_claim_is_taken_over_with_an_audit_event_naming_the_run_that_held_it(

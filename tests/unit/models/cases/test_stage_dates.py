@@ -8,8 +8,11 @@ import pytest
 
 from models.cases import (
     ContactAnswer,
+    DonationBooked,
     DonationCompleted,
+    ExamBooked,
     ExamResult,
+    HighResResult,
     SampleSent,
     follow_up_dates,
     form_defaults,
@@ -54,9 +57,12 @@ def test_today_is_the_shanghai_date_on_a_server_in_utc() -> None:
     ("form", "expected"),
     [
         (ContactAnswer, {"available_from": date(2021, 6, 15), "available_to": date(2021, 9, 13)}),
-        (ExamResult, {"deferred_until": date(2021, 6, 15)}),
+        (ExamResult, {"result_date": date(2021, 6, 15), "deferred_until": date(2021, 6, 15)}),
         (DonationCompleted, {"collected_on": date(2021, 6, 15)}),
-        (SampleSent, {}),
+        (SampleSent, {"sample_date": date(2021, 6, 15)}),
+        (HighResResult, {"result_date": date(2021, 6, 15)}),
+        (ExamBooked, {}),  # a booking is for a day ahead: no likely default
+        (DonationBooked, {}),
     ],
 )
 def test_date_pickers_default_to_the_shanghai_day_the_form_is_shown(
