@@ -108,16 +108,7 @@ def test_bad_answer_is_explained_in_the_log_and_asked_again(wired: Session) -> N
 
 def test_exam_date_before_the_sample_date_leaves_the_case_unchanged(wired: Session) -> None:
     case = _case(wired, CaseStage.EXAM)
-    wired.add(
-        CaseRecord(
-            case_id=case.id,
-            stage="high_res_typing",
-            key="sample",
-            actor="a",
-            data={"sample_date": TODAY, "lab": "l", "volume_ml": 10},
-        )
-    )
-    wired.commit()
+    _with_sample(wired, case)
     coordinator = Coordinator()
     with ThreadPoolExecutor(1) as pool:
         running = pool.submit(pre_donation_exam, case.id)
