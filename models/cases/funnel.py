@@ -26,10 +26,14 @@ class FunnelCounts(BaseModel):
     donations: int
 
     def conversion(self) -> dict[str, float | None]:
-        """Each stage over the previous one (registered over drives is not a rate, so it is skipped)."""
-        keys = FUNNEL_KEYS[2:]
+        """Each case stage over the one before it, from re-mobilisations on (DESIGN.md §3).
+
+        Only where numerator and denominator are the same population: screenings search the whole
+        registry, so they are never a share of the period's registrations, nor registrations of drives.
+        """
+        keys = FUNNEL_KEYS[3:]
         rates: dict[str, float | None] = {}
-        previous = self.registered
+        previous = self.initial_screenings
         for key in keys:
             value = getattr(self, key)
             rates[key] = round(value / previous, 4) if previous else None

@@ -11,6 +11,7 @@ from models.cases import (
     FUNNEL_KEYS,
     CaseStage,
     CloseReason,
+    FunnelCounts,
     advance_case,
     close_case,
     funnel_counts,
@@ -67,6 +68,21 @@ def test_counts_are_person_times_and_use_shanghai_days(session: Session) -> None
     next_year = funnel_counts(session=session, start=date(2022, 1, 1), end=date(2022, 1, 1))
     assert (next_year.recruitment_events, next_year.high_res_samples) == (1, 1)
     assert counts.conversion()["remobilisations"] == 1.0
+
+
+def test_conversion_is_shown_only_between_case_stages_never_screenings_over_registrations() -> None:
+    counts = FunnelCounts(
+        recruitment_events=73,
+        registered=2358,
+        initial_screenings=2369,
+        remobilisations=307,
+        high_res_samples=89,
+        pre_donation_exams=50,
+        donations=39,
+    )
+    rates = counts.conversion()
+    assert set(rates) == {"remobilisations", "high_res_samples", "pre_donation_exams", "donations"}
+    assert rates["remobilisations"] == round(307 / 2369, 4) and rates["donations"] == 0.78
 
 
 def test_a_period_that_ends_before_it_starts_is_our_validation_error(session: Session) -> None:
