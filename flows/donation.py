@@ -16,7 +16,7 @@ def donation(case_id: str) -> str:
     """Book the collection, then confirm it; on completion the follow-up schedule is created.
 
     Args:
-        case_id: the case at the donation stage.
+        case_id: 处于捐献（采集）阶段的案例编号。 The case at the donation stage.
     """
     return run_steps(
         case_id,

@@ -21,7 +21,7 @@ def pre_donation_exam(case_id: str) -> str:
     """Book the work-up exam, then record passed / deferred / failed with the exam panel.
 
     Args:
-        case_id: the case at the exam stage.
+        case_id: 处于捐献前体检阶段的案例编号。 The case at the exam stage.
     """
     return run_steps(
         case_id,

@@ -21,7 +21,7 @@ def high_res_typing(case_id: str) -> str:
     """Record the confirmatory sample and the lab's high-resolution result (started when a member consents).
 
     Args:
-        case_id: the case in high-res typing.
+        case_id: 处于高分辨阶段的案例编号。 The case in high-res typing.
     """
     return run_steps(
         case_id,

@@ -17,7 +17,8 @@ def remobilise(case_id: str) -> str:
     """Re-mobilise the member of a screened case: a message goes out, then you record each contact attempt.
 
     Args:
-        case_id: the case to work on (from the initial-screening run's table).
+        case_id: 要处理的案例编号（见初筛运行的结果表）。
+            The case to work on (from the initial-screening run's table).
     """
     with stage_run(case_id, "remobilise") as run_id:
         with session() as db_session:

@@ -20,8 +20,8 @@ def funnel_report(start: date, end: date) -> dict[str, int]:
     """The stem-cell funnel for a period (drives → registered → screenings → … → donations).
 
     Args:
-        start: first day (Asia/Shanghai).
-        end: last day, inclusive.
+        start: 起始日（上海时间）。 First day (Asia/Shanghai).
+        end: 截止日（含当天）。 Last day, inclusive.
     """
     with session() as db_session:
         counts = funnel_counts(session=db_session, start=start, end=end)

@@ -26,16 +26,23 @@ def _at(position: int) -> dict[str, Any]:
 class PatientSearchForm(BaseModel):
     """The patient's search as the national registry sends it (no patient names here: codes only)."""
 
-    patient_code: str = Field(min_length=1, max_length=64, title="Patient code", json_schema_extra=_at(0))
-    centre: str = Field(min_length=1, max_length=200, title="Transplant centre", json_schema_extra=_at(1))
-    diagnosis: str = Field(default="", max_length=200, title="Diagnosis", json_schema_extra=_at(2))
+    patient_code: str = Field(
+        min_length=1, max_length=64, title="患者编号 Patient code", json_schema_extra=_at(0)
+    )
+    centre: str = Field(
+        min_length=1, max_length=200, title="移植中心 Transplant centre", json_schema_extra=_at(1)
+    )
+    diagnosis: str = Field(default="", max_length=200, title="诊断 Diagnosis", json_schema_extra=_at(2))
     urgency: Literal["routine", "urgent"] = Field(
-        default="routine", title="Urgency", json_schema_extra=_at(3)
+        default="routine",
+        title="紧急程度 Urgency",
+        description="routine：常规；urgent：紧急。",
+        json_schema_extra=_at(3),
     )
     hla: str = Field(
         default="",
         max_length=500,
-        title="Patient HLA typing (GL string or space-separated)",
+        title="患者 HLA 分型（GL 字符串或以空格分隔） Patient HLA typing (GL string or space-separated)",
         json_schema_extra=_at(4),
     )
 
@@ -54,12 +61,17 @@ def initial_screening(
     """Open screened cases for a patient: the national search's candidates, or this registry's best matches.
 
     Args:
-        search: the patient search (code, centre, diagnosis, urgency, HLA typing).
-        coordinator: your name (goes into the audit log).
-        candidate_codes: registry codes proposed by the national search; leave empty to search here.
-        top_k: when searching here, how many of the best-ranked members to screen.
-        max_mismatches: when searching here, mismatches allowed (8/8 over A, B, C, DRB1 by default).
-        loci: when searching here, the loci scored (A, B, DRB1 = 6/6 … all six = 12/12).
+        search: 患者检索（编号、移植中心、诊断、紧急程度、HLA 分型）。
+            The patient search (code, centre, diagnosis, urgency, HLA typing).
+        coordinator: 协调员：您的姓名（记入审计日志）。 Your name (goes into the audit log).
+        candidate_codes: 全国检索推荐的本库成员编号；留空则在本库检索。
+            Registry codes proposed by the national search; leave empty to search here.
+        top_k: 在本库检索时，对排名最前的多少位成员进行初筛。
+            When searching here, how many of the best-ranked members to screen.
+        max_mismatches: 在本库检索时允许的错配数（默认按 A、B、C、DRB1 计 8/8）。
+            When searching here, mismatches allowed (8/8 over A, B, C, DRB1 by default).
+        loci: 在本库检索时计分的位点（A、B、DRB1 = 6/6 … 全部六个 = 12/12）。
+            When searching here, the loci scored (A, B, DRB1 = 6/6 … all six = 12/12).
     """
     logger = get_run_logger()
     wanted: list[str] = list(loci)

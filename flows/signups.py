@@ -88,10 +88,12 @@ def import_signups_flow(path: str, event_id: int = 0, coordinator: str = "data-m
     """Import one drive's sign-up sheet (.csv or .xlsx), or an ATLAS donor file (.json); safe to run again.
 
     Args:
-        path: the sheet's name in the inbox folder (var/inbox/), e.g. drive-2021-06-14.xlsx, or its full
-            path there; files outside the inbox are refused.
-        event_id: the recruitment drive's id (0 if none; an ATLAS file names none).
-        coordinator: your name (goes into the audit log).
+        path: 收件文件夹（var/inbox/）中的表格文件名，如 drive-2021-06-14.xlsx，或其完整路径；
+            收件文件夹以外的文件一律拒绝。 The sheet's name in the inbox folder (var/inbox/), e.g.
+            drive-2021-06-14.xlsx, or its full path there; files outside the inbox are refused.
+        event_id: 招募活动编号（没有则填 0；ATLAS 文件不指定活动）。
+            The recruitment drive's id (0 if none; an ATLAS file names none).
+        coordinator: 协调员：您的姓名（记入审计日志）。 Your name (goes into the audit log).
     """
     sheet = _inbox_sheet(path)
     report = import_sheet(sheet, event_id or None, f"coordinator:{coordinator}")

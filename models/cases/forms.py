@@ -101,9 +101,10 @@ class StageAnswer(BaseModel):
     coordinator: str = Field(
         min_length=1,
         max_length=100,
-        title="Coordinator",
+        title="协调员 Coordinator",
         json_schema_extra=_at(0),
-        description="Your name: it goes into the case's audit log (the UI has no logins).",
+        description="您的姓名：记入本案例的审计日志（界面没有登录）。"
+        " Your name: it goes into the case's audit log (the UI has no logins).",
     )
 
 
@@ -126,20 +127,38 @@ class ContactAnswer(StageAnswer):
         description="联系上时必选 yes / no Required when reached",
         json_schema_extra=_at(3),
     )
-    available_from: date = Field(default_factory=today, title="Available from", json_schema_extra=_at(4))
-    available_to: date = Field(default_factory=_in_90_days, title="Available until", json_schema_extra=_at(5))
+    available_from: date = Field(
+        default_factory=today, title="可捐献起始日 Available from", json_schema_extra=_at(4)
+    )
+    available_to: date = Field(
+        default_factory=_in_90_days, title="可捐献截止日 Available until", json_schema_extra=_at(5)
+    )
     notes: str = Field(
-        default="", max_length=500, title="Notes (no ID or phone numbers)", json_schema_extra=_at(6)
+        default="",
+        max_length=500,
+        title="备注（不填身份证号或手机号） Notes (no ID or phone numbers)",
+        json_schema_extra=_at(6),
     )
 
 
 class SampleSent(StageAnswer):
     """High-resolution typing (高分辨): the confirmatory sample was taken and sent to the lab."""
 
-    sample_date: date = Field(title="Sample taken on", json_schema_extra=_at(1))
-    lab: str = Field(min_length=1, max_length=100, title="Typing laboratory", json_schema_extra=_at(2))
+    sample_date: date = Field(
+        title="采样日期 Sample taken on",
+        description="高分辨确认样本的采样日期（上海时间）。"
+        " The day the confirmatory high-resolution sample was taken (Shanghai time).",
+        json_schema_extra=_at(1),
+    )
+    lab: str = Field(
+        min_length=1, max_length=100, title="分型实验室 Typing laboratory", json_schema_extra=_at(2)
+    )
     volume_ml: int = Field(
-        default=10, ge=1, le=30, title="Sample volume (mL, CMDP max 30)", json_schema_extra=_at(3)
+        default=10,
+        ge=1,
+        le=30,
+        title="样本量（mL，CMDP 上限 30） Sample volume (mL, CMDP max 30)",
+        json_schema_extra=_at(3),
     )
 
 
@@ -159,9 +178,17 @@ def _typing_field(column: str) -> Any:
 class HighResResult(StageAnswer):
     """The lab's high-resolution typing and the transplant centre's decision."""
 
-    result_date: date = Field(title="Result received on", json_schema_extra=_at(1))
+    result_date: date = Field(
+        title="结果收到日期 Result received on",
+        description="收到高分辨结果的日期（上海时间）。"
+        " The day the high-resolution result was received (Shanghai time).",
+        json_schema_extra=_at(1),
+    )
     centre_decision: Literal["proceed_to_workup", "not_selected"] = Field(
-        title="Transplant centre's decision", json_schema_extra=_at(2)
+        title="移植中心的决定 Transplant centre's decision",
+        description="proceed_to_workup：进入捐献前体检；not_selected：未被选中。"
+        " proceed_to_workup: go on to the pre-donation exam; not_selected: not selected.",
+        json_schema_extra=_at(2),
     )
     # One field per typing column (models.registry.HLA_COLUMNS, a test holds the names to it); title,
     # place and whether it is required come from the column.
@@ -182,47 +209,73 @@ class HighResResult(StageAnswer):
 class ExamBooked(StageAnswer):
     """Pre-donation exam (捐献前体检) booked."""
 
-    hospital: str = Field(min_length=1, max_length=200, title="Hospital", json_schema_extra=_at(1))
-    exam_date: date = Field(title="Exam date", json_schema_extra=_at(2))
+    hospital: str = Field(min_length=1, max_length=200, title="体检医院 Hospital", json_schema_extra=_at(1))
+    exam_date: date = Field(title="体检日期 Exam date", json_schema_extra=_at(2))
 
 
 class ExamPanel(BaseModel):
-    """CMDP work-up panel: every item must be ticked for a pass (CMV status is recorded, not excluding)."""
+    """CMDP 捐献前体检项目：每项都勾选才算通过（CMV 状态只记录，不作排除）。
+    CMDP work-up panel: every item must be ticked for a pass (CMV status is recorded, not excluding)."""
 
-    blood_count_ok: bool = Field(default=False, title="Blood count normal")
-    abo_rh: Literal["A+", "A-", "B+", "B-", "AB+", "AB-", "O+", "O-"] = Field(title="ABO / Rh")
-    hbv_negative: bool = Field(default=False, title="HBV negative")
-    hcv_negative: bool = Field(default=False, title="HCV negative")
-    hiv_negative: bool = Field(default=False, title="HIV negative")
-    syphilis_negative: bool = Field(default=False, title="Syphilis negative")
-    cmv: Literal["negative", "positive"] = Field(title="CMV IgG")
-    liver_ok: bool = Field(default=False, title="Liver function normal")
-    renal_ok: bool = Field(default=False, title="Renal function normal")
-    chest_xray_ok: bool = Field(default=False, title="Chest X-ray normal")
-    ecg_ok: bool = Field(default=False, title="ECG normal")
-    ultrasound_ok: bool = Field(default=False, title="Abdominal ultrasound normal")
+    blood_count_ok: bool = Field(default=False, title="血常规正常 Blood count normal")
+    abo_rh: Literal["A+", "A-", "B+", "B-", "AB+", "AB-", "O+", "O-"] = Field(title="ABO / Rh 血型 ABO / Rh")
+    hbv_negative: bool = Field(default=False, title="乙肝病毒（HBV）阴性 HBV negative")
+    hcv_negative: bool = Field(default=False, title="丙肝病毒（HCV）阴性 HCV negative")
+    hiv_negative: bool = Field(default=False, title="艾滋病病毒（HIV）阴性 HIV negative")
+    syphilis_negative: bool = Field(default=False, title="梅毒阴性 Syphilis negative")
+    cmv: Literal["negative", "positive"] = Field(title="巨细胞病毒 IgG 抗体 CMV IgG")
+    liver_ok: bool = Field(default=False, title="肝功能正常 Liver function normal")
+    renal_ok: bool = Field(default=False, title="肾功能正常 Renal function normal")
+    chest_xray_ok: bool = Field(default=False, title="胸片正常 Chest X-ray normal")
+    ecg_ok: bool = Field(default=False, title="心电图正常 ECG normal")
+    ultrasound_ok: bool = Field(default=False, title="腹部 B 超正常 Abdominal ultrasound normal")
 
 
 class ExamResult(StageAnswer):
-    result: Literal["passed", "deferred", "failed"] = Field(title="Result", json_schema_extra=_at(1))
-    result_date: date = Field(title="Result date", json_schema_extra=_at(2))
-    panel: ExamPanel = Field(title="Exam panel", json_schema_extra=_at(3))
-    deferred_until: date = Field(default_factory=today, title="If deferred: until", json_schema_extra=_at(4))
+    result: Literal["passed", "deferred", "failed"] = Field(
+        title="体检结果 Result",
+        description="passed：合格；deferred：暂缓；failed：不合格。"
+        " passed: fit to donate; deferred: not yet; failed: cannot donate.",
+        json_schema_extra=_at(1),
+    )
+    result_date: date = Field(title="结果日期 Result date", json_schema_extra=_at(2))
+    panel: ExamPanel = Field(title="体检项目 Exam panel", json_schema_extra=_at(3))
+    deferred_until: date = Field(
+        default_factory=today, title="如暂缓：暂缓至 If deferred: until", json_schema_extra=_at(4)
+    )
     reason: str = Field(
-        default="", max_length=200, title="If deferred or failed: reason", json_schema_extra=_at(5)
+        default="",
+        max_length=200,
+        title="如暂缓或不合格：原因 If deferred or failed: reason",
+        json_schema_extra=_at(5),
     )
 
 
 class DonationBooked(StageAnswer):
     """Collection booked: PBSC after 4–5 days of G-CSF, or bone marrow (CMDP)."""
 
-    product: Literal["PBSC", "BM"] = Field(title="Product", json_schema_extra=_at(1))
-    hospital: str = Field(min_length=1, max_length=200, title="Collection hospital", json_schema_extra=_at(2))
-    gcsf_start: date = Field(title="G-CSF starts on (PBSC)", json_schema_extra=_at(3))
-    collection_date: date = Field(title="Collection date", json_schema_extra=_at(4))
+    product: Literal["PBSC", "BM"] = Field(
+        title="采集类型 Product",
+        description="PBSC：外周血造血干细胞；BM：骨髓。 PBSC: peripheral blood stem cells; BM: bone marrow.",
+        json_schema_extra=_at(1),
+    )
+    hospital: str = Field(
+        min_length=1, max_length=200, title="采集医院 Collection hospital", json_schema_extra=_at(2)
+    )
+    gcsf_start: date = Field(
+        title="动员剂 G-CSF 开始日期（PBSC） G-CSF starts on (PBSC)", json_schema_extra=_at(3)
+    )
+    collection_date: date = Field(title="采集日期 Collection date", json_schema_extra=_at(4))
 
 
 class DonationCompleted(StageAnswer):
-    completed: bool = Field(title="Collection completed?", json_schema_extra=_at(1))
-    collected_on: date = Field(default_factory=today, title="Collected on", json_schema_extra=_at(2))
-    notes: str = Field(default="", max_length=500, title="Notes", json_schema_extra=_at(3))
+    completed: bool = Field(title="采集完成了吗？ Collection completed?", json_schema_extra=_at(1))
+    collected_on: date = Field(
+        default_factory=today, title="实际采集日期 Collected on", json_schema_extra=_at(2)
+    )
+    notes: str = Field(
+        default="",
+        max_length=500,
+        title="备注（不填身份证号或手机号） Notes (no ID or phone numbers)",
+        json_schema_extra=_at(3),
+    )
