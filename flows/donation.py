@@ -21,6 +21,16 @@ def donation(case_id: str) -> str:
     return run_steps(
         case_id,
         "donation",
-        Step(DonationBookedForm, StepKey.DONATION_BOOKED, "Collection booked", book_donation),
-        Step(DonationCompletedForm, StepKey.DONATION_COMPLETED, "Collection completed?", record_donation),
+        Step(
+            DonationBookedForm,
+            StepKey.DONATION_BOOKED,
+            "采集预约 Collection booked",
+            book_donation,
+        ),
+        Step(
+            DonationCompletedForm,
+            StepKey.DONATION_COMPLETED,
+            "采集完成了吗？ Collection completed?",
+            record_donation,
+        ),
     )

@@ -26,6 +26,16 @@ def pre_donation_exam(case_id: str) -> str:
     return run_steps(
         case_id,
         "pre-donation-exam",
-        Step(ExamBookedForm, StepKey.EXAM_BOOKED, "Exam booked: hospital and date", book_exam),
-        Step(ExamResultForm, StepKey.EXAM_RESULT, "Exam result and panel", record_exam_result),
+        Step(
+            ExamBookedForm,
+            StepKey.EXAM_BOOKED,
+            "体检预约：医院和日期 Exam booked: hospital and date",
+            book_exam,
+        ),
+        Step(
+            ExamResultForm,
+            StepKey.EXAM_RESULT,
+            "体检结果与检查项目 Exam result and panel",
+            record_exam_result,
+        ),
     )

@@ -26,11 +26,16 @@ def high_res_typing(case_id: str) -> str:
     return run_steps(
         case_id,
         "high-res-typing",
-        Step(SampleSentForm, StepKey.SAMPLE, "Sample sent: when, to which lab?", record_sample),
+        Step(
+            SampleSentForm,
+            StepKey.SAMPLE,
+            "样本寄出：何时、寄往哪个实验室？ Sample sent: when, to which lab?",
+            record_sample,
+        ),
         Step(
             HighResResultForm,
             StepKey.HIGH_RES_RESULT,
-            "High-resolution result and the centre's decision",
+            "高分辨结果与移植中心决定 High-resolution result and the centre's decision",
             record_high_res_result,
         ),
     )

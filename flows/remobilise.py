@@ -34,7 +34,11 @@ def remobilise(case_id: str) -> str:
         for attempt in range(1, attempts + 1):
             with session() as db_session:
                 start_contact_attempt(session=db_session, case_id=case_id, attempt=attempt)
-            text = describe(case_id, f"Contact attempt {attempt} of {attempts}: did you reach the member?")
+            text = describe(
+                case_id,
+                f"第 {attempt}/{attempts} 次联系：联系上志愿者了吗？ "
+                f"Contact attempt {attempt} of {attempts}: did you reach the member?",
+            )
 
             def apply(db_session: Session, answer: ContactForm, attempt: int = attempt) -> Outcome:
                 return record_contact(

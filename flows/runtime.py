@@ -361,11 +361,14 @@ def describe(case_id: str, what: str) -> FormText:
     with session() as db_session:
         case = describe_case(session=db_session, case_id=case_id)
     code, patient, stage = case.member_code, case.patient, case.stage
-    line = f"{what} · case {case_id} · member {code} · patient {patient} · stage {stage}"
+    line = (
+        f"{what} · 案例 case {case_id} · 志愿者 member {code} · 患者 patient {patient} · 阶段 stage {stage}"
+    )
     markdown = (
-        f"### {escape_markdown(what)}\n\nCase `{case_id}` · member **{escape_markdown(code)}** · "
-        f"patient {escape_markdown(patient)} · stage `{stage}`.\n\n"
-        f"Contact details: `donorflow donors show {code}` (not shown here: no personal data in Prefect)."
+        f"### {escape_markdown(what)}\n\n案例 Case `{case_id}` · 志愿者 member **{escape_markdown(code)}** · "
+        f"患者 patient {escape_markdown(patient)} · 阶段 stage `{stage}`.\n\n"
+        f"联系方式 Contact details: `donorflow donors show {code}`"
+        "（此处不显示：Prefect 中不存放个人信息 not shown here: no personal data in Prefect)."
     )
     return FormText(markdown, line)
 
