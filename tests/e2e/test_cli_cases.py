@@ -15,20 +15,13 @@ from sqlmodel import Session, select
 from donorflow.demo import SIGNUP_HEADER, signup_rows
 from models.cases import DonorCase, claim_case, open_case
 from models.core import StageEvent, transaction
+from models.registry import sheet_header
 from tests.databases import BACKENDS, empty_all_tables, fresh_database
 from tests.e2e.test_cli import CliRunner
-from tests.factories import add_donor, add_search
+from tests.factories import PATIENT_TYPING, add_donor, add_search
 
-HLA = {
-    "A_1": "A*02:01",
-    "A_2": "A*24:02",
-    "B_1": "B*40:01",
-    "B_2": "B*46:01",
-    "C_1": "C*01:02",
-    "C_2": "C*03:04",
-    "DRB1_1": "DRB1*09:01",
-    "DRB1_2": "DRB1*15:01",
-}
+# The sheet columns of the tests' one patient typing (tests/factories.py), as a sign-up sheet heads them.
+HLA = {sheet_header(column): typing for column, typing in PATIENT_TYPING.items()}
 PATIENT = " ".join(HLA.values())
 
 

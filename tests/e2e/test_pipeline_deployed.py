@@ -33,9 +33,10 @@ from donorflow.settings import Settings
 from models.cases import DonorCase, FollowUp, today
 from models.core import StageEvent
 from models.outreach import Outbox
-from models.registry import Donor
+from models.registry import Donor, sheet_header
 from tests.coordinator import Coordinator
 from tests.databases import BACKENDS, fresh_database
+from tests.factories import PATIENT_TYPING
 from tests.pii import Finding, PiiScanner
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -54,16 +55,8 @@ PANEL = {
     "ecg_ok": True,
     "ultrasound_ok": True,
 }
-HLA = {
-    "A_1": "A*02:01",
-    "A_2": "A*24:02",
-    "B_1": "B*40:01",
-    "B_2": "B*46:01",
-    "C_1": "C*01:02",
-    "C_2": "C*03:04",
-    "DRB1_1": "DRB1*09:01",
-    "DRB1_2": "DRB1*15:01",
-}
+# The sheet columns of the tests' one patient typing (tests/factories.py), as a sign-up sheet heads them.
+HLA = {sheet_header(column): typing for column, typing in PATIENT_TYPING.items()}
 
 
 @dataclass(frozen=True)
