@@ -70,6 +70,13 @@ def _case(session: Session) -> DonorCase:
     return case
 
 
+def _send_sample(session: Session, case_id: str) -> None:
+    """The confirmatory sample of a case in high-res typing, sent today."""
+    record_sample(
+        session=session, case_id=case_id, answer=SampleSent(coordinator="a", sample_date=today(), lab="l")
+    )
+
+
 def _willing(**changes: object) -> ContactAnswer:
     return ContactAnswer.model_validate(
         {"coordinator": "李老师", "reached": "yes", "willing": "yes", "health_ok": "yes", **changes}
@@ -199,11 +206,7 @@ def test_bad_answers_are_explained_and_leave_the_case_unchanged(session: Session
         )
     with transaction(session):
         record_contact(session=session, case_id=case.id, attempt=1, answer=_willing(), max_attempts=3)
-        record_sample(
-            session=session,
-            case_id=case.id,
-            answer=SampleSent(coordinator="a", sample_date=today(), lab="lab"),
-        )
+        _send_sample(session, case.id)
     early = HighResResult(
         coordinator="a",
         result_date=today() - timedelta(days=1),
@@ -238,9 +241,7 @@ def test_bad_answers_are_explained_and_leave_the_case_unchanged(session: Session
 def test_exam_deferral_closes_the_case_and_defers_the_member(session: Session) -> None:
     case = _case(session)
     record_contact(session=session, case_id=case.id, attempt=1, answer=_willing(), max_attempts=3)
-    record_sample(
-        session=session, case_id=case.id, answer=SampleSent(coordinator="a", sample_date=today(), lab="l")
-    )
+    _send_sample(session, case.id)
     record_high_res_result(
         session=session,
         case_id=case.id,
@@ -322,9 +323,7 @@ def test_high_res_result_regrades_the_case_and_keeps_the_grade_history(session: 
     case_id = report.opened[0]["case_id"]
     for stage in (CaseStage.REMOBILISING, CaseStage.HIGH_RES_TYPING):
         enter_stage(session=session, case_id=case_id, stage=stage, actor="t")
-    record_sample(
-        session=session, case_id=case_id, answer=SampleSent(coordinator="a", sample_date=today(), lab="l")
-    )
+    _send_sample(session, case_id)
     mismatched = {**TYPING, "a_1": "A*02:06"}
     record_high_res_result(
         session=session,
@@ -367,11 +366,7 @@ def test_a_typo_in_the_high_res_result_is_a_validation_error_naming_the_field_an
     case = _case(session)
     with transaction(session):
         record_contact(session=session, case_id=case.id, attempt=1, answer=_willing(), max_attempts=3)
-        record_sample(
-            session=session,
-            case_id=case.id,
-            answer=SampleSent(coordinator="a", sample_date=today(), lab="l"),
-        )
+        _send_sample(session, case.id)
     typo = HighResResult(
         coordinator="a",
         result_date=today(),
