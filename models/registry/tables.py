@@ -83,6 +83,11 @@ class Donor(SQLModel, table=True):
     status_until: date | None = None
     opt_out_sms: bool = False
     opt_out_email: bool = False
+    opt_out_wechat: bool = False
+    # sms | email | wechat: tried first, then the others the member has an address for (DESIGN.md §5).
+    preferred_channel: str = Field(default="sms", max_length=8)
+    # The member's openid at the branch's WeChat official account, once they followed and linked it.
+    wechat_openid: str | None = Field(default=None, max_length=64)
     version: int = 1
     created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
