@@ -10,7 +10,7 @@ from typing import ClassVar
 
 from models.core import mask_text
 
-__all__ = ["Channel", "OutgoingMessage", "Receipt"]
+__all__ = ["AlertTarget", "Channel", "ChannelSet", "OutgoingMessage", "Receipt"]
 
 
 @dataclass(frozen=True)
@@ -55,3 +55,28 @@ class Channel(ABC):
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook: most channels hold nothing
         """Release connections (an httpx client, an SMTP connection)."""
+
+
+@dataclass(frozen=True)
+class AlertTarget:
+    """One place coordinator alerts go: a coordinator's e-mail address, or a group bot."""
+
+    channel: str  # "email" | "webhook"
+    sender: Channel
+    to: str  # the e-mail address, or the bot's name ("group-bot")
+    name: str  # a stable, non-personal label for idempotency keys and logs: "email-1", "group-bot"
+
+
+@dataclass
+class ChannelSet:
+    """What the composition root (donorflow/channels.py: build_channels) gives the dispatcher."""
+
+    members: dict[str, Channel] = field(default_factory=dict)  # "sms" | "email" | "wechat" → channel
+    alerts: list[AlertTarget] = field(default_factory=list)
+
+    async def aclose(self) -> None:
+        seen: set[int] = set()
+        for channel in [*self.members.values(), *(target.sender for target in self.alerts)]:
+            if id(channel) not in seen:
+                seen.add(id(channel))
+                await channel.aclose()
