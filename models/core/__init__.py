@@ -12,12 +12,15 @@ from models.core.db import (
     utcnow,
 )
 from models.core.errors import (
+    BalanceExhaustedError,
     ConfigurationError,
     ConflictError,
     DonorflowError,
     IllegalTransitionError,
     NotFoundError,
+    PermanentDeliveryError,
     SheetError,
+    TransientDeliveryError,
     ValidationError,
 )
 from models.core.masking import (
@@ -31,11 +34,14 @@ from models.core.masking import (
 )
 
 __all__ = [
+    "BalanceExhaustedError",
     "ConfigurationError",
     "ConflictError",
     "DonorflowError",
     "IllegalTransitionError",
     "NotFoundError",
+    "PermanentDeliveryError",
+    "TransientDeliveryError",
     "PiiMaskingFilter",
     "SHANGHAI",
     "Session",

@@ -7,6 +7,7 @@ Messages never carry personal data (names, phones, ID numbers): callers pass mas
 from __future__ import annotations
 
 __all__ = [
+    "BalanceExhaustedError",
     "ConfigurationError",
     "ConflictError",
     "DonorflowError",
@@ -53,3 +54,7 @@ class TransientDeliveryError(DonorflowError):
 
 class PermanentDeliveryError(DonorflowError):
     """A channel refused the message for good (bad recipient, 4xx): dead-letter it."""
+
+
+class BalanceExhaustedError(TransientDeliveryError):
+    """The provider's account has no balance left: the message waits and the operator is alerted."""
