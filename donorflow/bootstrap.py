@@ -23,6 +23,7 @@ from models.core import ConfigurationError, PiiMaskingFilter, install_record_mas
 from models.intake import ImportPolicy, SheetLimits
 from models.matching import IndexFile, IndexStore
 from models.registry import Donor
+from notifications import Branch, Renderer
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,7 @@ __all__ = [
     "id_salt",
     "id_salt_location",
     "import_policy",
+    "renderer",
     "schema_problem",
     "upgrade_database",
 ]
@@ -178,6 +180,27 @@ def hla_reference() -> hla.Reference | None:
 def hla_index_store(settings: Settings | None = None) -> IndexStore:
     settings = settings or get_settings()
     return IndexStore(IndexFile(settings.var_dir / "hla-index.npz"), hla_reference())
+
+
+def renderer(settings: Settings | None = None) -> Renderer:
+    """The message renderer: this branch's name, hotline and SMS signature in every template, its own
+    wording from DONORFLOW_TEMPLATES_DIR where it has some, SMS renders capped at max_sms_parts."""
+    settings = settings or get_settings()
+    return Renderer(
+        settings.templates_dir,
+        branches={
+            "zh-CN": Branch(
+                branch=settings.branch_name, hotline=settings.branch_hotline, signature=settings.sms_signature
+            ),
+            # An English SMS carries the English name where a Chinese one carries the registered 签名.
+            "en": Branch(
+                branch=settings.branch_name_en,
+                hotline=settings.branch_hotline,
+                signature=settings.branch_name_en,
+            ),
+        },
+        max_sms_parts=settings.max_sms_parts,
+    )
 
 
 def alembic_config(url: str) -> Config:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings", "default_secrets_dir"]
@@ -43,6 +43,32 @@ class Settings(BaseSettings):
         description="the `make up` Prefect server's database; empty: SQLite under var/prefect (one user). "
         "Several coordinators at once: postgresql+asyncpg://user@host/prefect",
     )
+    # The sending branch as its messages name it (notifications/render.py: every template's globals).
+    branch_name: str = Field(default="郑州市红十字会", min_length=1, max_length=60, description="zh-CN name")
+    branch_name_en: str = Field(default="Zhengzhou Red Cross", min_length=1, max_length=60)
+    branch_hotline: str = Field(default="0371-00000000", min_length=1, max_length=32)
+    sms_signature: str = Field(
+        default="郑州红十字会", min_length=1, max_length=20, description="the registered 签名, no brackets"
+    )
+    templates_dir: Path | None = Field(
+        default=None, description="a branch's own wording: <lang>/<key>.<channel>.j2 files that win"
+    )
+    max_sms_parts: int = Field(default=3, ge=1, le=10, description="longest SMS render accepted, in parts")
+
+    @field_validator("sms_signature")
+    @classmethod
+    def _signature_without_brackets(cls, value: str) -> str:
+        """Templates add the brackets (【…】 zh-CN, […] en): a configured 【郑州红十字会】 is not doubled."""
+        signature = value.strip().strip("【】[]").strip()
+        if not signature:
+            raise ValueError("the SMS signature is empty")
+        return signature
+
+    @field_validator("templates_dir", mode="before")
+    @classmethod
+    def _empty_templates_dir_is_none(cls, value: object) -> object:
+        """DONORFLOW_TEMPLATES_DIR= (empty) means the packaged wording, not the current directory."""
+        return None if isinstance(value, str) and not value.strip() else value
 
     @property
     def resolved_database_url(self) -> str:
