@@ -43,6 +43,7 @@ __all__ = [
     "DEFAULT_LANGUAGE",
     "DEMO_BRANCHES",
     "LANGUAGES",
+    "TEXT_LIMITS",
     "Branch",
     "Rendered",
     "Renderer",
@@ -51,6 +52,9 @@ __all__ = [
 
 DEFAULT_LANGUAGE = "zh-CN"
 LANGUAGES = ("zh-CN", "en")
+# The longest text a channel takes (catalogue.md: a WeChat text field, a group bot's markdown message);
+# cut short, a message would lose its last line, which is where the hotline or the link sits.
+TEXT_LIMITS = {"wechat": 200, "webhook": 2000}
 SHANGHAI = ZoneInfo("Asia/Shanghai")  # times are stored in UTC and shown in Beijing time (STYLE.md)
 
 
@@ -214,7 +218,7 @@ class Renderer:
         self._fields: dict[str, tuple[Template, frozenset[str]]] = {}
 
     def render(self, key: str, channel: str, language: str, context: Mapping[str, Any]) -> Rendered:
-        lang = language if language in LANGUAGES else resolve_language(language)
+        lang = resolve_language(language)
         name = f"{lang}/{key}.{channel}.j2"
         try:
             plain = self._plain.get_template(name)
@@ -248,6 +252,12 @@ class Renderer:
                     f"template {name}: the SMS needs {parts} parts, "
                     f"more than the {self.max_sms_parts} allowed"
                 )
+        limit = TEXT_LIMITS.get(channel)
+        if limit is not None and len(rendered.text) > limit:
+            raise ValidationError(
+                f"template {name}: {len(rendered.text)} characters, "
+                f"more than the {limit} a {channel} text takes"
+            )
         return rendered
 
     def _render(self, name: str, plain: Template, values: dict[str, Any]) -> Rendered:

@@ -197,3 +197,16 @@ def test_the_settings_defaults_are_the_demo_branch(monkeypatch: pytest.MonkeyPat
     renderer = bootstrap.renderer(Settings(_env_file=None))
     assert renderer.branches == dict(DEMO_BRANCHES) and renderer.overrides is None
     assert Settings(_env_file=None, templates_dir="").templates_dir is None
+
+
+def test_a_wechat_or_group_bot_text_longer_than_the_channel_takes_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "zh-CN").mkdir()
+    (tmp_path / "zh-CN" / "custom.wechat.j2").write_text("{{ 'a' * n }}", encoding="utf-8")
+    (tmp_path / "zh-CN" / "custom.webhook.j2").write_text("{{ 'a' * n }}", encoding="utf-8")
+    renderer = Renderer(tmp_path)
+    assert renderer.render("custom", "wechat", "zh-CN", {"n": 200}).text == "a" * 200
+    with pytest.raises(ValidationError, match="custom.wechat.j2: 201 characters, more than the 200"):
+        renderer.render("custom", "wechat", "zh-CN", {"n": 201})
+    assert renderer.render("custom", "webhook", "zh-CN", {"n": 2000})
+    with pytest.raises(ValidationError, match="custom.webhook.j2: 2001 characters"):
+        renderer.render("custom", "webhook", "zh-CN", {"n": 2001})

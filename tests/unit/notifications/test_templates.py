@@ -19,7 +19,7 @@ GLOBALS = {"branch", "hotline", "signature"}
 CASES = [
     (key, lang, channel) for key, spec in CATALOGUE.items() for lang in LANGUAGES for channel in spec.channels
 ]
-WECHAT_MAX = 200
+WECHAT_MAX = 200  # catalogue.md
 WEBHOOK_MAX = 2000
 # Fields, attributes and keys a template must never read: personal data is not in any context, and a
 # template that asks for it is a template someone meant to fill with it.
