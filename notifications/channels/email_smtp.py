@@ -59,6 +59,13 @@ class SmtpChannel(Channel):
 
     def __init__(self, config: SmtpConfig) -> None:
         self._config = config
+        self._tls_context: ssl.SSLContext | None = config.tls_context
+
+    def _context(self) -> ssl.SSLContext:
+        """Made once: loading the system's CA store takes a noticeable fraction of a second."""
+        if self._tls_context is None:
+            self._tls_context = ssl.create_default_context()
+        return self._tls_context
 
     async def send(self, message: OutgoingMessage) -> Receipt:
         try:
@@ -114,15 +121,14 @@ class SmtpChannel(Channel):
 
     def _connect(self) -> smtplib.SMTP:
         config = self._config
-        context = config.tls_context or ssl.create_default_context()
         if config.security == "ssl":
             return smtplib.SMTP_SSL(
-                config.host, config.resolved_port, timeout=config.timeout, context=context
+                config.host, config.resolved_port, timeout=config.timeout, context=self._context()
             )
         smtp = smtplib.SMTP(config.host, config.resolved_port, timeout=config.timeout)
         try:
             if config.security == "starttls":
-                smtp.starttls(context=context)
+                smtp.starttls(context=self._context())
         except BaseException:
             smtp.close()
             raise

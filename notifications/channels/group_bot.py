@@ -70,8 +70,10 @@ class GroupBotChannel(Channel):
         else:
             body = {"msgtype": "markdown", "markdown": {"content": _cut_utf8(message.text, _WECOM_MAX_BYTES)}}
         try:
-            # The URL carries the bot's key or access token: never logged, never in an error.
-            response = await self._client.post(self._url, json=body, params=params or None)
+            # The URL carries the bot's key or access token: never logged, never in an error. The sign
+            # is merged into its query (httpx's `params=` would replace the access_token).
+            url = httpx.URL(self._url).copy_merge_params(params) if params else self._url
+            response = await self._client.post(url, json=body)
         except httpx.TimeoutException as exc:
             raise TransientDeliveryError("group bot timed out") from exc
         except httpx.TransportError as exc:
