@@ -47,6 +47,7 @@ class Mailbox:
     """The aiosmtpd handler: keeps what arrives, refuses REFUSED (550) and greylists GREYLISTED (451)."""
 
     received: list[tuple[Arrival, EmailMessage]] = field(default_factory=list)
+    raw: list[bytes] = field(default_factory=list)
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
         if address == REFUSED:
@@ -61,6 +62,7 @@ class Mailbox:
         assert isinstance(parsed, EmailMessage)
         encrypted = server.transport.get_extra_info("ssl_object") is not None  # STARTTLS or implicit TLS
         self.received.append((Arrival(encrypted, bool(session.authenticated)), parsed))
+        self.raw.append(envelope.original_content)
         return "250 Message accepted"
 
 
@@ -94,6 +96,7 @@ def plain_port(mailbox: Mailbox) -> Iterator[int]:
 @pytest.fixture(autouse=True)
 def _empty_mailbox(mailbox: Mailbox) -> None:
     mailbox.received.clear()
+    mailbox.raw.clear()
 
 
 def _message(key: str = "exam:case-7", *, to: str = MEMBER, html: str = HTML) -> OutgoingMessage:
@@ -139,6 +142,7 @@ def test_text_and_html_parts_arrive_with_a_utf8_subject(mailbox: Mailbox, plain_
     assert (text.get_content_type(), text.get_content().strip()) == ("text/plain", TEXT)
     assert (html.get_content_type(), html.get_content().strip()) == ("text/html", HTML)
     assert email["Subject"] == SUBJECT
+    assert b"Subject: =?utf-8?" in mailbox.raw[0]  # RFC 2047 encoded: 7-bit safe on any relay
     assert email["To"] == MEMBER
     assert receipt == Receipt(provider_message_id=email["Message-ID"])
 
