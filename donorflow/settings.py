@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 __all__ = ["Settings", "default_secrets_dir"]
 
@@ -69,6 +70,53 @@ class Settings(BaseSettings):
     def _empty_templates_dir_is_none(cls, value: object) -> object:
         """DONORFLOW_TEMPLATES_DIR= (empty) means the packaged wording, not the current directory."""
         return None if isinstance(value, str) and not value.strip() else value
+
+    # -- channels (issue 10; donorflow/channels.py builds them). Nothing set: the file channel under
+    # outbox_dir stands in for every channel, so `make up` shows what would be sent.
+    sms_url: str = Field(default="", description="SMS gateway URL; empty: no SMS")
+    sms_token: SecretStr | None = Field(default=None, description="bearer token for the SMS gateway")
+    sms_style: Literal["generic", "template"] = Field(
+        default="generic", description="generic: {to, text}; template: mainland signature + template code"
+    )
+    sms_sign_name: str = Field(default="", description="registered SMS signature (签名), template style")
+    sms_template_codes: dict[str, str] = Field(
+        default_factory=dict,
+        description='JSON: message key -> provider template code {"donation_thanks": "SMS_1"}',
+    )
+    sms_param_max_chars: int = Field(default=35, ge=1, description="longest template variable accepted")
+    smtp_host: str = Field(default="", description="SMTP server; empty: no e-mail")
+    smtp_port: int | None = Field(default=None, ge=1, le=65535, description="default 587/465/25 by security")
+    smtp_security: Literal["starttls", "ssl", "plain"] = "starttls"
+    smtp_user: str = ""
+    smtp_password: SecretStr | None = None
+    smtp_from: str = Field(default="", description="From: address of every e-mail")
+    wechat_appid: str = Field(default="", description="official account AppID; empty: no WeChat")
+    wechat_secret: SecretStr | None = None
+    wechat_api_base: str = "https://api.weixin.qq.com"
+    wechat_templates: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description='JSON: key -> {"template_id": "..", "fields": {"wechat_field": "param or text"}}',
+    )
+    webhook_url: str = Field(default="", description="partner webhook (signed); empty: none")
+    webhook_secret: SecretStr | None = None
+    alert_emails: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="coordinators' alert addresses, comma separated"
+    )
+    alert_bot_url: str = Field(default="", description="WeCom/DingTalk group bot URL; empty: none")
+    alert_bot_style: Literal["wecom", "dingtalk"] = "wecom"
+    alert_bot_secret: SecretStr | None = Field(default=None, description="DingTalk 加签 secret")
+    outbox_dir: Path | None = Field(default=None, description="file channel folder; default var_dir/outbox")
+
+    @field_validator("alert_emails", mode="before")
+    @classmethod
+    def _comma_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @property
+    def resolved_outbox_dir(self) -> Path:
+        return self.outbox_dir if self.outbox_dir is not None else self.var_dir / "outbox"
 
     @property
     def resolved_database_url(self) -> str:
