@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings", "default_secrets_dir"]
@@ -38,11 +38,20 @@ class Settings(BaseSettings):
     max_contact_attempts: int = Field(default=3, ge=1, le=10, description="re-mobilisation attempts")
     hla_data_dir: Path | None = Field(default=None, description="IMGT/HLA and MAC tables (optional)")
     prefect_port: int = 4200
+    # Where coordinators open the Prefect UI: the links in their alerts. Empty: the `make up` server on
+    # this machine (http://127.0.0.1:<prefect_port>); set it when they reach it by another name.
+    prefect_ui_url: str = Field(default="", description="Prefect UI address used in coordinator alerts")
     prefect_database_url: str = Field(
         default="",
         description="the `make up` Prefect server's database; empty: SQLite under var/prefect (one user). "
         "Several coordinators at once: postgresql+asyncpg://user@host/prefect",
     )
+
+    @model_validator(mode="after")
+    def _default_prefect_ui_url(self) -> Settings:
+        url = self.prefect_ui_url or f"http://127.0.0.1:{self.prefect_port}"
+        self.prefect_ui_url = url.rstrip("/")
+        return self
 
     @property
     def resolved_database_url(self) -> str:
