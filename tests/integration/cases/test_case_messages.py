@@ -131,9 +131,17 @@ def test_a_consent_whose_move_conflicts_leaves_no_message(
     def conflict(**_kwargs: Any) -> DonorCase:
         raise ConflictError("case changed by someone else")
 
-    monkeypatch.setattr(stage_services, "advance_case", conflict)
+    with monkeypatch.context() as patched:
+        patched.setattr(stage_services, "advance_case", conflict)
+        with pytest.raises(ConflictError), transaction(session):
+            record_contact(session=session, case_id=case.id, attempt=1, answer=_willing(), max_attempts=3)
+    assert _rows(session) == []
+    # Queued, then the unit of work fails after the step (a later write of the caller): rolled back too.
     with pytest.raises(ConflictError), transaction(session):
         record_contact(session=session, case_id=case.id, attempt=1, answer=_willing(), max_attempts=3)
+        session.flush()
+        assert [r.template_key for r in session.exec(select(Outbox))] == ["sample_appointment"]
+        raise ConflictError("the caller's next write lost a race")
     assert _rows(session) == []
 
 
