@@ -76,8 +76,8 @@ class StageStep(Generic[A]):
     rule: Callable[[Answered, A], None]
     decide: Callable[[Answered, A], Decision]
     writes: Callable[[Session, Answered, A], None] | None = None
-    # The messages the answer sends (models.cases.messages), queued after the case moved or stayed, in
-    # the same transaction: a move that fails (ConflictError) rolls them back with it.
+    # The messages the answer sends (models.cases.messages), queued once the case moved or stayed, in the
+    # same transaction: a move that fails queues nothing, a unit of work rolled back later drops them.
     tells: Callable[[Session, Answered, A, Decision], None] | None = None
     moves: bool = False  # the answer may move the case on to the next stage
     pending: Literal["recorded", "retry"] = "recorded"  # what it reports while the case stays
