@@ -23,7 +23,8 @@ from donorflow.cli_notify import notify_app
 from models.cases import funnel_counts, funnel_period
 from models.core import ConflictError, DonorflowError, NotFoundError, ValidationError, transaction
 from models.intake import check_rejects_path, import_file, write_rejects_csv
-from models.registry import create_event, drive_input, show_donor, withdraw_donor
+from models.outreach import withdraw_member
+from models.registry import create_event, drive_input, show_donor
 
 app = typer.Typer(help="donorflow: stem-cell and blood donor programmes.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -197,12 +198,13 @@ def donors_withdraw(
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
     actor: ActorOption = "",
 ) -> None:
-    """Consent withdrawn: erase the member's personal data; anonymous counts and the audit trail stay."""
+    """Consent withdrawn: erase the member's personal data (anonymous counts and the audit trail stay),
+    stop pending messages to them and send them a confirmation."""
     if not yes and sys.stdin.isatty() and not typer.confirm(f"Erase the personal data of {code}?"):
         raise typer.Exit(1)
     with _session() as session:
         with transaction(session):
-            donor = withdraw_donor(session=session, code=code, actor=actor or _default_actor())
+            donor = withdraw_member(session=session, code=code, actor=actor or _default_actor())
         out.print(f"{donor.code} withdrawn; personal data erased")
 
 

@@ -59,6 +59,7 @@ def wire() -> None:
             max_contact_attempts=settings.max_contact_attempts,
             hla_index=bootstrap.hla_index_store(settings).open,
             hla_reference=bootstrap.hla_reference,
+            prefect_ui_url=settings.prefect_ui_url,
         )
     )
 

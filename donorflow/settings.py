@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 __all__ = ["Settings", "default_secrets_dir"]
@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     max_contact_attempts: int = Field(default=3, ge=1, le=10, description="re-mobilisation attempts")
     hla_data_dir: Path | None = Field(default=None, description="IMGT/HLA and MAC tables (optional)")
     prefect_port: int = 4200
+    # Where coordinators open the Prefect UI: the links in their alerts. Empty: the `make up` server on
+    # this machine (http://127.0.0.1:<prefect_port>); set it when they reach it by another name.
+    prefect_ui_url: str = Field(default="", description="Prefect UI address used in coordinator alerts")
     prefect_database_url: str = Field(
         default="",
         description="the `make up` Prefect server's database; empty: SQLite under var/prefect (one user). "
@@ -117,6 +120,12 @@ class Settings(BaseSettings):
     @property
     def resolved_outbox_dir(self) -> Path:
         return self.outbox_dir if self.outbox_dir is not None else self.var_dir / "outbox"
+
+    @model_validator(mode="after")
+    def _default_prefect_ui_url(self) -> Settings:
+        url = self.prefect_ui_url or f"http://127.0.0.1:{self.prefect_port}"
+        self.prefect_ui_url = url.rstrip("/")
+        return self
 
     @property
     def resolved_database_url(self) -> str:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from prefect import flow
 
 from flows.forms import HighResResultForm, SampleSentForm
-from flows.runtime import RELEASE_HOOKS, Step, run_steps
-from models.cases import StepKey, record_high_res_result, record_sample
+from flows.runtime import RELEASE_HOOKS, Step, run_link, run_steps
+from models.cases import HighResResult, Outcome, StepKey, record_high_res_result, record_sample
+from models.core import Session
 
 __all__ = ["high_res_typing"]
 
@@ -36,6 +37,16 @@ def high_res_typing(case_id: str) -> str:
             HighResResultForm,
             StepKey.HIGH_RES_RESULT,
             "高分辨结果与移植中心决定 High-resolution result and the centre's decision",
-            record_high_res_result,
+            _record_result,
         ),
+    )
+
+
+def _record_result(
+    *, session: Session, case_id: str, answer: HighResResult, flow_run_id: str | None
+) -> Outcome:
+    """The result, and the coordinators' alert linking to this run."""
+    link = run_link(flow_run_id) if flow_run_id else ""
+    return record_high_res_result(
+        session=session, case_id=case_id, answer=answer, flow_run_id=flow_run_id, link=link
     )

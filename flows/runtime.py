@@ -29,6 +29,7 @@ import hla
 from models.cases import (
     Outcome,
     StepKey,
+    alert_form_waiting,
     claim_case,
     describe_case,
     form_defaults,
@@ -59,6 +60,7 @@ __all__ = [
     "not_accepted",
     "prefilled",
     "release_when_run_ends",
+    "run_link",
     "run_steps",
     "session",
     "stage_run",
@@ -82,6 +84,8 @@ class FlowConfig:
     # in-process instead, for this long. Deployed runs suspend and wait as long as it takes.
     pause_timeout_seconds: int = 3600
     pause_poll_seconds: int = 10
+    # The Prefect UI as coordinators reach it (Settings.prefect_ui_url): the links in their alerts.
+    prefect_ui_url: str = "http://127.0.0.1:4200"
 
 
 _config: FlowConfig | None = None
@@ -104,6 +108,11 @@ def session() -> Iterator[Session]:
     raises (the services never commit; each flow step owns its transaction)."""
     with unit_of_work(config().session_factory) as db_session:
         yield db_session
+
+
+def run_link(run_id: str) -> str:
+    """The page of a flow run in the Prefect UI, for a coordinator's alert."""
+    return f"{config().prefect_ui_url}/runs/flow-run/{run_id}"
 
 
 def current_run_id() -> str | None:
@@ -162,16 +171,26 @@ def prefilled(form: type[F], description: str, values: Mapping[str, Any], note: 
     return model
 
 
-def ask(form: type[F], key: str, description: str, previous: F | None = None, note: str = "") -> F:
+def ask(
+    form: type[F],
+    key: str,
+    description: str,
+    previous: F | None = None,
+    note: str = "",
+    waiting: FormText | None = None,
+) -> F:
     """Wait for a coordinator's answer in the UI: suspend when deployed (days), else pause in-process.
 
     The form shows today's dates (Shanghai) in its pickers and, when asked again, the previous answer.
     The answer comes back with ID and phone numbers masked in its free text, and Prefect keeps only that.
+    For a case's form (`waiting` names the case), the coordinators are alerted that it waits.
     """
     initial: dict[str, Any] = form_defaults(form)
     if previous is not None:
         initial |= {name: getattr(previous, name) for name in form.model_fields}
     with_initial = prefilled(form, description, initial, note)
+    if waiting is not None and waiting.case_id is not None:
+        _alert_waiting(waiting.case_id, key, waiting.what)
     if _deployed():
         answer = suspend_flow_run(wait_for_input=with_initial, key=key)
     else:
@@ -184,6 +203,18 @@ def ask(form: type[F], key: str, description: str, previous: F | None = None, no
         )
     assert answer is not None
     return _keep_masked(answer)
+
+
+def _alert_waiting(case_id: str, key: str, what: str) -> None:
+    """Tell the coordinators the form waits, committed before the run suspends (or pauses). A resumed run
+    re-asks its answered forms under the same keys and alerts nothing new (alerts.alert_form_waiting)."""
+    run_id = current_run_id()
+    if run_id is None:
+        return
+    with session() as db_session:
+        alert_form_waiting(
+            session=db_session, case_id=case_id, run_id=run_id, form_key=key, form=what, link=run_link(run_id)
+        )
 
 
 def _keep_masked(answer: F) -> F:
@@ -209,6 +240,8 @@ class FormText:
 
     markdown: str
     line: str
+    case_id: str | None = None  # the case the form is about: the coordinators are alerted that it waits
+    what: str = ""  # what the form asks, in one line (the alert's `form`)
 
 
 def _asked_before(key: str) -> bool:
@@ -240,7 +273,7 @@ def ask_until_valid(
         if problem:
             reason = f"**{escape_markdown(not_accepted(problem))}**"
             markdown, note = f"{reason}\n\n{markdown}", f"{reason}\n\n{note}"
-        answer = ask(form, f"{key}-{attempt}", markdown, previous, note)
+        answer = ask(form, f"{key}-{attempt}", markdown, previous, note, waiting=text)
         try:
             with session() as db_session:
                 return apply(db_session, answer)
@@ -370,7 +403,7 @@ def describe(case_id: str, what: str) -> FormText:
         f"联系方式 Contact details: `donorflow donors show {code}`"
         "（此处不显示：Prefect 中不存放个人信息 not shown here: no personal data in Prefect)."
     )
-    return FormText(markdown, line)
+    return FormText(markdown, line, case_id=case_id, what=what)
 
 
 def finish(case_id: str, outcome: Outcome) -> Outcome:

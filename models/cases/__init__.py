@@ -1,5 +1,6 @@
 """Cases for a patient search: the pipeline, transitions, stages and forms, screening, grading, funnel."""
 
+from models.cases.alerts import alert_case_overdue, alert_form_waiting, alert_high_res_result
 from models.cases.claims import CLAIM_ENTITY, claim_case, release_case, release_claim
 from models.cases.follow_ups import FOLLOW_UP_SCHEDULE, follow_up_dates
 from models.cases.forms import (
@@ -15,7 +16,15 @@ from models.cases.forms import (
     masked_answer,
     today,
 )
-from models.cases.funnel import FUNNEL_KEYS, FunnelCounts, funnel_counts, funnel_period, overdue_cases
+from models.cases.funnel import (
+    FUNNEL_KEYS,
+    FunnelCounts,
+    OverdueCase,
+    funnel_counts,
+    funnel_period,
+    list_overdue,
+    overdue_cases,
+)
 from models.cases.grading import grade_case
 from models.cases.pipeline import (
     CASE_MOVES,
@@ -86,7 +95,11 @@ __all__ = [
     "PatientSearch",
     "PatientSearchCreate",
     "SampleSent",
+    "OverdueCase",
     "advance_case",
+    "alert_case_overdue",
+    "alert_form_waiting",
+    "alert_high_res_result",
     "allowed_case_moves",
     "book_donation",
     "book_exam",
@@ -101,6 +114,7 @@ __all__ = [
     "funnel_period",
     "get_case",
     "grade_case",
+    "list_overdue",
     "masked_answer",
     "open_case",
     "overdue_cases",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from pydantic import BaseModel
@@ -13,7 +14,15 @@ from models.cases.tables import DonorCase
 from models.core import SHANGHAI, StageEvent, ValidationError
 from models.registry import Donor, RecruitmentEvent, RegistryStatus
 
-__all__ = ["FUNNEL_KEYS", "FunnelCounts", "funnel_counts", "funnel_period", "overdue_cases"]
+__all__ = [
+    "FUNNEL_KEYS",
+    "FunnelCounts",
+    "OverdueCase",
+    "funnel_counts",
+    "funnel_period",
+    "list_overdue",
+    "overdue_cases",
+]
 
 
 class FunnelCounts(BaseModel):
@@ -99,20 +108,37 @@ def funnel_counts(*, session: Session, start: date, end: date, kind: str = "stem
     )
 
 
-def overdue_cases(*, session: Session, now: datetime) -> list[dict[str, str]]:
-    """Active cases whose stage deadline has passed: what the coordinator must chase today."""
+@dataclass(frozen=True)
+class OverdueCase:
+    """An active case whose stage deadline has passed, and the stage run that holds it (if any)."""
+
+    case_id: str
+    member_code: str
+    stage: str
+    due_at: datetime
+    live_run_id: str | None
+
+    def as_row(self) -> dict[str, str]:
+        """The case as a line of the coordinator's overdue table (due in Shanghai time)."""
+        due = self.due_at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+        return {"case_id": self.case_id, "member": self.member_code, "stage": self.stage, "due": due}
+
+
+def list_overdue(*, session: Session, now: datetime) -> list[OverdueCase]:
+    """Active cases whose stage deadline has passed, the longest overdue first."""
     rows = session.exec(
-        select(DonorCase.id, DonorCase.stage, DonorCase.due_at, Donor.code)
+        select(DonorCase, Donor.code)
         .join(Donor, col(Donor.id) == DonorCase.donor_id)
         .where(DonorCase.status == "active", col(DonorCase.due_at).is_not(None), col(DonorCase.due_at) < now)
         .order_by(col(DonorCase.due_at))
     ).all()
     return [
-        {
-            "case_id": case_id,
-            "member": code,
-            "stage": stage,
-            "due": due.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M") if due else "",
-        }
-        for case_id, stage, due, code in rows
+        OverdueCase(case.id, code, case.stage, case.due_at, case.live_run_id)
+        for case, code in rows
+        if case.due_at is not None
     ]
+
+
+def overdue_cases(*, session: Session, now: datetime) -> list[dict[str, str]]:
+    """Active cases whose stage deadline has passed: what the coordinator must chase today."""
+    return [case.as_row() for case in list_overdue(session=session, now=now)]

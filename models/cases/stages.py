@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from sqlmodel import select
 
+from models.cases.alerts import alert_high_res_result
 from models.cases.forms import (
     ContactAnswer,
     DonationBooked,
@@ -26,14 +27,13 @@ from models.cases.forms import (
     StageAnswer,
     masked_answer,
 )
+from models.cases.messages import remobilisation_contact
 from models.cases.pipeline import STAGE_DEADLINES, CaseStage, CaseStatus, StepKey
 from models.cases.rules import Answered
 from models.cases.steps import STEPS, Advance, Close, Decision, StageStep, actor_of
 from models.cases.tables import CaseRecord, DonorCase
 from models.cases.transitions import advance_case, close_case, get_case
 from models.core import SHANGHAI, IllegalTransitionError, Session, utcnow
-from models.outreach import enqueue
-from models.registry import Donor
 
 __all__ = [
     "Outcome",
@@ -87,7 +87,11 @@ def apply_answer(
     _record(session, case, key, answer, flow_run_id)
     if spec.writes is not None:
         spec.writes(session, answered, answer)
-    return _carry_out(session, case, spec.decide(answered, answer), actor_of(answer), flow_run_id)
+    decision = spec.decide(answered, answer)
+    outcome = _carry_out(session, case, decision, actor_of(answer), flow_run_id)
+    if spec.tells is not None:
+        spec.tells(session, answered, answer, decision)
+    return outcome
 
 
 def replayed_outcome(*, session: Session, case_id: str, step: StepKey, attempt: int = 1) -> Outcome | None:
@@ -198,19 +202,11 @@ def enter_stage(
 
 
 def start_contact_attempt(*, session: Session, case_id: str, attempt: int) -> DonorCase:
-    """Queue the re-mobilisation message for this attempt (once) and give the coordinator a deadline."""
+    """Queue the re-mobilisation message for this attempt (once; urgent when the patient's search is)
+    and give the coordinator a deadline."""
     case = get_case(session=session, case_id=case_id)
     _require_stage(case, CaseStage.REMOBILISING)
-    donor = session.get(Donor, case.donor_id)
-    assert donor is not None
-    enqueue(
-        session=session,
-        channel="sms",
-        donor=donor,
-        template_key="remobilisation_contact",
-        context={"code": donor.code, "attempt": attempt},
-        key=f"case:{case.id}:contact:{attempt}",
-    )
+    remobilisation_contact(session=session, case=case, attempt=attempt)
     case.due_at = utcnow() + STAGE_DEADLINES[CaseStage.REMOBILISING]
     session.add(case)
     session.flush()
@@ -250,12 +246,21 @@ def record_sample(
 
 
 def record_high_res_result(
-    *, session: Session, case_id: str, answer: HighResResult, flow_run_id: str | None = None
+    *,
+    session: Session,
+    case_id: str,
+    answer: HighResResult,
+    flow_run_id: str | None = None,
+    link: str = "",
 ) -> Outcome:
-    """The typing goes on the member; the centre proceeds to work-up or chooses another."""
-    return apply_answer(
+    """The typing goes on the member; the centre proceeds to work-up or chooses another. The
+    coordinators are alerted with the new grade (`link`: the run's page, which the flow knows)."""
+    outcome = apply_answer(
         session=session, case_id=case_id, step=StepKey.HIGH_RES_RESULT, answer=answer, flow_run_id=flow_run_id
     )
+    if not outcome.replayed:
+        alert_high_res_result(session=session, case_id=case_id, link=link)
+    return outcome
 
 
 def book_exam(

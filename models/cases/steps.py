@@ -1,4 +1,5 @@
-"""The stage steps as data: per step its form, record key, rule, decision and side writes (STEPS).
+"""The stage steps as data: per step its form, record key, rule, decision, side writes and who is told
+what (STEPS).
 
 A decision is a pure function of the case and the answer: what the answer does to the case. A replayed
 answer (a re-run after a suspend) reports what it did from the table and the case, never from its key:
@@ -14,7 +15,7 @@ from datetime import date, timedelta
 from typing import Any, Generic, Literal, TypeVar
 
 import hla
-from models.cases import rules
+from models.cases import messages, rules
 from models.cases.follow_ups import follow_up_dates
 from models.cases.forms import (
     ContactAnswer,
@@ -32,8 +33,7 @@ from models.cases.rules import Answered
 from models.cases.tables import FollowUp
 from models.cases.typings import add_high_res_typing
 from models.core import Session, ValidationError, mask_text
-from models.outreach import enqueue
-from models.registry import Donor, defer_member
+from models.registry import defer_member
 
 __all__ = ["STEPS", "Advance", "Close", "Decision", "StageStep", "Stay"]
 
@@ -76,6 +76,9 @@ class StageStep(Generic[A]):
     rule: Callable[[Answered, A], None]
     decide: Callable[[Answered, A], Decision]
     writes: Callable[[Session, Answered, A], None] | None = None
+    # The messages the answer sends (models.cases.messages), queued once the case moved or stayed, in the
+    # same transaction: a move that fails queues nothing, a unit of work rolled back later drops them.
+    tells: Callable[[Session, Answered, A, Decision], None] | None = None
     moves: bool = False  # the answer may move the case on to the next stage
     pending: Literal["recorded", "retry"] = "recorded"  # what it reports while the case stays
     per_attempt: bool = False  # recorded once per attempt (contact-1, contact-2, …)
@@ -101,6 +104,12 @@ def _contact(step: Answered, answer: ContactAnswer) -> Decision:
     if answer.health_ok == "no":
         return Close(CloseReason.MEDICAL_DEFERRAL, "health questions")
     return _to(CaseStage.HIGH_RES_TYPING)
+
+
+def _tell_consented(session: Session, step: Answered, _answer: ContactAnswer, decision: Decision) -> None:
+    """Consent given: the member hears that a coordinator will call to arrange the confirmatory sample."""
+    if isinstance(decision, Advance) and decision.to is CaseStage.HIGH_RES_TYPING:
+        messages.sample_appointment(session=session, case=step.case)
 
 
 def _high_res(_step: Answered, answer: HighResResult) -> Decision:
@@ -146,20 +155,22 @@ def _donated(_step: Answered, answer: DonationCompleted) -> Decision:
 
 
 def _schedule_follow_ups(session: Session, step: Answered, answer: DonationCompleted) -> None:
-    """The follow-up schedule and the thank-you message, with the move to follow-up."""
+    """The follow-up schedule, with the move to follow-up."""
     case = step.case
     for label, due_on in follow_up_dates(answer.collected_on):
         session.add(FollowUp(case_id=case.id, donor_id=case.donor_id, label=label, due_on=due_on))
-    donor = session.get(Donor, case.donor_id)
-    assert donor is not None
-    enqueue(
-        session=session,
-        channel="sms",
-        donor=donor,
-        template_key="donation_thanks",
-        context={"code": donor.code},
-        key=f"case:{case.id}:thanks",
-    )
+
+
+def _tell_exam(session: Session, step: Answered, answer: ExamBooked, _decision: Decision) -> None:
+    messages.exam_booking(session=session, case=step.case, booking=answer)
+
+
+def _tell_gcsf(session: Session, step: Answered, answer: DonationBooked, _decision: Decision) -> None:
+    messages.gcsf_schedule(session=session, case=step.case, booking=answer)
+
+
+def _tell_thanks(session: Session, step: Answered, _answer: DonationCompleted, _decision: Decision) -> None:
+    messages.donation_thanks(session=session, case=step.case)
 
 
 def actor_of(answer: StageAnswer) -> str:
@@ -176,6 +187,7 @@ _STEPS: tuple[StageStep[Any], ...] = (
         moves=True,
         pending="retry",
         per_attempt=True,
+        tells=_tell_consented,
     ),
     StageStep(StepKey.SAMPLE, CaseStage.HIGH_RES_TYPING, SampleSent, rules.check_sample, _recorded),
     StageStep(
@@ -187,7 +199,9 @@ _STEPS: tuple[StageStep[Any], ...] = (
         _store_typing,
         moves=True,
     ),
-    StageStep(StepKey.EXAM_BOOKED, CaseStage.EXAM, ExamBooked, rules.check_exam_booked, _recorded),
+    StageStep(
+        StepKey.EXAM_BOOKED, CaseStage.EXAM, ExamBooked, rules.check_exam_booked, _recorded, tells=_tell_exam
+    ),
     StageStep(
         StepKey.EXAM_RESULT,
         CaseStage.EXAM,
@@ -198,7 +212,12 @@ _STEPS: tuple[StageStep[Any], ...] = (
         moves=True,
     ),
     StageStep(
-        StepKey.DONATION_BOOKED, CaseStage.DONATION, DonationBooked, rules.check_donation_booked, _recorded
+        StepKey.DONATION_BOOKED,
+        CaseStage.DONATION,
+        DonationBooked,
+        rules.check_donation_booked,
+        _recorded,
+        tells=_tell_gcsf,
     ),
     StageStep(
         StepKey.DONATION_COMPLETED,
@@ -208,6 +227,7 @@ _STEPS: tuple[StageStep[Any], ...] = (
         _donated,
         _schedule_follow_ups,
         moves=True,
+        tells=_tell_thanks,
     ),
 )
 STEPS: dict[StepKey, StageStep[Any]] = {step.key: step for step in _STEPS}

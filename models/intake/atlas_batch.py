@@ -15,6 +15,7 @@ from models.intake.atlas_records import AtlasUpdate
 from models.intake.batches import ConcurrentChange
 from models.intake.report import AcceptedRow
 from models.intake.validation import RowRejection
+from models.outreach import WITHDRAWN, cancel_pending_for_members
 from models.registry import (
     HLA_COLUMNS,
     REGISTRY_MOVES,
@@ -171,6 +172,9 @@ class AtlasBatchWriter:
                 self._update_existing(member)
         erase = [m.donor_id for m in self.members.values() if m.erase_typings and m.donor_id is not None]
         erase_withdrawn(session=self.session, donor_ids=erase, at=self.now)  # after the conditional moves
+        # Nothing more is sent to them. No confirmation from here: the member withdrew at the registry
+        # that sent the file, which confirms it, and an ATLAS record carries no address to confirm to.
+        cancel_pending_for_members(session=self.session, donor_ids=erase, reason=WITHDRAWN)
         # Core executemany on the session's connection: the ORM bulk path groups rows by their non-null
         # keys, so alternating from_state None / set would send one INSERT per event.
         connection = self.session.connection()

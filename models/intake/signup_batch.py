@@ -24,6 +24,7 @@ from models.intake.signup_members import (
     typing_resolution,
 )
 from models.intake.validation import RowRejection, SignupRecord
+from models.outreach import KIND_MESSAGE, Outbox
 from models.registry import (
     HLA_COLUMNS,
     Donor,
@@ -64,6 +65,7 @@ class SignupBatchWriter:
         self.events: list[dict[str, Any]] = []
         self.typings: dict[int, dict[str, Any]] = {}  # donor id -> the typing row to insert
         self.activate: set[int] = set()  # members inserted by this batch who have a typing
+        self.welcomes: list[dict[str, Any]] = []  # outbox rows: the registration welcome of each new member
 
     def write(self, batch: Sequence[SignupRecord]) -> SignupOutcome:
         outcome = SignupOutcome()
@@ -103,6 +105,7 @@ class SignupBatchWriter:
                 status=RegistryStatus(values["status"]),
                 withdrawn_at=values["withdrawn_at"],
                 current={k: values[k] for k in MUTABLE_FIELDS},
+                language=values["language"],
             )
         by_id = {member.donor_id: member for member in known.values()}
         if by_id:
@@ -152,9 +155,11 @@ class SignupBatchWriter:
             codes.update(zip(prefix_keys, reserved, strict=True))
         rows = [{**member.values, "code": codes[key]} for key, member in new.items()]
         inserted = self.session.execute(
-            insert(Donor).returning(col(Donor.id), col(Donor.national_id_hash)), rows
+            insert(Donor).returning(col(Donor.id), col(Donor.national_id_hash), col(Donor.language)), rows
         ).all()
-        ids = {key: donor_id for donor_id, key in inserted}
+        ids = {key: donor_id for donor_id, key, _language in inserted}
+        for donor_id, key, language in inserted:
+            self._welcome(donor_id, codes[key], language, f"member:{donor_id}:welcome")
         for key, member in new.items():
             donor_id = ids[key]
             self._event(donor_id, None, RegistryStatus.REGISTERED, member.record.consent_at, "sign-up sheet")
@@ -188,6 +193,11 @@ class SignupBatchWriter:
                 member.donor_id, member.status_now, RegistryStatus.REGISTERED, record.consent_at, "re-joined"
             )
             member.new_status = RegistryStatus.REGISTERED
+            # A re-join is a registration: a new consent signed at a drive, after the old one was withdrawn
+            # and the contact details erased. Welcomed like any new member, keyed by the new consent (the
+            # first registration's welcome keeps its own key).
+            rejoined = f"member:{member.donor_id}:welcome:{record.consent_at:%Y%m%dT%H%M%S}"
+            self._welcome(member.donor_id, member.code, member.language, rejoined)
             if record.hla:
                 self._type_known(member, record)
             return "updated"
@@ -236,6 +246,27 @@ class SignupBatchWriter:
                 written = sum(connection.execute(statement, row).rowcount for row in rows)
             if written != len(rows):
                 raise ConcurrentChange(f"{len(rows) - written} member(s) changed by someone else meanwhile")
+
+    # -- the welcome -----------------------------------------------------------------------------------
+    def _welcome(self, donor_id: int, code: str, language: str, key: str) -> None:
+        """The registration welcome (issue 10, item 7), queued with the member: written in the batch's
+        transaction, so a batch rolled back and read again welcomes no one twice. On the member's
+        preferred channel (channel None), sms unless they chose otherwise. Context: the code only."""
+        self.welcomes.append(
+            {
+                "kind": KIND_MESSAGE,
+                "channel": None,
+                "recipient_ref": f"donor:{donor_id}",
+                "template_key": "registration_welcome",
+                "language": language,
+                "context": {"code": code},
+                "idempotency_key": key,
+                "urgent": False,
+                "status": "pending",
+                "next_attempt_at": self.now,
+                "created_at": self.now,
+            }
+        )
 
     # -- typings and audit -----------------------------------------------------------------------------
     def _add_typing(
@@ -291,3 +322,5 @@ class SignupBatchWriter:
             connection.execute(insert(HlaTyping), list(self.typings.values()))
         if self.events:
             connection.execute(insert(StageEvent), self.events)
+        if self.welcomes:  # one INSERT for the batch, like the members (a 2,000-row batch stays fast)
+            connection.execute(insert(Outbox), self.welcomes)

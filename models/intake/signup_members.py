@@ -24,7 +24,16 @@ __all__ = [
 MUTABLE_FIELDS = ("name", "phone", "email", "blood_group", "external_id")
 # What the batch reads of a known member: the guard of its conditional UPDATE (version, status) and the
 # fields a sheet row is compared with. Plain rows, not ORM objects: nothing for the session to synchronise.
-KNOWN_COLUMNS = ("id", "national_id_hash", "code", "version", "status", "withdrawn_at", *MUTABLE_FIELDS)
+KNOWN_COLUMNS = (
+    "id",
+    "national_id_hash",
+    "code",
+    "version",
+    "status",
+    "withdrawn_at",
+    "language",
+    *MUTABLE_FIELDS,
+)
 
 
 @dataclass
@@ -37,6 +46,7 @@ class KnownMember:
     status: RegistryStatus  # as read: the UPDATE only applies if it is still so
     withdrawn_at: datetime | None
     current: dict[str, Any]  # the mutable fields, as read and then as changed by earlier rows
+    language: str = "zh-CN"  # what the member is written to in (a re-joined member's welcome)
     hla: dict[str, str] = field(default_factory=dict)  # the latest typing, as a sheet row writes it
     new_status: RegistryStatus | None = None
     values: dict[str, Any] = field(default_factory=dict)  # columns to write

@@ -65,6 +65,10 @@ def withdraw_donor(*, session: Session, code: str, actor: str, at: datetime | No
     The status change is conditional on the version just read, like every write to a member: if an
     import (or a coordinator) changed the member in between, this raises ConflictError and changes
     nothing, and the withdrawal is simply given again. What is erased and kept: erase_withdrawn.
+
+    This is the registry's half: a member's own withdrawal goes through models.outreach.withdraw_member,
+    which also stops the messages still pending to them and queues the confirmation (the outbox refers
+    to members, so the registry cannot call it: models/__init__.py).
     """
     donor = get_donor(session=session, code=code)
     if donor.status == RegistryStatus.WITHDRAWN:
@@ -90,8 +94,8 @@ def erase_withdrawn(*, session: Session, donor_ids: Sequence[int], at: datetime)
     Runs in the caller's transaction, after its conditional move to `withdrawn` (which holds the row).
     Kept: the code, sex, birth year (anonymous statistics), the salted ID hash (so an old sheet
     re-imported later cannot silently re-register the person) and every StageEvent. Erased: name, phone,
-    e-mail, external id, the ID mask (even the region code left in it), the rest of the birth date and
-    every HLA typing (so the search index drops the member at its next refresh).
+    e-mail, WeChat openid, external id, the ID mask (even the region code left in it), the rest of the
+    birth date and every HLA typing (so the search index drops the member at its next refresh).
     """
     if not donor_ids:
         return
@@ -106,6 +110,7 @@ def erase_withdrawn(*, session: Session, donor_ids: Sequence[int], at: datetime)
             name=None,
             phone=None,
             email=None,
+            wechat_openid=None,  # identifies the person at the branch's official account
             external_id=None,
             national_id_masked="",
             birth_date=bindparam("b_birth_year"),

@@ -240,10 +240,23 @@ def test_member_from_sign_up_sheet_to_follow_up_through_deployed_flows(
         ]
         assert trail[4][2] == "coordinator:李老师" and trail[-1][2] == "coordinator:王医生"
         outbox = session.exec(
-            select(Outbox.template_key, Outbox.recipient_ref).order_by(col(Outbox.id))
+            select(Outbox.template_key, Outbox.recipient_ref, Outbox.urgent, Outbox.context)
+            .where(Outbox.kind == "message")
+            .order_by(col(Outbox.id))
         ).all()
-        assert [key for key, _ in outbox] == ["remobilisation_contact", "donation_thanks"]
-        assert all(ref.startswith("donor:") for _, ref in outbox)
+        to_member = [(key, urgent) for key, ref, urgent, _ in outbox if ref != "coordinators"]
+        assert to_member == [
+            ("registration_welcome", False),
+            ("remobilisation_contact", True),  # the search is urgent
+            ("sample_appointment", False),
+            ("exam_booking", False),
+            ("gcsf_schedule", False),
+            ("donation_thanks", False),
+        ]
+        alerts = [(key, context) for key, ref, _, context in outbox if ref == "coordinators"]
+        # Seven forms asked once each (re-runs after a suspend re-ask under the same keys), one result.
+        assert sorted(key for key, _ in alerts) == ["alert_form_waiting"] * 7 + ["high_res_result"]
+        assert all("/runs/flow-run/" in context["link"] for _, context in alerts)
         assert len(session.exec(select(FollowUp).where(FollowUp.case_id == case_id)).all()) == 14
     engine.dispose()
 

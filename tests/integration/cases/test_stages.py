@@ -152,7 +152,15 @@ def test_one_member_from_screening_to_follow_up_with_every_answer_audited(sessio
     assert len(follow_ups) == len(FOLLOW_UP_SCHEDULE) == 14
     assert min(f.due_on for f in follow_ups) == today() + timedelta(days=2)
     outbox = session.exec(select(Outbox.template_key).order_by(col(Outbox.id))).all()
-    assert outbox == ["remobilisation_contact", "remobilisation_contact", "donation_thanks"]
+    assert outbox == [
+        "remobilisation_contact",
+        "remobilisation_contact",
+        "sample_appointment",
+        "high_res_result",
+        "exam_booking",
+        "gcsf_schedule",
+        "donation_thanks",
+    ]
     typing = session.exec(select(HlaTyping).where(HlaTyping.resolution == "high")).one()
     assert typing.drb1_2 == "DRB1*15:01" and typing.dqb1_1 is None
 

@@ -56,7 +56,8 @@ def test_a_step_failing_after_its_first_writes_leaves_the_database_unchanged(
     before = _written(engine, case.id)
 
     def conflict_on_the_move(**_kwargs: Any) -> DonorCase:
-        # The last write of the step: by now the answer, 14 follow-ups and the thank-you are flushed.
+        # The move, after the step's first writes: by now the answer and 14 follow-ups are flushed (the
+        # thank-you is queued after the move, so it never is here).
         pending = session.exec(select(func.count()).select_from(FollowUp)).one()
         assert pending == 14
         raise ConflictError("case changed by someone else")

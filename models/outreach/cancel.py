@@ -1,0 +1,46 @@
+"""Stopping messages not sent yet: a member who withdraws consent is told nothing more (DESIGN.md §5, §8).
+
+Only `pending` rows are stopped. A row a dispatcher has claimed (`sending`) is past recall here; the
+dispatcher looks the address up at send time, and the withdrawal erased it, so it skips that row too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from sqlalchemy import update
+from sqlmodel import Session, col
+
+from models.outreach.outbox import KIND_MESSAGE, Outbox
+
+__all__ = ["WITHDRAWN", "cancel_pending_for", "cancel_pending_for_members"]
+
+WITHDRAWN = "withdrawn"  # last_error of a message stopped by a withdrawal
+
+
+def cancel_pending_for(*, session: Session, donor_id: int, reason: str, keep_key: str | None = None) -> int:
+    """Mark every pending message to the member `skipped` with `reason` (e.g. WITHDRAWN), in the caller's
+    transaction, except the one keyed `keep_key` (the withdrawal confirmation). Returns how many."""
+    return cancel_pending_for_members(session=session, donor_ids=[donor_id], reason=reason, keep_key=keep_key)
+
+
+def cancel_pending_for_members(
+    *, session: Session, donor_ids: Collection[int], reason: str, keep_key: str | None = None
+) -> int:
+    """As cancel_pending_for, for many members in one UPDATE (an ATLAS file's deletions)."""
+    if not donor_ids:
+        return 0
+    refs = [f"donor:{donor_id}" for donor_id in donor_ids]
+    statement = (
+        update(Outbox)
+        .where(
+            col(Outbox.kind) == KIND_MESSAGE,
+            col(Outbox.status) == "pending",
+            col(Outbox.recipient_ref).in_(refs),
+        )
+        # A skipped row keeps no address (outbox.py: the snapshot goes when a row is sent, dead or skipped).
+        .values(status="skipped", last_error=reason[:500], address_snapshot=None)
+    )
+    if keep_key is not None:
+        statement = statement.where(col(Outbox.idempotency_key) != keep_key)
+    return int(session.exec(statement).rowcount)
