@@ -53,7 +53,9 @@ async def _emit_all(events: Sequence[PipelineEvent]) -> None:
     # event it could not send, so the row would be marked emitted with nothing sent. This client raises
     # instead, and closing it ends the websocket with a close handshake, which the server answers only
     # after reading every event sent before: when the block exits, Prefect has them all.
-    async with get_events_client() as client:
+    # Three tries, not ten: a relay that cannot reach Prefect leaves the rows for the next relay, and a
+    # stage's `finish` should not hang on it.
+    async with get_events_client(reconnection_attempts=3) as client:
         for event in events:
             await client.emit(Event(event=event.event, resource=event.resource, id=event_id(event.key)))
 

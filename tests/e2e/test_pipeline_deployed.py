@@ -240,10 +240,17 @@ def test_member_from_sign_up_sheet_to_follow_up_through_deployed_flows(
         ]
         assert trail[4][2] == "coordinator:李老师" and trail[-1][2] == "coordinator:王医生"
         outbox = session.exec(
-            select(Outbox.template_key, Outbox.recipient_ref).order_by(col(Outbox.id))
+            select(Outbox.template_key, Outbox.recipient_ref)
+            .where(Outbox.kind == "message")
+            .order_by(col(Outbox.id))
         ).all()
         assert [key for key, _ in outbox] == ["remobilisation_contact", "donation_thanks"]
         assert all(ref.startswith("donor:") for _, ref in outbox)
+        # Each stage entered was announced through the outbox and relayed once its run let go of the case.
+        events = session.exec(
+            select(Outbox.template_key, Outbox.status).where(Outbox.kind == "event").order_by(col(Outbox.id))
+        ).all()
+        assert events == [(f"donorflow.case.{state}", "sent") for _, state, _ in trail[2:]]
         assert len(session.exec(select(FollowUp).where(FollowUp.case_id == case_id)).all()) == 14
     engine.dispose()
 
