@@ -5,14 +5,18 @@ a flow run started in a fresh process (after a suspend, by a trigger) is wired t
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
+import signal
 from pathlib import Path
 from typing import Any
 
 import yaml
-from prefect import serve
 from prefect.deployments.runner import RunnerDeployment
 from prefect.events import DeploymentEventTrigger
+from prefect.exceptions import TerminationSignal
+from prefect.runner import Runner
 from prefect.schedules import Cron, Interval, Schedule
 from sqlmodel import Session
 
@@ -21,6 +25,7 @@ from flows import runtime
 from flows.donation import donation
 from flows.exam import pre_donation_exam
 from flows.high_res import high_res_typing
+from flows.relay import relay_pending_events
 from flows.remobilise import remobilise
 from flows.reports import flag_overdue, funnel_report
 from flows.screening import initial_screening
@@ -37,6 +42,7 @@ __all__ = [
     "import_signups_flow",
     "initial_screening",
     "pre_donation_exam",
+    "relay_pending_events",
     "remobilise",
     "serve_all",
     "watch_inbox",
@@ -60,8 +66,14 @@ def wire() -> None:
             hla_index=bootstrap.hla_index_store(settings).open,
             hla_reference=bootstrap.hla_reference,
             prefect_ui_url=settings.prefect_ui_url,
+            before_relay=_kill_this_process if settings.fault_kill_before_relay else None,
         )
     )
+
+
+def _kill_this_process() -> None:
+    """TEST ONLY (Settings.fault_kill_before_relay): die as a crash would, no cleanup code run."""
+    os.kill(os.getpid(), signal.SIGKILL)
 
 
 wire()
@@ -101,9 +113,23 @@ def deployments(names: set[str] | None = None) -> list[RunnerDeployment]:
     return built
 
 
-def serve_all() -> None:
-    """Serve every deployment from this process until interrupted (Ctrl-C pauses their schedules)."""
-    serve(*deployments(), print_starting_message=False)
+def serve_all(names: set[str] | None = None) -> None:
+    """Serve every deployment (or the named ones) from this process until interrupted (Ctrl-C pauses
+    their schedules).
+
+    What prefect.serve does, with one step between registering and running: the pipeline events a crash
+    left pending are relayed once the deployments and their triggers exist (an event emitted before its
+    trigger exists starts nothing).
+    """
+    runner = Runner(pause_on_shutdown=True, limit=None)
+    for deployment in deployments(names):
+        runner.add_deployment(deployment)
+    relayed = relay_pending_events()
+    logging.getLogger("donorflow.relay").info("at start: %d pending pipeline event(s) emitted", relayed)
+    try:
+        asyncio.run(runner.start())
+    except (KeyboardInterrupt, TerminationSignal) as exc:
+        logging.getLogger("donorflow.deployments").info("%s: shutting down", type(exc).__name__)
 
 
 if __name__ == "__main__":

@@ -127,6 +127,10 @@ class Settings(BaseSettings):
         self.prefect_ui_url = url.rstrip("/")
         return self
 
+    # TEST ONLY: the flow process kills itself (SIGKILL) after a stage's commit, before its events are
+    # relayed, to prove the relay at restart (tests/e2e/test_relay_deployed.py). Never set in production.
+    fault_kill_before_relay: bool = Field(default=False, description="test only: die before relaying")
+
     @property
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -17,7 +17,6 @@ from uuid import UUID
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.objects import FlowRun, State, StateType
 from prefect.context import FlowRunContext
-from prefect.events import emit_event
 from prefect.exceptions import ObjectNotFound, Pause
 from prefect.flow_runs import pause_flow_run, suspend_flow_run
 from prefect.input import RunInput
@@ -52,7 +51,6 @@ __all__ = [
     "configure",
     "current_run_id",
     "describe",
-    "emit_case_event",
     "escape_markdown",
     "finish",
     "holder_gone",
@@ -86,6 +84,9 @@ class FlowConfig:
     pause_poll_seconds: int = 10
     # The Prefect UI as coordinators reach it (Settings.prefect_ui_url): the links in their alerts.
     prefect_ui_url: str = "http://127.0.0.1:4200"
+    # TEST ONLY (DONORFLOW_FAULT_KILL_BEFORE_RELAY): called by `finish` after the stage committed and
+    # released its case, before its events are relayed; the e2e test kills the flow's process there.
+    before_relay: Callable[[], None] | None = None
 
 
 _config: FlowConfig | None = None
@@ -284,14 +285,6 @@ def ask_until_valid(
     raise ValidationError(f"{key}: too many answers not accepted")
 
 
-def emit_case_event(case_id: str, stage: str) -> None:
-    """`donorflow.case.<stage>`: deployment triggers start the next stage's flow for this case."""
-    emit_event(
-        event=f"donorflow.case.{stage}",
-        resource={"prefect.resource.id": f"donorflow.case.{case_id}", "case_id": case_id, "stage": stage},
-    )
-
-
 @contextmanager
 def stage_run(case_id: str, flow_name: str) -> Iterator[str]:
     """Hold the case for this run: claimed at the start (a second live run is refused, a stale claim of a
@@ -407,17 +400,27 @@ def describe(case_id: str, what: str) -> FormText:
 
 
 def finish(case_id: str, outcome: Outcome) -> Outcome:
-    """Log the outcome and, when the case moved on, emit the event that starts the next stage."""
+    """Log the outcome and relay the case's pending events: when the case moved on, its
+    `donorflow.case.<stage>` (enqueued with the move, models/cases/transitions.py) starts the next stage.
+
+    Called once the run has released the case, so the next stage's run can claim it at once. A crash
+    before this leaves the event pending: the relay at restart, the dispatcher or `donorflow pipeline
+    relay` emits it (flows/relay.py).
+    """
+    from flows.relay import relay_pending_events  # flows/relay.py builds on this module
+
     logger = get_run_logger()
     if outcome.replayed:
         logger.info(
             "case %s: this stage was answered before (now %s); nothing new to do", case_id, outcome.stage
         )
     elif outcome.result == "advanced":
-        emit_case_event(case_id, outcome.stage)
         logger.info("case %s moved to %s", case_id, outcome.stage)
     elif outcome.result == "closed":
         logger.info("case %s closed at %s: %s", case_id, outcome.stage, outcome.closed_reason)
+    if (fault := config().before_relay) is not None:
+        fault()
+    relay_pending_events(case_id=case_id)
     return outcome
 
 

@@ -10,7 +10,8 @@ from prefect.artifacts import create_table_artifact
 from prefect.logging import get_run_logger
 from pydantic import BaseModel, Field
 
-from flows.runtime import config, current_run_id, emit_case_event, session
+from flows.relay import relay_pending_events
+from flows.runtime import config, current_run_id, session
 from hla import Locus
 from models.cases import PatientSearchCreate, ensure_search, screen_candidates
 from models.core import Session, ValidationError
@@ -97,8 +98,8 @@ def initial_screening(
             actor=f"coordinator:{coordinator}",
             flow_run_id=current_run_id(),
         )
-    for opened in report.opened:
-        emit_case_event(opened["case_id"], "screened")
+    # The cases' `donorflow.case.screened` events were enqueued with them: emitted now, after the commit.
+    relay_pending_events()
     key = f"screening-{_slug(search.patient_code)}"
     if ranked:
         create_table_artifact(

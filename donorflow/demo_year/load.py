@@ -194,6 +194,7 @@ def _walk_cases(session: Session, plan: Plan, donor_ids: Sequence[int], say: Cal
                 to=event.stage,
                 actor=ACTOR,
                 at=event.at,
+                announce=False,  # a year gone by: no stage flow is to start for these moves
             )
         elif event.kind == "close":
             assert event.reason is not None

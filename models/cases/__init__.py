@@ -62,7 +62,14 @@ from models.cases.tables import (
     PatientSearch,
     PatientSearchCreate,
 )
-from models.cases.transitions import advance_case, close_case, get_case, open_case
+from models.cases.transitions import (
+    advance_case,
+    announce_stage,
+    case_events_prefix,
+    close_case,
+    get_case,
+    open_case,
+)
 
 __all__ = [
     "CASE_MOVES",
@@ -100,9 +107,11 @@ __all__ = [
     "alert_case_overdue",
     "alert_form_waiting",
     "alert_high_res_result",
+    "announce_stage",
     "allowed_case_moves",
     "book_donation",
     "book_exam",
+    "case_events_prefix",
     "claim_case",
     "close_case",
     "ensure_search",

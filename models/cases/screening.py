@@ -9,7 +9,7 @@ from sqlmodel import Session, col, select
 
 from models.cases.grading import grade_case
 from models.cases.tables import DonorCase, PatientSearch, PatientSearchCreate
-from models.cases.transitions import open_case
+from models.cases.transitions import announce_stage, open_case
 from models.matching import typing_columns
 from models.registry import Donor, HlaTyping
 
@@ -50,7 +50,10 @@ def screen_candidates(
     at: datetime | None = None,
     flow_run_id: str | None = None,
 ) -> ScreeningReport:
-    """Open a `screened` case per candidate; unknown or unavailable members are reported, not fatal."""
+    """Open a `screened` case per candidate; unknown or unavailable members are reported, not fatal.
+
+    Each case opened here enqueues `donorflow.case.screened` with it (the relay emits it after commit).
+    """
     report = ScreeningReport(search_id=search_id)
     wanted = [code.strip().upper() for code in codes if code.strip()]
     donors = {d.code: d for d in session.exec(select(Donor).where(col(Donor.code).in_(wanted)))}
@@ -78,5 +81,6 @@ def screen_candidates(
             flow_run_id=flow_run_id,
         )
         grade_case(session=session, case_id=case.id, source="screening")
+        announce_stage(session=session, case=case)
         report.opened.append({"case_id": case.id, "code": code})
     return report

@@ -2,6 +2,10 @@
 
 Every move checks the `version` column with a conditional UPDATE, so two coordinators answering the same
 case at once give exactly one transition and one ConflictError — on SQLite and PostgreSQL alike.
+
+A case entering a stage also enqueues `donorflow.case.<stage>` in the outbox, in the same transaction
+(issue 10 item 2): the relay (flows/relay.py) emits it after the commit, and the next stage's deployment
+trigger starts its flow. A rolled-back move leaves no event; a crash after the commit leaves it pending.
 """
 
 from __future__ import annotations
@@ -31,9 +35,18 @@ from models.core import (
     audit_event,
     utcnow,
 )
+from models.outreach import enqueue_event
 from models.registry import Donor, RegistryStatus
 
-__all__ = ["advance_case", "case_id_for", "close_case", "get_case", "open_case"]
+__all__ = [
+    "advance_case",
+    "announce_stage",
+    "case_events_prefix",
+    "case_id_for",
+    "close_case",
+    "get_case",
+    "open_case",
+]
 
 _CASE_NAMESPACE = uuid.UUID("6f1d3c2e-0b7a-4c51-9d6e-2a7f5e8b9c10")  # donorflow cases
 
@@ -97,8 +110,12 @@ def advance_case(
     reason: str | None = None,
     flow_run_id: str | None = None,
     due_at: datetime | None = None,
+    announce: bool = True,
 ) -> DonorCase:
-    """Move an active case one step down the pipeline."""
+    """Move an active case one step down the pipeline, and enqueue its `donorflow.case.<stage>` event.
+
+    `announce=False` only for a replay of past moves (the demo year): no flow is to start for them.
+    """
     case = get_case(session=session, case_id=case_id)
     stage, status = CaseStage(case.stage), CaseStatus(case.status)
     if status is CaseStatus.CLOSED or to not in CASE_MOVES[stage]:
@@ -111,7 +128,31 @@ def advance_case(
     if to is CaseStage.COMPLETED:
         values["status"] = CaseStatus.CLOSED.value
     event = _case_event(case, stage, to, when, actor, reason, flow_run_id)
-    return _write_case_move(session, case, expected_version, values, event)
+    moved = _write_case_move(session, case, expected_version, values, event)
+    if announce:
+        announce_stage(session=session, case=moved)
+    return moved
+
+
+def case_events_prefix(case_id: str) -> str:
+    """The start of the idempotency key of every event of one case (the relay takes them by it)."""
+    return f"event:case:{case_id}:"
+
+
+def announce_stage(*, session: Session, case: DonorCase) -> None:
+    """Enqueue `donorflow.case.<stage>` for the stage the case is in now, in the caller's transaction.
+
+    The key names the case, the stage and the case's version after the move: one event per transition,
+    and the same transition replayed (a re-run after a suspend) adds none. Resource labels are strings
+    (PREFECT.md), and carry ids only: no personal data goes to Prefect.
+    """
+    resource = {"prefect.resource.id": f"donorflow.case.{case.id}", "case_id": case.id, "stage": case.stage}
+    enqueue_event(
+        session=session,
+        event=f"donorflow.case.{case.stage}",
+        resource=resource,
+        key=f"{case_events_prefix(case.id)}{case.stage}:v{case.version}",
+    )
 
 
 def close_case(

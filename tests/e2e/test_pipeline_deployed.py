@@ -257,6 +257,11 @@ def test_member_from_sign_up_sheet_to_follow_up_through_deployed_flows(
         # Seven forms asked once each (re-runs after a suspend re-ask under the same keys), one result.
         assert sorted(key for key, _ in alerts) == ["alert_form_waiting"] * 7 + ["high_res_result"]
         assert all("/runs/flow-run/" in context["link"] for _, context in alerts)
+        # Each stage entered was announced through the outbox and relayed once its run let go of the case.
+        events = session.exec(
+            select(Outbox.template_key, Outbox.status).where(Outbox.kind == "event").order_by(col(Outbox.id))
+        ).all()
+        assert events == [(f"donorflow.case.{state}", "sent") for _, state, _ in trail[2:]]
         assert len(session.exec(select(FollowUp).where(FollowUp.case_id == case_id)).all()) == 14
     engine.dispose()
 

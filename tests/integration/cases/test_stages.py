@@ -151,7 +151,9 @@ def test_one_member_from_screening_to_follow_up_with_every_answer_audited(sessio
     follow_ups = session.exec(select(FollowUp).where(FollowUp.case_id == case.id)).all()
     assert len(follow_ups) == len(FOLLOW_UP_SCHEDULE) == 14
     assert min(f.due_on for f in follow_ups) == today() + timedelta(days=2)
-    outbox = session.exec(select(Outbox.template_key).order_by(col(Outbox.id))).all()
+    outbox = session.exec(
+        select(Outbox.template_key).where(Outbox.kind == "message").order_by(col(Outbox.id))
+    ).all()
     assert outbox == [
         "remobilisation_contact",
         "remobilisation_contact",
@@ -161,6 +163,10 @@ def test_one_member_from_screening_to_follow_up_with_every_answer_audited(sessio
         "gcsf_schedule",
         "donation_thanks",
     ]
+    events = session.exec(
+        select(Outbox.template_key).where(Outbox.kind == "event").order_by(col(Outbox.id))
+    ).all()
+    assert events == [f"donorflow.case.{stage}" for stage in stages[1:]]  # one per stage entered
     typing = session.exec(select(HlaTyping).where(HlaTyping.resolution == "high")).one()
     assert typing.drb1_2 == "DRB1*15:01" and typing.dqb1_1 is None
 
