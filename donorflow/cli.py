@@ -19,6 +19,7 @@ from rich.table import Table
 from sqlmodel import Session
 
 from donorflow import bootstrap
+from donorflow.cli_notify import notify_app
 from models.cases import funnel_counts, funnel_period
 from models.core import ConflictError, DonorflowError, NotFoundError, ValidationError, transaction
 from models.intake import check_rejects_path, import_file, write_rejects_csv
@@ -31,6 +32,7 @@ donors_app = typer.Typer(help="Registry members.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(events_app, name="events")
 app.add_typer(donors_app, name="donors")
+app.add_typer(notify_app, name="notify")
 
 # No markup or emoji codes: what we print is mostly user data (HLA cells, codes, reasons, file names), and
 # "[/x]" in a cell must print as written, not raise MarkupError after the import has committed.

@@ -21,6 +21,7 @@ from flows import runtime
 from flows.donation import donation
 from flows.exam import pre_donation_exam
 from flows.high_res import high_res_typing
+from flows.notify import configure_dispatch, dispatch_notifications
 from flows.remobilise import remobilise
 from flows.reports import flag_overdue, funnel_report
 from flows.screening import initial_screening
@@ -30,6 +31,7 @@ from models.core import install_record_masking
 __all__ = [
     "PREFECT_YAML",
     "deployments",
+    "dispatch_notifications",
     "donation",
     "flag_overdue",
     "funnel_report",
@@ -61,6 +63,7 @@ def wire() -> None:
             hla_reference=bootstrap.hla_reference,
         )
     )
+    configure_dispatch(lambda: bootstrap.dispatch_once(settings))
 
 
 wire()
