@@ -15,9 +15,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import Update, and_, bindparam, or_, select, update
 from sqlalchemy.engine import CursorResult
 from sqlmodel import Session, col
 from sqlmodel import select as sql_select
@@ -105,7 +106,7 @@ def fan_out_alerts(
     targets: Sequence[tuple[str, str]],
     worker: str,
     now: datetime,
-) -> set[int]:
+) -> dict[int, str]:
     """Turn each claimed coordinator alert into one copy per alert target, in the claim's transaction.
 
     `targets` are (name, channel) pairs, e.g. ("email-1", "email"), ("group-bot", "webhook"). A copy's
@@ -113,15 +114,15 @@ def fan_out_alerts(
     marked sent. Each target then gets the alert through its own row: a retry to one target never
     re-sends to the others, and an alert dispatched twice reaches each target once. With no target
     configured the alert is dead ("no channel"); a dead alert raises no further alert.
-    Returns the ids of the alerts handled here (the caller does not send them itself).
+    Returns what became of each alert handled here, by id: "sent" (fanned out) or "dead".
     """
-    handled: set[int] = set()
+    handled: dict[int, str] = {}
     for row in rows:
         if row.recipient_ref != COORDINATORS or row.id is None:
             continue
-        handled.add(row.id)
         if not targets:
             mark_dead(session=session, row_id=row.id, worker=worker, reason="no channel")
+            handled[row.id] = "dead"
             continue
         for name, channel in targets:
             _add_once(
@@ -138,18 +139,30 @@ def fan_out_alerts(
                 ),
             )
         _finish(session, row.id, worker, status="sent", sent_at=now, last_error=None)
+        handled[row.id] = "sent"
     session.flush()
     return handled
 
 
 # -- results ----------------------------------------------------------------------------------------
-def _finish(session: Session, row_id: int, worker: str, **values: Any) -> bool:
-    """Write `values` to the row if it is still this worker's claim; True if it was."""
+@lru_cache(maxsize=32)
+def _conditional_update(names: tuple[str, ...], count_attempt: bool) -> Update:
+    """The compare-and-set UPDATE for these columns, built once (one result a message is the hot path)."""
     t = _OUTBOX
-    statement = (
-        update(t).where(t.c.id == row_id, t.c.claimed_by == worker, t.c.status == "sending").values(**values)
-    )
-    result: CursorResult[Any] = session.connection().execute(statement)
+    values: dict[str, Any] = {name: bindparam(f"v_{name}", type_=t.c[name].type) for name in names}
+    if count_attempt:
+        values["attempts"] = t.c.attempts + 1
+    mine = and_(t.c.id == bindparam("w_id"), t.c.claimed_by == bindparam("w_worker"), t.c.status == "sending")
+    return update(t).where(mine).values(values)
+
+
+def _finish(
+    session: Session, row_id: int, worker: str, *, count_attempt: bool = False, **values: Any
+) -> bool:
+    """Write `values` to the row if it is still this worker's claim; True if it was."""
+    statement = _conditional_update(tuple(sorted(values)), count_attempt)
+    params = {f"v_{name}": value for name, value in values.items()} | {"w_id": row_id, "w_worker": worker}
+    result: CursorResult[Any] = session.connection().execute(statement, params)
     return result.rowcount == 1
 
 
@@ -189,17 +202,17 @@ def mark_retry(
 ) -> bool:
     """A transient failure: due again at `next_attempt_at`, one more attempt counted (unless the wait is
     not the message's fault, e.g. the provider's balance is exhausted)."""
-    t = _OUTBOX
-    values: dict[str, Any] = {
-        "status": "pending",
-        "next_attempt_at": next_attempt_at,
-        "last_error": error[:_REASON_MAX],
-        "claimed_by": None,
-        "claimed_until": None,
-    }
-    if count_attempt:
-        values["attempts"] = t.c.attempts + 1
-    return _finish(session, row_id, worker, **values)
+    return _finish(
+        session,
+        row_id,
+        worker,
+        count_attempt=count_attempt,
+        status="pending",
+        next_attempt_at=next_attempt_at,
+        last_error=error[:_REASON_MAX],
+        claimed_by=None,
+        claimed_until=None,
+    )
 
 
 def mark_dead(*, session: Session, row_id: int, worker: str, reason: str, attempted: bool = False) -> bool:
@@ -210,10 +223,8 @@ def mark_dead(*, session: Session, row_id: int, worker: str, reason: str, attemp
     a broken alert channel would feed itself.
     """
     t = _OUTBOX
-    values: dict[str, Any] = {"status": "dead", "last_error": reason[:_REASON_MAX], "address_snapshot": None}
-    if attempted:
-        values["attempts"] = t.c.attempts + 1
-    if not _finish(session, row_id, worker, **values):
+    values = {"status": "dead", "last_error": reason[:_REASON_MAX], "address_snapshot": None}
+    if not _finish(session, row_id, worker, count_attempt=attempted, **values):
         return False
     found = session.connection().execute(
         select(t.c.recipient_ref, t.c.template_key, t.c.channel).where(t.c.id == row_id)

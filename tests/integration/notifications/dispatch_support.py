@@ -7,8 +7,11 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import time
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -147,3 +150,59 @@ def rows(session: Session) -> list[Outbox]:
 def row_by_key(session: Session, key: str) -> Outbox:
     session.expire_all()
     return session.exec(select(Outbox).where(Outbox.idempotency_key == key)).one()
+
+
+class CountingGateway:
+    """A generic SMS gateway in a thread of the test process, many requests at once (a dispatcher in
+    another process may be killed mid-request): counts the requests per Idempotency-Key, answers 200
+    after `delay` seconds. The count is what a gateway honouring the key would deliver at most once."""
+
+    def __init__(self, delay: float = 0.0) -> None:
+        self.delay = delay
+        self.counts: Counter[str] = Counter()
+        self.lock = threading.Lock()
+        gateway = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+                length = int(self.headers.get("Content-Length", "0"))
+                self.rfile.read(length)
+                with gateway.lock:
+                    gateway.counts[self.headers.get("Idempotency-Key", "")] += 1
+                    n = sum(gateway.counts.values())
+                if gateway.delay:
+                    time.sleep(gateway.delay)
+                body = json.dumps({"id": f"gw-{n}"}).encode()
+                try:
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                except OSError:  # the dispatcher was killed while we slept: nobody reads the answer
+                    pass
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet test output
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host!s}:{port}/sms"
+
+    @property
+    def requests(self) -> int:
+        with self.lock:
+            return sum(self.counts.values())
+
+    def __enter__(self) -> CountingGateway:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
