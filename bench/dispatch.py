@@ -21,7 +21,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import insert, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -107,7 +107,8 @@ def fill(engine: Engine, messages: int) -> None:
                 for n in range(1, members + 1)
             ],
         )
-        ids = list(connection.execute(Donor.__table__.select().with_only_columns(Donor.__table__.c.id)).scalars())  # type: ignore[attr-defined]
+        donors = Donor.__table__  # type: ignore[attr-defined]
+        ids = list(connection.execute(select(donors.c.id).order_by(donors.c.id)).scalars())
         connection.execute(
             insert(Outbox.__table__),  # type: ignore[attr-defined]
             [
@@ -162,7 +163,9 @@ async def measure(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--messages", type=int, default=5000)
     parser.add_argument("--concurrency", type=int, default=20)
     parser.add_argument("--latency", type=float, default=0.01, help="gateway answer delay, seconds")
@@ -176,7 +179,10 @@ def main() -> None:
         engine = make_engine(url)
         fill(engine, args.messages)
         runs = {}
-        for label, concurrency in ((f"concurrency {args.concurrency}", args.concurrency), ("one at a time", 1)):
+        for label, concurrency in (
+            (f"concurrency {args.concurrency}", args.concurrency),
+            ("one at a time", 1),
+        ):
             reset(engine)
             runs[label] = asyncio.run(measure(engine, renderer, concurrency, args.messages, args.latency))
         engine.dispose()

@@ -7,6 +7,7 @@ import asyncio
 from pathlib import Path
 
 import yaml
+from prefect.client.schemas.objects import State
 from sqlmodel import Session, select
 
 from flows.notify import configure_dispatch, dispatch_notifications
@@ -45,8 +46,11 @@ def test_the_flow_sends_the_due_messages_and_returns_only_counts(wired: Session,
             config=DispatchConfig(),
         )
 
+    async def run_flow() -> State[dict[str, int]]:
+        return await dispatch_notifications(return_state=True)
+
     configure_dispatch(dispatcher)
-    state = asyncio.run(dispatch_notifications(return_state=True))  # type: ignore[call-overload]
+    state = asyncio.run(run_flow())
     assert state.is_completed()
     assert state.result() == {"sent": 1, "retried": 0, "dead": 0, "skipped": 0, "deferred": 0}
     [message] = sms.sent
