@@ -307,10 +307,10 @@ class _Run:
     async def send(self, item: _Send) -> None:
         job, message = item.job, item.message
         bucket = self.buckets.get(message.channel)
-        if bucket is not None:
+        if bucket is not None and not self._lapsing(item):
             await bucket.acquire()
         async with self.semaphore:
-            if asyncio.get_running_loop().time() > item.deadline:
+            if self._lapsing(item):
                 log.warning("outbox %s: claim about to lapse, left for the next run", job.id)
                 return
             try:
@@ -327,6 +327,12 @@ class _Run:
                 self._failed(item, f"{type(exc).__name__} in channel {message.channel}")
             else:
                 self._sent(item, receipt)
+
+    @staticmethod
+    def _lapsing(item: _Send) -> bool:
+        """Whether the claim may soon belong to a successor (a slow rate limit, a long queue): then this
+        run does not send, and the successor sends once, instead of both."""
+        return asyncio.get_running_loop().time() > item.deadline
 
     def _sent(self, item: _Send, receipt: Receipt) -> None:
         rendered, message = item.rendered, item.message

@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import Update, and_, bindparam, or_, select, update
 from sqlalchemy.engine import CursorResult
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 from sqlmodel import select as sql_select
 
@@ -262,14 +263,31 @@ def defer(*, session: Session, row_id: int, worker: str, until: datetime) -> boo
 
 def enqueue_balance_alert(*, session: Session, channel: str, provider: str, now: datetime) -> None:
     """`alert_balance` for a channel whose provider has no balance left: once per channel and day
-    (Asia/Shanghai), however many messages meet the empty account meanwhile."""
-    enqueue_alert(
-        session=session,
-        template_key="alert_balance",
-        context={"channel": channel, "provider": provider},
-        key=f"alert:balance:{channel}:{local_date(now).isoformat()}",
-    )
-    session.flush()
+    (Asia/Shanghai), however many messages meet the empty account meanwhile, whichever dispatcher does.
+
+    The key is shared by many rows, so two dispatchers may queue it at once: on PostgreSQL the second
+    insert fails its unique key inside a savepoint and is dropped (the first one's alert stands). On
+    SQLite the caller's transaction already holds the write lock (it recorded the retry first), so the
+    look-up and the insert cannot interleave with another writer's.
+    """
+
+    def add() -> None:
+        enqueue_alert(
+            session=session,
+            template_key="alert_balance",
+            context={"channel": channel, "provider": provider},
+            key=f"alert:balance:{channel}:{local_date(now).isoformat()}",
+        )
+        session.flush()
+
+    if session.connection().dialect.name != "postgresql":
+        add()
+        return
+    try:
+        with session.begin_nested():
+            add()
+    except IntegrityError:
+        pass
 
 
 # -- who a message goes to -----------------------------------------------------------------------------

@@ -3,13 +3,17 @@ lapsed claim taken over, and a late result of the worker that lost its claim ign
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import timedelta
 
+import pytest
+from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from models.core import transaction, utcnow
-from models.outreach import Outbox, claim_due, mark_retry, mark_sent
-from tests.integration.notifications.dispatch_support import row_by_key
+from models.core import local_date, transaction, utcnow
+from models.outreach import Outbox, claim_due, enqueue_balance_alert, mark_retry, mark_sent
+from tests.integration.notifications.dispatch_support import row_by_key, rows
 
 LEASE = timedelta(seconds=60)
 
@@ -89,3 +93,40 @@ def test_a_lapsed_claim_is_taken_over_and_the_first_workers_late_result_is_ignor
             rendered="text",
             now=now,
         )
+
+
+def test_two_dispatchers_meeting_an_empty_account_at_once_queue_one_balance_alert(
+    session: Session, engine: Engine
+) -> None:
+    """PostgreSQL: the second insert of the day's alert waits for the first transaction, fails the
+    unique key inside a savepoint, and the rest of its transaction (the message's retry) still commits."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite runs one writer at a time: the two cannot interleave")
+    now = utcnow()
+    with transaction(session):
+        _add(session, "m", -timedelta(seconds=1))
+    with transaction(session):
+        [row] = claim_due(session=session, worker="b", now=now, limit=10, lease=LEASE)
+    assert row.id is not None
+    row_id = row.id
+    failures: list[BaseException] = []
+
+    def second_dispatcher() -> None:
+        try:
+            with Session(engine) as other, transaction(other):
+                mark_retry(session=other, row_id=row_id, worker="b", error="balance", next_attempt_at=now)
+                enqueue_balance_alert(session=other, channel="sms", provider="p", now=now)
+        except BaseException as exc:  # reported below: a thread's exception is otherwise lost
+            failures.append(exc)
+
+    with Session(engine) as first:
+        with transaction(first):
+            enqueue_balance_alert(session=first, channel="sms", provider="p", now=now)
+            thread = threading.Thread(target=second_dispatcher)
+            thread.start()
+            time.sleep(0.3)  # the second one reaches its insert and waits on ours
+        thread.join(timeout=30)
+    assert failures == []
+    keys = [r.idempotency_key for r in rows(session)]
+    assert keys.count(f"alert:balance:sms:{local_date(now).isoformat()}") == 1
+    assert row_by_key(session, "m").status == "pending"  # the retry committed with the dropped insert
