@@ -392,5 +392,6 @@ class _Run:
             return
         setattr(self.result, outcome, getattr(self.result, outcome) + 1)
         channel = values.get("channel") or job.channel or "-"
-        detail = values.get("reason") or values.get("error") or ""
-        log.info("outbox %s %s: %s via %s %s %s", job.id, outcome, job.template_key, channel, shown, detail)
+        detail = values.get("reason") or values.get("error")
+        line = " ".join(part for part in (job.template_key, "via", channel, shown) if part)
+        log.info("outbox %s %s: %s%s", job.id, outcome, line, f" ({detail})" if detail else "")

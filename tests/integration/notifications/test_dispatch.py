@@ -3,6 +3,7 @@ sent, retried, dead, skipped, deferred; coordinator alerts fanned out once per t
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -398,3 +399,19 @@ def test_an_opt_out_is_audited_and_can_be_undone(session: Session) -> None:
         ("email", "opted_out", "cli:test"),
         ("email", "opted_in", "cli:test"),
     ]
+
+
+def test_log_lines_name_the_row_and_mask_the_recipient(
+    session: Session, run: Dispatcher, gateway: Gateway, caplog: pytest.LogCaptureFixture
+) -> None:
+    donor = add_donor(session)
+    contact(session, donor, key="a", channel="sms")
+    contact(session, donor, key="b", channel="sms")
+    gateway.statuses = [200, 503]
+    with caplog.at_level(logging.INFO, logger="donorflow.notifications"):
+        result = run()
+    assert (result.sent, result.retried) == (1, 1)
+    lines = [record.getMessage() for record in caplog.records]
+    assert any("sent: remobilisation_contact via sms 138****8000" in line for line in lines), lines
+    assert any("retried: remobilisation_contact via sms 138****8000" in line for line in lines), lines
+    assert "13800138000" not in caplog.text and "王小明" not in caplog.text
