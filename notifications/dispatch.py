@@ -233,10 +233,10 @@ class _Run:
             pairs = [(target.name, target.channel) for target in self.channels.alerts]
             fanned = fan_out_alerts(session=session, rows=rows, targets=pairs, worker=config.worker, now=now)
             jobs = [_Job.of(row) for row in rows if row.id not in fanned]
-            # A fanned-out alert is not a delivery (its copies are); one with no target to go to is dead.
-            self.result.dead += sum(1 for outcome in fanned.values() if outcome == "dead")
             donor_ids = {donor_id_of(job.recipient_ref) for job in jobs}
             found = recipients(session=session, donor_ids=[i for i in donor_ids if i is not None])
+        # A fanned-out alert is not a delivery (its copies are); one with no target to go to is dead.
+        self.result.dead += sum(1 for outcome in fanned.values() if outcome == "dead")
         deadline = asyncio.get_running_loop().time() + config.lease.total_seconds() * (1 - _LEASE_MARGIN)
         sends = []
         for job in jobs:
