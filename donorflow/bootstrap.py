@@ -8,6 +8,7 @@ import secrets
 from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from alembic import command
 from alembic.config import Config
@@ -26,8 +27,9 @@ from models.intake import ImportPolicy, SheetLimits
 from models.matching import IndexFile, IndexStore
 from models.outreach import parse_quiet_hours
 from models.registry import Donor
-from notifications import Renderer
-from notifications.dispatch import DispatchConfig, DispatchResult, dispatch
+
+if TYPE_CHECKING:  # the dispatcher's modules load only when it runs (every CLI command imports this one)
+    from notifications.dispatch import DispatchConfig, DispatchResult
 
 log = logging.getLogger(__name__)
 
@@ -249,6 +251,8 @@ def configure_logging(level: int = logging.INFO) -> None:
 # -- notifications: the dispatcher (issue 10) ------------------------------------------------------------
 def dispatch_config(settings: Settings | None = None) -> DispatchConfig:
     """The dispatcher's settings; a malformed DONORFLOW_QUIET_HOURS is a ValidationError naming it."""
+    from notifications.dispatch import DispatchConfig
+
     settings = settings or get_settings()
     return DispatchConfig(
         batch_size=settings.dispatch_batch_size,
@@ -272,6 +276,8 @@ async def dispatch_once(settings: Settings | None = None, *, dry_run: bool = Fal
     """One dispatcher run with this installation's database, channels and templates (the flow's and the
     CLI's hook). The renderer: the templates branch's `renderer(settings)` once it lands."""
     from donorflow.channels import build_channels
+    from notifications import Renderer
+    from notifications.dispatch import dispatch
 
     settings = settings or get_settings()
     config = dispatch_config(settings)
