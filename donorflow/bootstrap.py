@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from alembic import command
 from alembic.config import Config
@@ -15,6 +17,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Session
 
 import hla
 import migrations
@@ -22,13 +25,19 @@ from donorflow.settings import Settings
 from models.core import ConfigurationError, PiiMaskingFilter, install_record_masking, make_engine
 from models.intake import ImportPolicy, SheetLimits
 from models.matching import IndexFile, IndexStore
+from models.outreach import parse_quiet_hours
 from models.registry import Donor
 from notifications import Branch, Renderer
+
+if TYPE_CHECKING:  # the dispatcher's modules load only when it runs (every CLI command imports this one)
+    from notifications.dispatch import DispatchConfig, DispatchResult
 
 log = logging.getLogger(__name__)
 
 __all__ = [
     "configure_logging",
+    "dispatch_config",
+    "dispatch_once",
     "get_engine",
     "get_settings",
     "hla_index_store",
@@ -260,3 +269,49 @@ def configure_logging(level: int = logging.INFO) -> None:
     root.setLevel(level)
     for chatty in ("alembic", "httpx"):  # a line per migration or request is noise for users
         logging.getLogger(chatty).setLevel(logging.WARNING)
+
+
+# -- notifications: the dispatcher (issue 10) ------------------------------------------------------------
+def dispatch_config(settings: Settings | None = None) -> DispatchConfig:
+    """The dispatcher's settings; a malformed DONORFLOW_QUIET_HOURS is a ValidationError naming it."""
+    from notifications.dispatch import DispatchConfig
+
+    settings = settings or get_settings()
+    return DispatchConfig(
+        batch_size=settings.dispatch_batch_size,
+        lease=timedelta(seconds=settings.dispatch_lease_seconds),
+        concurrency=settings.dispatch_concurrency,
+        max_attempts=settings.max_attempts,
+        retry_base_seconds=settings.retry_base_seconds,
+        retry_cap_seconds=settings.retry_cap_seconds,
+        quiet_hours=parse_quiet_hours(settings.quiet_hours),
+        rates={
+            "sms": settings.rate_sms_per_second,
+            "email": settings.rate_email_per_second,
+            "wechat": settings.rate_wechat_per_second,
+            "webhook": settings.rate_webhook_per_second,
+        },
+        max_per_run=settings.dispatch_max_per_run,
+    )
+
+
+async def dispatch_once(settings: Settings | None = None, *, dry_run: bool = False) -> DispatchResult:
+    """One dispatcher run with this installation's database, channels and templates (the flow's and the
+    CLI's hook)."""
+    from donorflow.channels import build_channels
+    from notifications.dispatch import dispatch
+
+    settings = settings or get_settings()
+    config = dispatch_config(settings)
+    engine = get_engine(settings)
+    channels = build_channels(settings)
+    try:
+        return await dispatch(
+            session_factory=lambda: Session(engine),
+            channels=channels,
+            renderer=renderer(settings),
+            config=config,
+            dry_run=dry_run,
+        )
+    finally:
+        await channels.aclose()

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from donorflow import bootstrap
+from donorflow.cli_notify_ops import register
 from models.cases import CaseSummary, describe_case
 from models.core import ConfigurationError, ValidationError
 from notifications import CATALOGUE, LANGUAGES, MessageSpec, Rendered, sample_context, sms_length
@@ -133,3 +134,6 @@ def _print(key: str, channel: str, lang: str, rendered: Rendered) -> None:
         typer.echo(
             f"\n短信条数 SMS parts: {length.parts} ({_ENCODINGS[length.encoding]}, {length.units} {unit})"
         )
+
+
+register(notify_app)  # dispatch, status, opt-out (donorflow/cli_notify_ops.py)

@@ -25,6 +25,7 @@ from flows import runtime
 from flows.donation import donation
 from flows.exam import pre_donation_exam
 from flows.high_res import high_res_typing
+from flows.notify import configure_dispatch, dispatch_notifications
 from flows.relay import relay_pending_events
 from flows.remobilise import remobilise
 from flows.reports import flag_overdue, funnel_report
@@ -35,6 +36,7 @@ from models.core import install_record_masking
 __all__ = [
     "PREFECT_YAML",
     "deployments",
+    "dispatch_notifications",
     "donation",
     "flag_overdue",
     "funnel_report",
@@ -69,6 +71,7 @@ def wire() -> None:
             before_relay=_kill_this_process if settings.fault_kill_before_relay else None,
         )
     )
+    configure_dispatch(lambda: bootstrap.dispatch_once(settings))
 
 
 def _kill_this_process() -> None:

@@ -131,6 +131,26 @@ class Settings(BaseSettings):
     # relayed, to prove the relay at restart (tests/e2e/test_relay_deployed.py). Never set in production.
     fault_kill_before_relay: bool = Field(default=False, description="test only: die before relaying")
 
+    # -- notifications: the dispatcher (issue 10; DESIGN.md §5) --------------------------------------
+    quiet_hours: str = Field(
+        default="21:00-08:00",
+        description="Asia/Shanghai window in which non-urgent member messages wait; empty: no quiet hours",
+    )
+    dispatch_concurrency: int = Field(default=20, ge=1, le=1000, description="sends in flight at once")
+    dispatch_batch_size: int = Field(default=200, ge=1, le=10_000, description="messages claimed at once")
+    # A claim older than this is taken to be a dead dispatcher's: its messages are sent again (same key).
+    dispatch_lease_seconds: int = Field(default=120, ge=1, description="how long a claim holds")
+    dispatch_max_per_run: int = Field(default=10_000, ge=1, description="messages one run handles at most")
+    retry_base_seconds: float = Field(default=30.0, gt=0, description="first retry waits up to this")
+    retry_cap_seconds: float = Field(default=3600.0, gt=0, description="no retry waits longer than this")
+    max_attempts: int = Field(default=8, ge=1, le=100, description="failed sends before a message is dead")
+    # Per-channel rate limits (sends a second, per dispatcher process; 0: none). Group bots (WeCom,
+    # DingTalk) take 20 messages a minute.
+    rate_sms_per_second: float = Field(default=100.0, ge=0)
+    rate_email_per_second: float = Field(default=10.0, ge=0)
+    rate_wechat_per_second: float = Field(default=50.0, ge=0)
+    rate_webhook_per_second: float = Field(default=0.33, ge=0)
+
     @property
     def resolved_database_url(self) -> str:
         if self.database_url:

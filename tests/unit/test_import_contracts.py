@@ -47,7 +47,8 @@ CASES = [
     Violation(LAYERS, "notifications/__init__.py", "import dashboard"),
     Violation(MODELS, "models/core/clock.py", "import httpx", also=(MIGRATIONS,)),
     Violation(MODELS, "models/cases/funnel.py", "import jinja2", also=(MIGRATIONS,)),
-    Violation(MODELS, "models/registry/codes.py", "import prefect", also=(MIGRATIONS,)),
+    # notifications.dispatch reaches models.registry through the outbox's services (models.outreach)
+    Violation(MODELS, "models/registry/codes.py", "import prefect", also=(MIGRATIONS, NO_PREFECT)),
     Violation(NO_PREFECT, "dashboard/__init__.py", "import prefect"),
     Violation(HLA, "hla/grading.py", "import sqlalchemy"),
     Violation(MIGRATIONS, "migrations/env.py", "import notifications"),

@@ -1,0 +1,202 @@
+"""Dispatch throughput to a local SMS gateway: the dispatcher with bounded concurrency against the same
+dispatcher one message at a time, both measured in this run on the same machine and database.
+
+    .venv/bin/python bench/dispatch.py [--messages 5000] [--concurrency 20] [--database sqlite|postgresql]
+
+The gateway is a minimal HTTP/1.1 keep-alive server in the same event loop (loopback), answering each
+POST at once with `{"id": …}` after an optional `--latency` (a real gateway answers in tens of ms: that
+is where concurrency pays). Each message is claimed, routed (one member lookup per batch), rendered,
+sent through the real generic SMS channel (httpx), and recorded in its own transaction, as in production.
+Rate limits are off (they would measure the setting, not the dispatcher). Target (issue 10): ≥ 500
+messages/s with bounded concurrency.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from models.core import make_engine, utcnow
+from models.outreach import Outbox
+from models.registry import Donor
+from notifications import ChannelSet, Renderer
+from notifications.channels import SmsGatewayChannel
+from notifications.dispatch import DispatchConfig, dispatch
+from tests.databases import empty_all_tables, fresh_database  # noqa: E402
+
+TEMPLATE = "【郑州红十字会】感谢志愿者{{ code }}捐献造血干细胞，我们会按时随访。"
+
+
+class Gateway:
+    """POST → 200 {"id": n}, keep-alive; counts requests."""
+
+    def __init__(self, latency: float) -> None:
+        self.latency = latency
+        self.requests = 0
+        self.server: asyncio.Server | None = None
+
+    async def start(self) -> str:
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        host, port = self.server.sockets[0].getsockname()[:2]
+        return f"http://{host}:{port}/sms"
+
+    async def stop(self) -> None:
+        assert self.server is not None
+        self.server.close()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = 0
+                for line in head.split(b"\r\n"):
+                    if line.lower().startswith(b"content-length:"):
+                        length = int(line.split(b":", 1)[1])
+                await reader.readexactly(length)
+                self.requests += 1
+                if self.latency:
+                    await asyncio.sleep(self.latency)
+                body = b'{"id": "gw-%d"}' % self.requests
+                writer.write(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+                    % (len(body), body)
+                )
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            writer.close()
+        except asyncio.CancelledError:  # the bench is over: the client went away first
+            writer.close()
+
+
+def fill(engine: Engine, messages: int) -> None:
+    """`messages` due SMS to 1 member in 10 (bulk inserted: the fill is not what is measured)."""
+    empty_all_tables(engine)
+    members = max(1, messages // 10)
+    now = utcnow()
+    with Session(engine) as session:
+        connection = session.connection()
+        connection.execute(
+            insert(Donor.__table__),  # type: ignore[attr-defined]
+            [
+                {
+                    "code": f"BB26-{n:06d}",
+                    "phone": f"138{n:08d}",
+                    "national_id_hash": f"bench-{n}",
+                    "national_id_masked": "",
+                    "language": "zh-CN",
+                    "status": "active",
+                    "opt_out_sms": False,
+                    "opt_out_email": False,
+                    "opt_out_wechat": False,
+                    "preferred_channel": "sms",
+                    "version": 1,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for n in range(1, members + 1)
+            ],
+        )
+        donors = Donor.__table__  # type: ignore[attr-defined]
+        ids = list(connection.execute(select(donors.c.id).order_by(donors.c.id)).scalars())
+        connection.execute(
+            insert(Outbox.__table__),  # type: ignore[attr-defined]
+            [
+                {
+                    "kind": "message",
+                    "channel": None,
+                    "recipient_ref": f"donor:{ids[n % len(ids)]}",
+                    "template_key": "donation_thanks",
+                    "language": "zh-CN",
+                    "context": {"code": f"BB26-{n % len(ids) + 1:06d}"},
+                    "idempotency_key": f"bench:{n}",
+                    "urgent": False,
+                    "status": "pending",
+                    "attempts": 0,
+                    "next_attempt_at": now - timedelta(seconds=1),
+                    "created_at": now,
+                }
+                for n in range(messages)
+            ],
+        )
+        session.commit()
+
+
+def reset(engine: Engine) -> None:
+    table = Outbox.__table__  # type: ignore[attr-defined]
+    with engine.begin() as connection:
+        connection.execute(
+            update(table).values(
+                status="pending", claimed_by=None, claimed_until=None, sent_at=None, rendered=None,
+                provider_message_id=None, next_attempt_at=utcnow() - timedelta(seconds=1),
+            )
+        )  # fmt: skip
+
+
+async def measure(
+    engine: Engine, renderer: Renderer, concurrency: int, messages: int, latency: float
+) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of this process) to dispatch every message."""
+    gateway = Gateway(latency)
+    url = await gateway.start()
+    channels = ChannelSet(members={"sms": SmsGatewayChannel(url)})
+    config = DispatchConfig(concurrency=concurrency, quiet_hours=None, max_per_run=messages)
+    started, cpu = time.perf_counter(), time.process_time()
+    result = await dispatch(
+        session_factory=lambda: Session(engine), channels=channels, renderer=renderer, config=config
+    )
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+    await channels.aclose()
+    await gateway.stop()
+    assert result.sent == messages == gateway.requests, (result, gateway.requests)
+    return elapsed, cpu
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--messages", type=int, default=5000)
+    parser.add_argument("--concurrency", type=int, default=20)
+    parser.add_argument("--latency", type=float, default=0.01, help="gateway answer delay, seconds")
+    parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp, fresh_database(args.database, Path(tmp)) as url:
+        templates = Path(tmp) / "templates" / "zh-CN"
+        templates.mkdir(parents=True)
+        (templates / "donation_thanks.sms.j2").write_text(TEMPLATE, encoding="utf-8")
+        renderer = Renderer(overrides=templates.parent)
+        engine = make_engine(url)
+        fill(engine, args.messages)
+        runs = {}
+        for label, concurrency in (
+            (f"concurrency {args.concurrency}", args.concurrency),
+            ("one at a time", 1),
+        ):
+            reset(engine)
+            runs[label] = asyncio.run(measure(engine, renderer, concurrency, args.messages, args.latency))
+        engine.dispose()
+    n = args.messages
+    print(f"dispatch of {n} messages, {args.database}, gateway latency {args.latency * 1000:.0f} ms")
+    for label, (seconds, cpu) in runs.items():
+        print(
+            f"  {label:>16}: {seconds:6.2f} s  {n / seconds:6.0f} messages/s  "
+            f"(CPU {cpu * 1000 / n:.2f} ms a message, gateway included)"
+        )
+    (bounded, _), (serial, _) = runs.values()
+    verdict = "met" if n / bounded >= 500 else "NOT met"
+    print(f"  speed-up {serial / bounded:.1f}x; target >= 500 messages/s with bounded concurrency: {verdict}")
+
+
+if __name__ == "__main__":
+    main()
