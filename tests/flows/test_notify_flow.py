@@ -52,7 +52,14 @@ def test_the_flow_sends_the_due_messages_and_returns_only_counts(wired: Session,
     configure_dispatch(dispatcher)
     state = asyncio.run(run_flow())
     assert state.is_completed()
-    assert state.result() == {"sent": 1, "retried": 0, "dead": 0, "skipped": 0, "deferred": 0}
+    assert state.result() == {
+        "sent": 1,
+        "retried": 0,
+        "dead": 0,
+        "skipped": 0,
+        "deferred": 0,
+        "events_relayed": 0,
+    }
     [message] = sms.sent
     assert message.to == "+8613800138000" and message.idempotency_key == "thanks:1"
     wired.expire_all()

@@ -24,7 +24,7 @@ from models.outreach import (
     set_opt_out,
 )
 from models.registry import Donor, withdraw_donor
-from notifications import Channel, OutgoingMessage, Receipt, Renderer
+from notifications import Channel, OutgoingMessage, Receipt, Renderer, sample_context
 from tests.factories import add_donor
 from tests.integration.notifications.dispatch_support import (
     Dispatcher,
@@ -228,7 +228,7 @@ def test_quiet_hours_never_hold_a_coordinator_alert(session: Session, run: Dispa
         enqueue_alert(
             session=session,
             template_key="high_res_result",
-            context={"case_id": "c1", "result": "10/10"},
+            context={**sample_context("high_res_result"), "case_id": "c1", "result": "10/10"},
             key="alert:high-res:c1",
             urgent=False,
         )
@@ -243,7 +243,7 @@ def test_an_alert_reaches_each_target_once_even_when_dispatched_twice(
         enqueue_alert(
             session=session,
             template_key="high_res_result",
-            context={"case_id": "c1", "result": "10/10 allele"},
+            context={**sample_context("high_res_result"), "case_id": "c1", "result": "10/10 allele"},
             key="alert:high-res:c1",
         )
     assert run().sent == 2
