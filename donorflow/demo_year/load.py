@@ -28,8 +28,9 @@ from models.cases import (
     funnel_counts,
     open_case,
 )
-from models.core import ValidationError, transaction
+from models.core import ValidationError, transaction, utcnow
 from models.intake import ImportPolicy, SignupRecord, import_records, national_id_hash
+from models.outreach import close_as_history
 from models.registry import (
     Donor,
     HlaTyping,
@@ -55,6 +56,11 @@ def _load_figures() -> dict[str, int]:
 SEED_FIGURES: dict[str, int] = _load_figures()
 
 
+# What the demo year's outbox rows say: it replays 2021; its messages went out then, its stage events
+# must not start stage runs now (`make up` relays pending events at start).
+DEMO_HISTORY = "演示数据：2021 年的历史记录，不发送 demo history (2021): not sent"
+
+
 def replay_zhengzhou_2021(
     *,
     session: Session,
@@ -67,6 +73,7 @@ def replay_zhengzhou_2021(
     other 2021 stem-cell data. Raises ValidationError if the demo year (or any of its people) is there.
     Members older than `donate_max_age` (Settings.donate_max_age, CMDP: 55) retire on their birthday."""
     say = progress or (lambda _message: None)
+    started = utcnow()
     loaded = select(RecruitmentEvent.id).where(RecruitmentEvent.organiser == DEMO_ORGANISER)
     if session.exec(loaded).first() is not None:
         raise ValidationError("the demo year is already loaded")
@@ -81,6 +88,9 @@ def replay_zhengzhou_2021(
     _add_searches(session, plan.searches)
     say(f"{len(plan.retirements)} members past the age limit retired, {len(plan.searches)} searches added")
     _walk_cases(session, plan, donor_ids, say)
+    with transaction(session):
+        closed = close_as_history(session=session, created_since=started, reason=DEMO_HISTORY)
+    say(f"{closed:,} messages and pipeline events of the demo year closed as history (not sent, not emitted)")
     return funnel_counts(session=session, start=date(YEAR, 1, 1), end=date(YEAR, 12, 31))
 
 

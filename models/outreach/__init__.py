@@ -1,6 +1,6 @@
 """Messages to members and coordinators, and the pipeline's events: the transactional outbox."""
 
-from models.outreach.cancel import WITHDRAWN, cancel_pending_for, cancel_pending_for_members
+from models.outreach.cancel import WITHDRAWN, cancel_pending_for, cancel_pending_for_members, close_as_history
 from models.outreach.claims import (
     DONOR_PREFIX,
     claim_due,
@@ -81,6 +81,7 @@ __all__ = [
     "cancel_pending_for",
     "cancel_pending_for_members",
     "claim_due",
+    "close_as_history",
     "claim_events",
     "confirmation_channel",
     "count_pending_events",

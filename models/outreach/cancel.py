@@ -7,13 +7,14 @@ dispatcher looks the address up at send time, and the withdrawal erased it, so i
 from __future__ import annotations
 
 from collections.abc import Collection
+from datetime import datetime
 
 from sqlalchemy import update
 from sqlmodel import Session, col
 
 from models.outreach.outbox import KIND_MESSAGE, Outbox
 
-__all__ = ["WITHDRAWN", "cancel_pending_for", "cancel_pending_for_members"]
+__all__ = ["WITHDRAWN", "cancel_pending_for", "cancel_pending_for_members", "close_as_history"]
 
 WITHDRAWN = "withdrawn"  # last_error of a message stopped by a withdrawal
 
@@ -43,4 +44,16 @@ def cancel_pending_for_members(
     )
     if keep_key is not None:
         statement = statement.where(col(Outbox.idempotency_key) != keep_key)
+    return int(session.exec(statement).rowcount)
+
+
+def close_as_history(*, session: Session, created_since: datetime, reason: str) -> int:
+    """Mark every pending row (message or pipeline event) created since `created_since` `skipped` with
+    `reason`, in the caller's transaction: a replay of a past year (the demo) queued what was sent back
+    then; sending it now, or emitting its events (each would start a stage run), would be wrong."""
+    statement = (
+        update(Outbox)
+        .where(col(Outbox.status) == "pending", col(Outbox.created_at) >= created_since)
+        .values(status="skipped", last_error=reason[:500], address_snapshot=None)
+    )
     return int(session.exec(statement).rowcount)

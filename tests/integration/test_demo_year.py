@@ -21,10 +21,12 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, col, select
 
 from donorflow.demo_year import ACTOR, SEED_FIGURES, replay_zhengzhou_2021
+from donorflow.demo_year.load import DEMO_HISTORY
 from donorflow.settings import Settings
 from models.cases import CloseReason, DonorCase, PatientSearch
 from models.core import StageEvent, ValidationError
 from models.intake import ImportPolicy
+from models.outreach import Outbox
 from models.registry import Donor, RecruitmentEvent
 from tests.databases import empty_all_tables
 
@@ -63,6 +65,7 @@ class Replayed:
     second_load_error: str | None
     rows_before: dict[str, int]
     rows_after: dict[str, int]
+    outbox: dict[tuple[str, str, str | None], int]
 
 
 @pytest.fixture(scope="module")
@@ -91,6 +94,7 @@ def replayed(engine: Engine) -> Replayed:
             second_load_error=error,
             rows_before=rows_before,
             rows_after=_row_counts(session),
+            outbox=dict(Counter(session.exec(select(Outbox.kind, Outbox.status, Outbox.last_error)).all())),
         )
 
 
@@ -151,6 +155,16 @@ def test_drives_avoid_the_spring_festival_and_sign_ups_consent_on_the_day_aged_1
 def test_nothing_is_dated_after_the_year_and_the_demo_signs_every_audit_event(replayed: Replayed) -> None:
     assert replayed.last_event_at < datetime(2022, 1, 1, tzinfo=SHANGHAI).astimezone(UTC)
     assert replayed.actors == {ACTOR}
+
+
+def test_the_year_is_history_nothing_it_queued_is_sent_or_emitted_now(replayed: Replayed) -> None:
+    # The replay announces no stage events (each would start a stage run for a 2021 case once `make up`
+    # relays), and the messages it queued went out in 2021: none is pending now.
+    assert {(kind, status, reason) for kind, status, reason in replayed.outbox} == {
+        ("message", "skipped", DEMO_HISTORY)
+    }
+    messages = sum(n for (kind, _, _), n in replayed.outbox.items() if kind == "message")
+    assert messages >= SEED_FIGURES["registered"]  # a welcome each, at least
 
 
 def test_loading_twice_is_refused_and_changes_nothing(replayed: Replayed) -> None:

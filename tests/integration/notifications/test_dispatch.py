@@ -369,7 +369,8 @@ def test_status_counts_rows_by_kind_and_lists_dead_letters_with_reasons(
     with transaction(session):
         enqueue_event(session=session, event="donorflow.case.exam", resource={"case_id": "c1"}, key="event:1")
     gateway.statuses = [200, 400]
-    run(max_per_run=2)  # the two messages only: the dead letter's alert stays pending
+    # One at a time: the gateway answers its statuses in arrival order (a first, then b).
+    run(max_per_run=2, concurrency=1)  # the two messages only: the dead letter's alert stays pending
     status = outbox_status(session=session)
     assert status.counts == {"message": {"sent": 1, "dead": 1, "pending": 1}, "event": {"pending": 1}}
     [letter] = status.dead
