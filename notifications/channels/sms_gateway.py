@@ -4,14 +4,14 @@ transient; any other 4xx is permanent."""
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import httpx
 
 from models.core.errors import PermanentDeliveryError, TransientDeliveryError
 from notifications.message import Channel, OutgoingMessage, Receipt
 
-__all__ = ["SmsGatewayChannel", "classify_http_status"]
+__all__ = ["SmsGatewayChannel", "classify_http_status", "message_id", "post_classified"]
 
 
 def classify_http_status(status: int, what: str) -> None:
@@ -35,22 +35,33 @@ class SmsGatewayChannel(Channel):
 
     async def send(self, message: OutgoingMessage) -> Receipt:
         headers = {**self._headers, "Idempotency-Key": message.idempotency_key}
-        try:
-            response = await self._client.post(
-                self._url, json={"to": message.to, "text": message.text}, headers=headers
-            )
-        except httpx.TimeoutException as exc:
-            raise TransientDeliveryError("SMS gateway timed out") from exc
-        except httpx.TransportError as exc:
-            raise TransientDeliveryError(f"SMS gateway unreachable: {type(exc).__name__}") from exc
-        classify_http_status(response.status_code, "SMS gateway")
-        return Receipt(provider_message_id=_message_id(response))
+        response = await post_classified(
+            self._client,
+            self._url,
+            "SMS gateway",
+            json={"to": message.to, "text": message.text},
+            headers=headers,
+        )
+        return Receipt(provider_message_id=message_id(response))
 
     async def aclose(self) -> None:
         await self._client.aclose()
 
 
-def _message_id(response: httpx.Response) -> str | None:
+async def post_classified(client: httpx.AsyncClient, url: str, what: str, **request: Any) -> httpx.Response:
+    """POST, with timeouts and transport errors transient and the HTTP status classified (2xx returns)."""
+    try:
+        response = await client.post(url, **request)
+    except httpx.TimeoutException as exc:
+        raise TransientDeliveryError(f"{what} timed out") from exc
+    except httpx.TransportError as exc:
+        raise TransientDeliveryError(f"{what} unreachable: {type(exc).__name__}") from exc
+    classify_http_status(response.status_code, what)
+    return response
+
+
+def message_id(response: httpx.Response) -> str | None:
+    """The `id` a JSON answer may carry (a generic gateway's or a partner's message id)."""
     try:
         body = response.json()
     except ValueError:

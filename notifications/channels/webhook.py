@@ -22,8 +22,7 @@ from typing import ClassVar
 
 import httpx
 
-from models.core.errors import TransientDeliveryError
-from notifications.channels.sms_gateway import classify_http_status
+from notifications.channels.sms_gateway import message_id, post_classified
 from notifications.message import Channel, OutgoingMessage, Receipt
 
 __all__ = [
@@ -109,24 +108,10 @@ class WebhookChannel(Channel):
             SIGNATURE_HEADER: webhook_signature(self._secret, timestamp, body),
             "Idempotency-Key": message.idempotency_key,
         }
-        try:
-            response = await self._client.post(self._url, content=body, headers=headers)
-        except httpx.TimeoutException as exc:
-            raise TransientDeliveryError("partner webhook timed out") from exc
-        except httpx.TransportError as exc:
-            raise TransientDeliveryError(f"partner webhook unreachable: {type(exc).__name__}") from exc
-        classify_http_status(response.status_code, "partner webhook")
-        return Receipt(provider_message_id=_message_id(response))
+        response = await post_classified(
+            self._client, self._url, "partner webhook", content=body, headers=headers
+        )
+        return Receipt(provider_message_id=message_id(response))
 
     async def aclose(self) -> None:
         await self._client.aclose()
-
-
-def _message_id(response: httpx.Response) -> str | None:
-    try:
-        body = response.json()
-    except ValueError:
-        return None
-    if isinstance(body, dict) and body.get("id") is not None:
-        return str(body["id"])[:128]
-    return None
