@@ -12,6 +12,7 @@ from models.outreach.claims import (
     mark_dead,
     mark_retry,
     mark_sent,
+    mark_sent_many,
     mark_skipped,
     recipients,
 )
@@ -98,6 +99,7 @@ __all__ = [
     "mark_emitted",
     "mark_retry",
     "mark_sent",
+    "mark_sent_many",
     "mark_skipped",
     "mask_address",
     "outbox_status",

@@ -3,8 +3,9 @@
 from notifications.channels.email_smtp import SmtpChannel, SmtpConfig, message_id_for
 from notifications.channels.file import FileChannel, mask_recipient, safe_file_stem
 from notifications.channels.group_bot import BotStyle, GroupBotChannel, dingtalk_sign
+from notifications.channels.http import PooledClient, classify_http_status
 from notifications.channels.memory import MemoryChannel
-from notifications.channels.sms_gateway import SmsGatewayChannel, classify_http_status
+from notifications.channels.sms_gateway import SmsGatewayChannel
 from notifications.channels.sms_template import (
     SmsTemplateChannel,
     check_template_params,
@@ -18,6 +19,7 @@ __all__ = [
     "FileChannel",
     "GroupBotChannel",
     "MemoryChannel",
+    "PooledClient",
     "SmsGatewayChannel",
     "SmsTemplateChannel",
     "SmtpChannel",

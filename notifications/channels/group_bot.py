@@ -21,7 +21,7 @@ from typing import ClassVar, Literal
 import httpx
 
 from models.core.errors import PermanentDeliveryError, TransientDeliveryError
-from notifications.channels.sms_gateway import classify_http_status
+from notifications.channels.http import HttpClient, new_client, post_classified
 from notifications.message import Channel, OutgoingMessage, Receipt
 
 __all__ = ["BotStyle", "GroupBotChannel", "dingtalk_sign"]
@@ -48,13 +48,13 @@ class GroupBotChannel(Channel):
         style: BotStyle = "wecom",
         secret: str = "",
         timeout: float = 10.0,
-        client: httpx.AsyncClient | None = None,
+        client: HttpClient | None = None,
         clock: Callable[[], float] = time.time,
     ):
         self._url = url
         self._style = style
         self._secret = secret
-        self._client = client or httpx.AsyncClient(timeout=timeout)
+        self._client = client or new_client(timeout)
         self._clock = clock
 
     async def send(self, message: OutgoingMessage) -> Receipt:
@@ -69,16 +69,10 @@ class GroupBotChannel(Channel):
                 params = {"timestamp": str(timestamp), "sign": dingtalk_sign(self._secret, timestamp)}
         else:
             body = {"msgtype": "markdown", "markdown": {"content": _cut_utf8(message.text, _WECOM_MAX_BYTES)}}
-        try:
-            # The URL carries the bot's key or access token: never logged, never in an error. The sign
-            # is merged into its query (httpx's `params=` would replace the access_token).
-            url = httpx.URL(self._url).copy_merge_params(params) if params else self._url
-            response = await self._client.post(url, json=body)
-        except httpx.TimeoutException as exc:
-            raise TransientDeliveryError("group bot timed out") from exc
-        except httpx.TransportError as exc:
-            raise TransientDeliveryError(f"group bot unreachable: {type(exc).__name__}") from exc
-        classify_http_status(response.status_code, "group bot")
+        # The URL carries the bot's key or access token: never logged, never in an error. The sign
+        # is merged into its query (httpx's `params=` would replace the access_token).
+        url = httpx.URL(self._url).copy_merge_params(params) if params else self._url
+        response = await post_classified(self._client, url, "group bot", json=body)
         try:
             answer = response.json()
         except ValueError:

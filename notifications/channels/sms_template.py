@@ -20,7 +20,7 @@ from typing import ClassVar
 import httpx
 
 from models.core.errors import BalanceExhaustedError, PermanentDeliveryError, TransientDeliveryError
-from notifications.channels.sms_gateway import classify_http_status
+from notifications.channels.http import HttpClient, classify_http_status, new_client, send_request
 from notifications.message import Channel, OutgoingMessage, Receipt
 
 __all__ = ["DEFAULT_PARAM_MAX_CHARS", "SmsTemplateChannel", "classify_provider_code", "check_template_params"]
@@ -93,14 +93,14 @@ class SmsTemplateChannel(Channel):
         token: str = "",
         param_max_chars: int = DEFAULT_PARAM_MAX_CHARS,
         timeout: float = 10.0,
-        client: httpx.AsyncClient | None = None,
+        client: HttpClient | None = None,
     ):
         self._url = url
         self._sign_name = sign_name
         self._template_codes = dict(template_codes)
         self._param_max_chars = param_max_chars
         self._headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self._client = client or httpx.AsyncClient(timeout=timeout)
+        self._client = client or new_client(timeout)
 
     async def send(self, message: OutgoingMessage) -> Receipt:
         code = self._template_codes.get(message.template_key)
@@ -115,12 +115,9 @@ class SmsTemplateChannel(Channel):
             "OutId": message.idempotency_key,
         }
         headers = {**self._headers, "Idempotency-Key": message.idempotency_key}
-        try:
-            response = await self._client.post(self._url, json=body, headers=headers)
-        except httpx.TimeoutException as exc:
-            raise TransientDeliveryError("SMS provider timed out") from exc
-        except httpx.TransportError as exc:
-            raise TransientDeliveryError(f"SMS provider unreachable: {type(exc).__name__}") from exc
+        response = await send_request(
+            self._client, "POST", self._url, "SMS provider", json=body, headers=headers
+        )
         # A proxy's 429/5xx says nothing about the message, whatever its body.
         if response.status_code in (408, 429) or response.status_code >= 500:
             classify_http_status(response.status_code, "SMS provider")

@@ -20,9 +20,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import ClassVar
 
-import httpx
-
-from notifications.channels.sms_gateway import message_id, post_classified
+from notifications.channels.http import HttpClient, message_id, new_client, post_classified
 from notifications.message import Channel, OutgoingMessage, Receipt
 
 __all__ = [
@@ -80,12 +78,12 @@ class WebhookChannel(Channel):
         *,
         secret: str,
         timeout: float = 10.0,
-        client: httpx.AsyncClient | None = None,
+        client: HttpClient | None = None,
         clock: Callable[[], float] = time.time,
     ):
         self._url = url
         self._secret = secret.encode("utf-8")
-        self._client = client or httpx.AsyncClient(timeout=timeout)
+        self._client = client or new_client(timeout)
         self._clock = clock
 
     async def send(self, message: OutgoingMessage) -> Receipt:

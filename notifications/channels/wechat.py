@@ -17,10 +17,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-import httpx
-
 from models.core.errors import PermanentDeliveryError, TransientDeliveryError
-from notifications.channels.sms_gateway import classify_http_status
+from notifications.channels.http import HttpClient, classify_http_status, new_client, send_request
 from notifications.message import Channel, OutgoingMessage, Receipt
 
 __all__ = ["DEFAULT_API_BASE", "WechatChannel", "WechatTemplate"]
@@ -58,7 +56,7 @@ class WechatChannel(Channel):
         api_base: str = DEFAULT_API_BASE,
         token_margin_seconds: float = 300.0,
         timeout: float = 10.0,
-        client: httpx.AsyncClient | None = None,
+        client: HttpClient | None = None,
         clock: Callable[[], float] = time.monotonic,
     ):
         self._appid = appid
@@ -66,7 +64,7 @@ class WechatChannel(Channel):
         self._templates = dict(templates)
         self._api_base = api_base.rstrip("/")
         self._margin = token_margin_seconds
-        self._client = client or httpx.AsyncClient(timeout=timeout)
+        self._client = client or new_client(timeout)
         self._clock = clock
         self._token: _Token | None = None
         self._lock = asyncio.Lock()
@@ -138,12 +136,9 @@ class WechatChannel(Channel):
         self, method: str, path: str, *, params: dict[str, str], what: str, json: object = None
     ) -> dict[str, object]:
         # Never logged or put in an error: the URL carries the secret or the access token.
-        try:
-            response = await self._client.request(method, self._api_base + path, params=params, json=json)
-        except httpx.TimeoutException as exc:
-            raise TransientDeliveryError(f"{what} timed out") from exc
-        except httpx.TransportError as exc:
-            raise TransientDeliveryError(f"{what} unreachable: {type(exc).__name__}") from exc
+        response = await send_request(
+            self._client, method, self._api_base + path, what, params=params, json=json
+        )
         classify_http_status(response.status_code, what)
         try:
             body = response.json()

@@ -12,7 +12,14 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from models.core import local_date, transaction, utcnow
-from models.outreach import Outbox, claim_due, enqueue_balance_alert, mark_retry, mark_sent
+from models.outreach import (
+    Outbox,
+    claim_due,
+    enqueue_balance_alert,
+    mark_retry,
+    mark_sent,
+    mark_sent_many,
+)
 from tests.integration.notifications.dispatch_support import row_by_key, rows
 
 LEASE = timedelta(seconds=60)
@@ -93,6 +100,44 @@ def test_a_lapsed_claim_is_taken_over_and_the_first_workers_late_result_is_ignor
             rendered="text",
             now=now,
         )
+
+
+def test_a_batch_of_deliveries_is_recorded_at_once_except_the_row_whose_claim_was_lost(
+    session: Session,
+) -> None:
+    """mark_sent_many (one statement on PostgreSQL, an executemany on SQLite) writes each answered row
+    still claimed by this worker, with its own provider id and audit copy, and says which it wrote."""
+    now = utcnow()
+    with transaction(session):
+        for key in ("a", "b", "c"):
+            _add(session, key, -timedelta(seconds=1))
+    with transaction(session):
+        claimed = claim_due(session=session, worker="w1", now=now, limit=10, lease=LEASE)
+        ids = {row.idempotency_key: row.id for row in claimed}
+    with transaction(session):  # "c" lapsed and went to another dispatcher, which is still sending it
+        [taken] = claim_due(session=session, worker="w2", now=now + LEASE * 2, limit=1, lease=LEASE)
+        assert taken.idempotency_key == "a"
+    answered = [
+        {"row_id": ids[key], "provider_message_id": f"gw-{key}", "channel": "sms", "rendered": f"text {key}",
+         "now": now}
+        for key in ("a", "b", "c")
+    ]  # fmt: skip
+    with transaction(session):
+        written = mark_sent_many(session=session, worker="w1", sent=answered)
+    assert written == {ids["b"], ids["c"]}
+    for key in ("b", "c"):
+        stored = row_by_key(session, key)
+        assert (stored.status, stored.provider_message_id, stored.rendered, stored.channel) == (
+            "sent",
+            f"gw-{key}",
+            f"text {key}",
+            "sms",
+        )
+        assert stored.sent_at == now and stored.address_snapshot is None
+    lost = row_by_key(session, "a")
+    assert (lost.status, lost.claimed_by, lost.provider_message_id) == ("sending", "w2", None)
+    with transaction(session):
+        assert mark_sent_many(session=session, worker="w1", sent=[]) == set()
 
 
 def test_two_dispatchers_meeting_an_empty_account_at_once_queue_one_balance_alert(
