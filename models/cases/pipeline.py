@@ -40,6 +40,7 @@ class CloseReason(StrEnum):
     NOT_SELECTED = "not_selected"
     PATIENT_CANCELLED = "patient_cancelled"
     DUPLICATE = "duplicate"
+    LOST_TO_FOLLOW_UP = "lost_to_follow_up"  # the follow-up stage only: N reminders unanswered (issue 11)
 
 
 class StepKey(StrEnum):

@@ -113,6 +113,14 @@ class FollowUp(SQLModel, table=True):
     due_on: date = Field(index=True)
     done_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     outcome: str | None = Field(default=None, max_length=200)
+    # due → reminded (questionnaire sent) → answered | missed (fell due before the catch-up window) |
+    # lost (unanswered after the last reminder) | cancelled (withdrawal, death)
+    status: str = Field(default="due", max_length=12, index=True)
+    reminders_sent: int = 0
+    last_reminded_on: date | None = None
+    answers: dict[str, Any] | None = Field(default=None, sa_type=JSON)  # recovered, symptoms, days off, …
+    spear_category: str | None = Field(default=None, max_length=32)  # WMDA S(P)EAR, when serious
+    answered_by: str | None = Field(default=None, max_length=100)
 
 
 class CaseGrade(SQLModel, table=True):

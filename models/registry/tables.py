@@ -81,6 +81,10 @@ class Donor(SQLModel, table=True):
     withdrawn_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     status: str = Field(default="registered", max_length=16, index=True)
     status_until: date | None = None
+    # Availability (issue 11): the last 2-yearly check answered, and a pause of invitations the member
+    # asked for ("not available until") — a pause, not a deferral: the member stays searchable.
+    availability_checked_on: date | None = None
+    paused_until: date | None = None
     opt_out_sms: bool = False
     opt_out_email: bool = False
     opt_out_wechat: bool = False
