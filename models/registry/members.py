@@ -43,7 +43,8 @@ def get_event(*, session: Session, event_id: int) -> RecruitmentEvent:
 def get_donor(*, session: Session, code: str) -> Donor:
     donor = session.exec(select(Donor).where(Donor.code == code.strip().upper())).first()
     if donor is None:
-        raise NotFoundError(f"no registry member with code {code.strip()[:32]}")
+        shown = code.strip()[:32]
+        raise NotFoundError(f"没有编号为 {shown} 的志愿者 no registry member with code {shown}")
     return donor
 
 

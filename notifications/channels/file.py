@@ -27,11 +27,12 @@ _MAX_STEM = 100
 def mask_recipient(channel: str, to: str) -> str:
     """The recipient as a log line or a file may show it: 138****1234, z***@example.cn, oAbC***.
 
-    A bot or partner name ("group-bot") is not personal and stays as it is.
+    A bot or partner name ("group-bot"), or the demo's alert target "coordinators" (an e-mail channel
+    with no address), is not personal and stays as it is (ID and phone patterns masked all the same).
     """
     if channel == "sms":
         return mask_phone(to)
-    if channel == "email":
+    if channel == "email" and "@" in to:
         return mask_email(to)
     if channel == "wechat":  # an openid identifies one follower of the official account
         return f"{to[:4]}***" if len(to) > 4 else "***"

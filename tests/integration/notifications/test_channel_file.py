@@ -99,3 +99,6 @@ def test_recipients_are_masked_per_channel() -> None:
     assert mask_recipient("email", "zhang.volunteer@example.cn") == "z***@example.cn"
     assert mask_recipient("wechat", "oAbCdEfGhIjKlMnOpQrStUvWxYz0") == "oAbC***"
     assert mask_recipient("webhook", "group-bot") == "group-bot"
+    # The demo's alert target has a name, not an address: shown, not blanked (it was "to: " before).
+    assert mask_recipient("email", "coordinators") == "coordinators"
+    assert mask_recipient("email", f"call {PHONE}") == "call 138****5678"
