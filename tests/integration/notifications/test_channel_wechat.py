@@ -44,6 +44,24 @@ def _channel(httpserver: HTTPServer, clock: Callable[[], float] = time.monotonic
     )
 
 
+def _send_all(httpserver: HTTPServer, messages: list[OutgoingMessage]) -> list[Receipt]:
+    """Send at once through one channel (one token cache), closed afterwards."""
+
+    async def scenario() -> list[Receipt]:
+        channel = _channel(httpserver)
+        try:
+            return await asyncio.gather(*(channel.send(message) for message in messages))
+        finally:
+            await channel.aclose()
+
+    return asyncio.run(scenario())
+
+
+def _send_one(httpserver: HTTPServer, message: OutgoingMessage | None = None) -> Receipt:
+    [receipt] = _send_all(httpserver, [message or _message()])
+    return receipt
+
+
 def _tokens(httpserver: HTTPServer, *values: str, expires_in: int = 7200) -> list[Request]:
     """Serve the given tokens in turn; returns the list the token requests are recorded in."""
     seen: list[Request] = []
@@ -72,14 +90,7 @@ def test_sends_the_template_with_mapped_fields_and_returns_the_msgid(httpserver:
     tokens = _tokens(httpserver, "T1")
     sends = _sends(httpserver, lambda _: '{"errcode": 0, "errmsg": "ok", "msgid": 200228332}')
 
-    async def scenario() -> Receipt:
-        channel = _channel(httpserver)
-        try:
-            return await channel.send(_message())
-        finally:
-            await channel.aclose()
-
-    assert asyncio.run(scenario()) == Receipt(provider_message_id="200228332")
+    assert _send_one(httpserver) == Receipt(provider_message_id="200228332")
     assert tokens[0].args.to_dict() == {
         "grant_type": "client_credential",
         "appid": "wx-app",
@@ -98,14 +109,7 @@ def test_twenty_concurrent_sends_fetch_the_token_once(httpserver: HTTPServer) ->
     counter = itertools.count(1)
     sends = _sends(httpserver, lambda _: f'{{"errcode": 0, "msgid": {next(counter)}}}')
 
-    async def scenario() -> list[Receipt]:
-        channel = _channel(httpserver)
-        try:
-            return await asyncio.gather(*(channel.send(_message(n)) for n in range(20)))
-        finally:
-            await channel.aclose()
-
-    receipts = asyncio.run(scenario())
+    receipts = _send_all(httpserver, [_message(n) for n in range(20)])
 
     assert len(tokens) == 1
     assert len({receipt.provider_message_id for receipt in receipts}) == 20
@@ -123,14 +127,7 @@ def test_an_expired_token_is_refreshed_once_and_the_send_retried(httpserver: HTT
         ),
     )
 
-    async def scenario() -> Receipt:
-        channel = _channel(httpserver)
-        try:
-            return await channel.send(_message())
-        finally:
-            await channel.aclose()
-
-    assert asyncio.run(scenario()) == Receipt(provider_message_id="7")
+    assert _send_one(httpserver) == Receipt(provider_message_id="7")
     assert len(tokens) == 2
     assert [request.args["access_token"] for request in sends] == ["T1", "T2"]
 
@@ -144,14 +141,7 @@ def test_concurrent_sends_refused_with_the_same_stale_token_refresh_it_once(http
         ),
     )
 
-    async def scenario() -> list[Receipt]:
-        channel = _channel(httpserver)
-        try:
-            return await asyncio.gather(*(channel.send(_message(n)) for n in range(10)))
-        finally:
-            await channel.aclose()
-
-    assert len(asyncio.run(scenario())) == 10
+    assert len(_send_all(httpserver, [_message(n) for n in range(10)])) == 10
     assert len(tokens) == 2
 
 
@@ -161,15 +151,8 @@ def test_a_token_refused_again_after_the_refresh_is_transient_and_not_refreshed_
     tokens = _tokens(httpserver, "T1", "T2", "T3")
     sends = _sends(httpserver, lambda _: '{"errcode": 40014, "errmsg": "invalid access_token"}')
 
-    async def scenario() -> Receipt:
-        channel = _channel(httpserver)
-        try:
-            return await channel.send(_message())
-        finally:
-            await channel.aclose()
-
     with pytest.raises(TransientDeliveryError, match="40014"):
-        asyncio.run(scenario())
+        _send_one(httpserver)
     assert (len(tokens), len(sends)) == (2, 2)
 
 
@@ -211,15 +194,8 @@ def test_errcodes_map_to_transient_or_permanent(
     _tokens(httpserver, "T1")
     _sends(httpserver, lambda _: f'{{"errcode": {errcode}, "errmsg": "…"}}')
 
-    async def scenario() -> Receipt:
-        channel = _channel(httpserver)
-        try:
-            return await channel.send(_message())
-        finally:
-            await channel.aclose()
-
     with pytest.raises(error, match=str(errcode)) as caught:
-        asyncio.run(scenario())
+        _send_one(httpserver)
     assert OPENID not in str(caught.value)
 
 
@@ -228,26 +204,12 @@ def test_a_refused_token_request_is_transient(httpserver: HTTPServer) -> None:
         {"errcode": 40164, "errmsg": "invalid ip, not in whitelist"}
     )
 
-    async def scenario() -> Receipt:
-        channel = _channel(httpserver)
-        try:
-            return await channel.send(_message())
-        finally:
-            await channel.aclose()
-
     with pytest.raises(TransientDeliveryError, match="40164") as caught:
-        asyncio.run(scenario())
+        _send_one(httpserver)
     assert "wx-secret" not in str(caught.value)
 
 
 def test_a_key_without_a_wechat_template_is_permanent_before_any_request(httpserver: HTTPServer) -> None:
-    async def scenario() -> Receipt:
-        channel = _channel(httpserver)
-        try:
-            return await channel.send(_message(key="campaign_0614"))
-        finally:
-            await channel.aclose()
-
     with pytest.raises(PermanentDeliveryError, match="no WeChat template for campaign_0614"):
-        asyncio.run(scenario())
+        _send_one(httpserver, _message(key="campaign_0614"))
     assert httpserver.log == []
