@@ -24,6 +24,7 @@ from donorflow import bootstrap
 from flows import runtime
 from flows.donation import donation
 from flows.exam import pre_donation_exam
+from flows.follow_up import follow_up
 from flows.high_res import high_res_typing
 from flows.notify import configure_dispatch, dispatch_notifications
 from flows.relay import relay_pending_events
@@ -39,6 +40,7 @@ __all__ = [
     "dispatch_notifications",
     "donation",
     "flag_overdue",
+    "follow_up",
     "funnel_report",
     "high_res_typing",
     "import_signups_flow",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from prefect.input import RunInput
 
 from models.cases import forms as stage_forms
+from models.reminders import FollowUpAnswer
 
 __all__ = [
     "ContactForm",
@@ -12,6 +13,7 @@ __all__ = [
     "DonationCompletedForm",
     "ExamBookedForm",
     "ExamResultForm",
+    "FollowUpForm",
     "HighResResultForm",
     "SampleSentForm",
 ]
@@ -42,4 +44,8 @@ class DonationBookedForm(RunInput, stage_forms.DonationBooked):
 
 
 class DonationCompletedForm(RunInput, stage_forms.DonationCompleted):
+    pass
+
+
+class FollowUpForm(RunInput, FollowUpAnswer):
     pass

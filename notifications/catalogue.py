@@ -73,6 +73,7 @@ CATALOGUE: dict[str, MessageSpec] = {
         _alert("alert_case_overdue", "case_id", "member_code", "stage", "due_at", "link"),
         _alert("alert_dead_letter", "message_id", "template_key", "channel", "reason"),
         _alert("alert_balance", "channel", "provider"),
+        _alert("alert_spear", "case_id", "member_code", "label", "category", "contacted_on", "link"),
     )
 }
 
@@ -106,6 +107,8 @@ _SAMPLES: dict[str, object] = {
     "channel": "sms",
     "reason": "too many attempts: gateway answered 503",
     "provider": "generic SMS gateway",
+    "category": "gcsf_related",
+    "contacted_on": "2027-02-15",
 }
 
 

@@ -1,6 +1,11 @@
 """Cases for a patient search: the pipeline, transitions, stages and forms, screening, grading, funnel."""
 
-from models.cases.alerts import alert_case_overdue, alert_form_waiting, alert_high_res_result
+from models.cases.alerts import (
+    alert_case_overdue,
+    alert_form_waiting,
+    alert_high_res_result,
+    alert_spear,
+)
 from models.cases.claims import CLAIM_ENTITY, claim_case, release_case, release_claim
 from models.cases.follow_ups import FOLLOW_UP_SCHEDULE, follow_up_dates
 from models.cases.forms import (
@@ -107,6 +112,7 @@ __all__ = [
     "alert_case_overdue",
     "alert_form_waiting",
     "alert_high_res_result",
+    "alert_spear",
     "announce_stage",
     "allowed_case_moves",
     "book_donation",

@@ -9,7 +9,7 @@ run page): the flows know the UI's address, the domain does not.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlmodel import Session, col, select
 
@@ -20,7 +20,13 @@ from models.core import SHANGHAI, utcnow
 from models.outreach import Outbox, enqueue_alert
 from models.registry import Donor
 
-__all__ = ["alert_case_overdue", "alert_form_waiting", "alert_high_res_result", "result_summary"]
+__all__ = [
+    "alert_case_overdue",
+    "alert_form_waiting",
+    "alert_high_res_result",
+    "alert_spear",
+    "result_summary",
+]
 
 
 def _local(moment: datetime) -> str:
@@ -100,6 +106,28 @@ def alert_high_res_result(*, session: Session, case_id: str, link: str) -> Outbo
             "link": link,
         },
         key=f"alert:high_res:{case_id}",
+    )
+
+
+def alert_spear(
+    *, session: Session, case_id: str, label: str, category: str, contacted_on: date, link: str
+) -> Outbox | None:
+    """A follow-up recorded a serious adverse event or reaction (WMDA S(P)EAR) of the case's donor: the
+    coordinators review it and report it to the national registry. Codes, the follow-up, the category and
+    the date only: the description (free text) stays in the record and the report. Once per follow-up."""
+    case = describe_case(session=session, case_id=case_id)
+    return enqueue_alert(
+        session=session,
+        template_key="alert_spear",
+        context={
+            "case_id": case.case_id,
+            "member_code": case.member_code,
+            "label": label,
+            "category": category,
+            "contacted_on": contacted_on.isoformat(),
+            "link": link,
+        },
+        key=f"alert:spear:{case_id}:{label}",
     )
 
 

@@ -1,6 +1,40 @@
 """Scheduled reminders (issue 11, DESIGN.md §6): what falls due on a day, computed from the data, queued
-through the outbox once, and the coordinators' tasks. No Prefect here (flows/reminders.py runs it daily)."""
+through the outbox once, and the coordinators' tasks; recording a follow-up and the S(P)EAR report.
+No Prefect here (flows/reminders.py runs it daily, flows/follow_up.py asks for a follow-up's answers)."""
 
+from models.reminders.followup_answers import (
+    FOLLOW_UP_KINDS,
+    FollowUpAnswer,
+    SpearCategory,
+    check_follow_up_answer,
+    follow_up_kind,
+    follow_up_label,
+)
+from models.reminders.followup_record import (
+    SPEAR_TASK,
+    follow_up_record_key,
+    follow_up_to_answer,
+    record_follow_up,
+    recorded_follow_up,
+)
+from models.reminders.spear_report import SpearReport, SpearRow, spear_report
 from models.reminders.tables import CoordinatorTask, Reminder
 
-__all__ = ["CoordinatorTask", "Reminder"]
+__all__ = [
+    "FOLLOW_UP_KINDS",
+    "SPEAR_TASK",
+    "CoordinatorTask",
+    "FollowUpAnswer",
+    "Reminder",
+    "SpearCategory",
+    "SpearReport",
+    "SpearRow",
+    "check_follow_up_answer",
+    "follow_up_kind",
+    "follow_up_label",
+    "follow_up_record_key",
+    "follow_up_to_answer",
+    "record_follow_up",
+    "recorded_follow_up",
+    "spear_report",
+]

@@ -17,6 +17,7 @@ from pydantic import BaseModel
 
 from flows import forms
 from models.cases import forms as stage_forms
+from models.reminders import FollowUpAnswer
 
 SNAPSHOTS = Path(__file__).resolve().parents[2] / "snapshots" / "forms"
 FORMS: list[tuple[type[BaseModel], type[BaseModel]]] = [
@@ -27,6 +28,7 @@ FORMS: list[tuple[type[BaseModel], type[BaseModel]]] = [
     (forms.ExamResultForm, stage_forms.ExamResult),
     (forms.DonationBookedForm, stage_forms.DonationBooked),
     (forms.DonationCompletedForm, stage_forms.DonationCompleted),
+    (forms.FollowUpForm, FollowUpAnswer),  # models/reminders: the follow-up flow's form
 ]
 
 
@@ -42,7 +44,7 @@ def test_every_stage_form_has_a_run_input_and_a_snapshot() -> None:
         and issubclass(cls, stage_forms.StageAnswer)
         and cls is not stage_forms.StageAnswer
     }
-    assert {answer for _, answer in FORMS} == stage_answers
+    assert {answer for _, answer in FORMS} == stage_answers | {FollowUpAnswer}
     assert {path.stem for path in SNAPSHOTS.glob("*.json")} == {form.__name__ for form, _ in FORMS}
 
 

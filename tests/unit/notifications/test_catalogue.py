@@ -36,6 +36,7 @@ ALERT_KEYS = {
     "alert_case_overdue": ("case_id", "member_code", "stage", "due_at", "link"),
     "alert_dead_letter": ("message_id", "template_key", "channel", "reason"),
     "alert_balance": ("channel", "provider"),
+    "alert_spear": ("case_id", "member_code", "label", "category", "contacted_on", "link"),
 }
 
 
