@@ -10,14 +10,10 @@ the served process is killed and started again; its relay at start emits what th
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
 from uuid import UUID
 
 import pytest
@@ -28,67 +24,26 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from flows.relay import emit_to_prefect
-from models.cases import CaseStage, advance_case, open_case
+from models.cases import CaseStage, advance_case
 from models.core import transaction
 from models.outreach import Outbox, PipelineEvent
 from tests.coordinator import Coordinator
 from tests.databases import fresh_database
+from tests.e2e.served import ROOT, ServedProcess, screened_case, served_env
 from tests.e2e.test_pipeline_deployed import DONORFLOW, _run
-from tests.factories import add_donor, add_search
-
-ROOT = Path(__file__).resolve().parents[2]
-SERVE = "from donorflow.deployments import serve_all\nserve_all({'remobilise', 'high-res-typing'})\n"
-
-
-class Served:
-    """`serve_all` for two deployments, in a session of its own, killed as a crash would kill it."""
-
-    def __init__(self, env: dict[str, str], log: IO[bytes]) -> None:
-        self.env, self.log = env, log
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self, **extra: str) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-c", SERVE],
-            cwd=ROOT,
-            env={**self.env, **extra},
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-    def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=10)
 
 
 @pytest.fixture
-def served(prefect_server: str, tmp_path: Path) -> Iterator[tuple[Served, Engine]]:
+def served(prefect_server: str, tmp_path: Path) -> Iterator[tuple[ServedProcess, Engine]]:
     with fresh_database("sqlite", tmp_path) as url, (tmp_path / "serve.log").open("wb") as log:
-        env = {
-            **os.environ,
-            "PREFECT_API_URL": prefect_server,
-            "DONORFLOW_DATABASE_URL": url,
-            "DONORFLOW_VAR_DIR": str(tmp_path / "var"),
-            "DONORFLOW_ID_SALT": "e2e-salt",
-            "PREFECT_RUNNER_POLL_FREQUENCY": "1",
-            "PREFECT_LOCAL_STORAGE_PATH": str(tmp_path / "results"),
-        }
-        process = Served(env, log)
+        env = served_env(prefect_server, url, tmp_path)
+        process = ServedProcess(env, log, {"remobilise", "high-res-typing"})
         engine = create_engine(url)
         try:
             yield process, engine
         finally:
             process.kill()  # the one run left waits (suspended) for a form: nothing to stop gracefully
             engine.dispose()
-
-
-def _screened_case(engine: Engine) -> str:
-    with Session(engine) as session, transaction(session):
-        donor, search = add_donor(session), add_search(session)
-        assert donor.id is not None
-        return open_case(session=session, search_id=search.id, donor_id=donor.id, actor="search").id
 
 
 def _event_row(engine: Engine, case_id: str, stage: str) -> Outbox:
@@ -116,12 +71,12 @@ def _until_sent(engine: Engine, case_id: str, stage: str, timeout: float = 60) -
 
 
 def test_a_run_killed_between_commit_and_emission_starts_the_next_stage_once_after_a_restart(
-    served: tuple[Served, Engine],
+    served: tuple[ServedProcess, Engine],
 ) -> None:
     process, engine = served
     coordinator = Coordinator(timeout=120)
     process.start(DONORFLOW_FAULT_KILL_BEFORE_RELAY="1")
-    case_id = _screened_case(engine)
+    case_id = screened_case(engine)
     remobilising = _run("remobilise/remobilise", {"case_id": case_id})
     coordinator.answer(
         remobilising, {"coordinator": "李老师", "reached": "yes", "willing": "yes", "health_ok": "yes"}
@@ -142,7 +97,7 @@ def test_a_run_killed_between_commit_and_emission_starts_the_next_stage_once_aft
     emit_to_prefect([PipelineEvent(sent.id or 0, sent.idempotency_key, sent.template_key, sent.context)])
     # Then another case moves on and `donorflow pipeline relay` emits its events: once its next stage
     # has started, the duplicate sent before was long dealt with.
-    other = _screened_case(engine)
+    other = screened_case(engine)
     with Session(engine) as session, transaction(session):
         for stage in (CaseStage.REMOBILISING, CaseStage.HIGH_RES_TYPING):
             advance_case(session=session, case_id=other, to=stage, actor="coordinator:李老师")

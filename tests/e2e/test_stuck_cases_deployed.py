@@ -15,13 +15,10 @@ from __future__ import annotations
 import os
 import signal
 import sqlite3
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import IO
 from uuid import UUID
 
 import pytest
@@ -31,44 +28,14 @@ from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from models.cases import CaseRecord, DonorCase, open_case
-from models.core import StageEvent, mask_text, transaction
+from models.cases import CaseRecord, DonorCase
+from models.core import StageEvent, mask_text
 from tests.coordinator import Coordinator
 from tests.databases import fresh_database
+from tests.e2e.served import ServedProcess, screened_case, served_env
 from tests.e2e.test_pipeline_deployed import _run
-from tests.factories import add_donor, add_search
 
-ROOT = Path(__file__).resolve().parents[2]
-SERVE_REMOBILISE = (
-    "from prefect import serve\n"
-    "from donorflow.deployments import deployments\n"
-    "serve(*deployments({'remobilise'}), print_starting_message=False)\n"
-)
 DEPLOYMENT = "remobilise/remobilise"
-
-
-class ServedProcess:
-    """`donorflow.deployments` serving the remobilise deployment, as `make up` would, in its own session."""
-
-    def __init__(self, env: dict[str, str], log: IO[bytes]) -> None:
-        self.env, self.log = env, log
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-c", SERVE_REMOBILISE],
-            cwd=ROOT,
-            env=self.env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-    def kill(self) -> None:
-        """SIGKILL, as a crash or a closed terminal would: no shutdown code runs."""
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")
@@ -77,17 +44,8 @@ def served(
 ) -> Iterator[tuple[ServedProcess, Engine]]:
     tmp_path = tmp_path_factory.mktemp("stuck-cases")
     with fresh_database("sqlite", tmp_path) as url, (tmp_path / "serve.log").open("wb") as log:
-        env = {
-            **os.environ,
-            "PREFECT_API_URL": prefect_server,
-            "DONORFLOW_DATABASE_URL": url,
-            "DONORFLOW_VAR_DIR": str(tmp_path / "var"),
-            "DONORFLOW_ID_SALT": "e2e-salt",
-            "PREFECT_RUNNER_POLL_FREQUENCY": "1",
-            "PREFECT_RESULTS_PERSIST_BY_DEFAULT": "true",
-            "PREFECT_LOCAL_STORAGE_PATH": str(tmp_path / "results"),
-        }
-        process = ServedProcess(env, log)
+        env = served_env(prefect_server, url, tmp_path, PREFECT_RESULTS_PERSIST_BY_DEFAULT="true")
+        process = ServedProcess(env, log, {"remobilise"})
         process.start()
         engine = create_engine(url)
         try:
@@ -95,13 +53,6 @@ def served(
         finally:
             process.kill()  # every run left is suspended: nothing to shut down gracefully
             engine.dispose()
-
-
-def _screened_case(engine: Engine) -> str:
-    with Session(engine) as session, transaction(session):
-        donor, search = add_donor(session), add_search(session)
-        assert donor.id is not None
-        return open_case(session=session, search_id=search.id, donor_id=donor.id, actor="search").id
 
 
 def _holder(engine: Engine, case_id: str) -> str | None:
@@ -140,7 +91,7 @@ def test_cancelling_a_waiting_run_lets_the_next_run_claim_the_case(
 ) -> None:
     _process, engine = served
     coordinator = Coordinator(timeout=120)
-    case_id = _screened_case(engine)
+    case_id = screened_case(engine)
     cancelled = _waiting_run(engine, coordinator, case_id)
     _cancel_as_the_ui_does(coordinator, cancelled)
 
@@ -209,7 +160,7 @@ def _state(run_id: UUID) -> str:
 def test_a_run_whose_process_is_killed_releases_its_case(served: tuple[ServedProcess, Engine]) -> None:
     _process, engine = served
     coordinator = Coordinator(timeout=120)
-    case_id = _screened_case(engine)
+    case_id = screened_case(engine)
     with _running_run(engine, coordinator, case_id) as (crashed, pid):
         os.kill(pid, signal.SIGKILL)
     assert coordinator.final_state(crashed) == "Crashed"  # the served process saw its child die
@@ -227,7 +178,7 @@ def test_a_run_left_running_by_a_killed_worker_is_cancelled_and_the_next_run_cla
 ) -> None:
     process, engine = served
     coordinator = Coordinator(timeout=120)
-    case_id = _screened_case(engine)
+    case_id = screened_case(engine)
     with _running_run(engine, coordinator, case_id) as (orphan, pid):
         process.kill()  # the worker, as a crash or a closed terminal would, and its process group
         with suppress(ProcessLookupError):
