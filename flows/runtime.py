@@ -31,6 +31,7 @@ from models.cases import (
     alert_form_waiting,
     claim_case,
     describe_case,
+    form_answered,
     form_defaults,
     masked_answer,
     release_case,
@@ -203,6 +204,8 @@ def ask(
             poll_interval=settings.pause_poll_seconds,
         )
     assert answer is not None
+    if waiting is not None and waiting.case_id is not None:
+        _alert_answered(key)
     return _keep_masked(answer)
 
 
@@ -216,6 +219,15 @@ def _alert_waiting(case_id: str, key: str, what: str) -> None:
         alert_form_waiting(
             session=db_session, case_id=case_id, run_id=run_id, form_key=key, form=what, link=run_link(run_id)
         )
+
+
+def _alert_answered(key: str) -> None:
+    """The form was answered: its waiting alert, if still unsent, is not sent any more."""
+    run_id = current_run_id()
+    if run_id is None:
+        return
+    with session() as db_session:
+        form_answered(session=db_session, run_id=run_id, form_key=key)
 
 
 def _keep_masked(answer: F) -> F:

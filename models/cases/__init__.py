@@ -5,6 +5,7 @@ from models.cases.alerts import (
     alert_form_waiting,
     alert_high_res_result,
     alert_spear,
+    form_answered,
 )
 from models.cases.claims import CLAIM_ENTITY, claim_case, release_case, release_claim
 from models.cases.follow_ups import FOLLOW_UP_SCHEDULE, follow_up_dates
@@ -111,6 +112,7 @@ __all__ = [
     "advance_case",
     "alert_case_overdue",
     "alert_form_waiting",
+    "form_answered",
     "alert_high_res_result",
     "alert_spear",
     "announce_stage",

@@ -17,12 +17,13 @@ from models.cases.funnel import OverdueCase
 from models.cases.summary import describe_case
 from models.cases.tables import CaseGrade, DonorCase, PatientSearch
 from models.core import SHANGHAI, utcnow
-from models.outreach import Outbox, enqueue_alert
+from models.outreach import Outbox, enqueue_alert, skip_pending
 from models.registry import Donor
 
 __all__ = [
     "alert_case_overdue",
     "alert_form_waiting",
+    "form_answered",
     "alert_high_res_result",
     "alert_spear",
     "result_summary",
@@ -64,6 +65,13 @@ def alert_form_waiting(
         },
         key=f"alert:form:{run_id}:{form_key}",
     )
+
+
+def form_answered(*, session: Session, run_id: str, form_key: str) -> int:
+    """The form `form_key` of run `run_id` was answered: its waiting alert, if not sent yet (a dispatcher
+    down, a retry waiting), is skipped ("answered"), so nobody is sent to a form that no longer waits.
+    An alert already sent, or being sent, stays as it is. Returns the rows skipped."""
+    return skip_pending(session=session, key=f"alert:form:{run_id}:{form_key}", reason="表单已填写 answered")
 
 
 def alert_case_overdue(*, session: Session, case: OverdueCase, link: str) -> Outbox | None:

@@ -1,6 +1,12 @@
 """Messages to members and coordinators, and the pipeline's events: the transactional outbox."""
 
-from models.outreach.cancel import WITHDRAWN, cancel_pending_for, cancel_pending_for_members, close_as_history
+from models.outreach.cancel import (
+    WITHDRAWN,
+    cancel_pending_for,
+    cancel_pending_for_members,
+    close_as_history,
+    skip_pending,
+)
 from models.outreach.claims import (
     DONOR_PREFIX,
     claim_due,
@@ -82,8 +88,8 @@ __all__ = [
     "cancel_pending_for",
     "cancel_pending_for_members",
     "claim_due",
-    "close_as_history",
     "claim_events",
+    "close_as_history",
     "confirmation_channel",
     "count_pending_events",
     "defer",
@@ -110,5 +116,6 @@ __all__ = [
     "retry_delay",
     "route_member",
     "set_opt_out",
+    "skip_pending",
     "withdraw_member",
 ]

@@ -9,12 +9,18 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import or_, update
 from sqlmodel import Session, col
 
 from models.outreach.outbox import KIND_MESSAGE, Outbox
 
-__all__ = ["WITHDRAWN", "cancel_pending_for", "cancel_pending_for_members", "close_as_history"]
+__all__ = [
+    "WITHDRAWN",
+    "cancel_pending_for",
+    "cancel_pending_for_members",
+    "close_as_history",
+    "skip_pending",
+]
 
 WITHDRAWN = "withdrawn"  # last_error of a message stopped by a withdrawal
 
@@ -54,6 +60,25 @@ def close_as_history(*, session: Session, created_since: datetime, reason: str) 
     statement = (
         update(Outbox)
         .where(col(Outbox.status) == "pending", col(Outbox.created_at) >= created_since)
+        .values(status="skipped", last_error=reason[:500], address_snapshot=None)
+    )
+    return int(session.exec(statement).rowcount)
+
+
+def skip_pending(*, session: Session, key: str, reason: str) -> int:
+    """Mark the pending message keyed `key`, and the pending copies an alert fanned out to its targets
+    (`key:<target>`), `skipped` with `reason`: what it says is no longer true (a form it announces was
+    answered). In the caller's transaction; rows being sent or already sent are left. Returns how many."""
+    statement = (
+        update(Outbox)
+        .where(
+            col(Outbox.kind) == KIND_MESSAGE,
+            col(Outbox.status) == "pending",
+            or_(
+                col(Outbox.idempotency_key) == key,
+                col(Outbox.idempotency_key).startswith(f"{key}:", autoescape=True),
+            ),
+        )
         .values(status="skipped", last_error=reason[:500], address_snapshot=None)
     )
     return int(session.exec(statement).rowcount)

@@ -55,7 +55,9 @@ def test_a_stage_flow_waiting_for_a_form_alerts_the_coordinators_once_with_the_r
             run.id, {"coordinator": "李老师", "reached": "yes", "willing": "no", "health_ok": "yes"}
         )
         assert running.result(timeout=60) == "closed"
-    assert len(_alerts(wired, "alert_form_waiting")) == 1  # one form asked, one alert
+    (alert,) = _alerts(wired, "alert_form_waiting")  # one form asked, one alert
+    # Answered before any dispatcher sent it: nobody is sent to a form that no longer waits.
+    assert (alert.status, alert.last_error) == ("skipped", "表单已填写 answered")
     (contact,) = _alerts(wired, "remobilisation_contact")
     assert contact.recipient_ref == f"donor:{case.donor_id}"
 

@@ -25,6 +25,7 @@ from models.cases import (
     book_donation,
     book_exam,
     enter_stage,
+    form_answered,
     list_overdue,
     messages,
     open_case,
@@ -265,6 +266,39 @@ def test_a_waiting_form_alerts_once_per_run_and_form_key(session: Session) -> No
         True,
     )
     _assert_no_personal_data(session, first)
+
+
+def test_an_answered_form_withdraws_its_unsent_alert_and_leaves_sent_ones(session: Session) -> None:
+    case = _case(session, CaseStage.REMOBILISING)
+    ask: dict[str, Any] = {"session": session, "case_id": case.id, "link": LINK, "form": "联系上了吗？"}
+    with transaction(session):
+        alert_form_waiting(**ask, run_id="run-1", form_key="contact-1-1")
+        alert_form_waiting(**ask, run_id="run-1", form_key="contact-1-10")  # another form: not a prefix
+        alert_form_waiting(**ask, run_id="run-2", form_key="contact-1-1")
+    first, other_form, sent = _rows(session)
+    with transaction(session):  # run-2's alert went out already; run-1's was fanned out to two targets
+        sent.status = "sent"
+        for target in ("email-1", "group-bot"):
+            session.add(
+                Outbox(
+                    recipient_ref=f"{COORDINATORS}:{target}",
+                    template_key="alert_form_waiting",
+                    context=first.context,
+                    idempotency_key=f"{first.idempotency_key}:{target}",
+                )
+            )
+    with transaction(session):
+        assert form_answered(session=session, run_id="run-1", form_key="contact-1-1") == 3
+        assert form_answered(session=session, run_id="run-2", form_key="contact-1-1") == 0
+    status = {row.idempotency_key: row.status for row in _rows(session)}
+    assert status == {
+        "alert:form:run-1:contact-1-1": "skipped",
+        "alert:form:run-1:contact-1-10": "pending",
+        "alert:form:run-2:contact-1-1": "sent",
+        "alert:form:run-1:contact-1-1:email-1": "skipped",
+        "alert:form:run-1:contact-1-1:group-bot": "skipped",
+    }
+    assert other_form.status == "pending"
 
 
 def test_an_overdue_case_is_alerted_once_per_stage_and_deadline(session: Session) -> None:
