@@ -50,13 +50,13 @@ _CONTEXT = {
 }
 
 
-def _active_cases(session: Session, stages: list[str]) -> list[tuple[DonorCase, str, str]]:
+def _active_cases(session: Session, stages: list[str], *where: Any) -> list[tuple[DonorCase, str, str]]:
     """Active cases at these stages with their member's code and status (a few hundred at most: the
     cases in work-up, not the registry)."""
     statement = (
         select(DonorCase, Donor.code, Donor.status)
         .join(Donor, col(Donor.id) == DonorCase.donor_id)
-        .where(col(DonorCase.status) == CaseStatus.ACTIVE, col(DonorCase.stage).in_(stages))
+        .where(col(DonorCase.status) == CaseStatus.ACTIVE, col(DonorCase.stage).in_(stages), *where)
         .order_by(col(DonorCase.id))
     )
     return list(session.exec(statement).all())
@@ -115,8 +115,10 @@ def _appointment(
 def scan_idle_cases(session: Session, day: date, config: ReminderConfig) -> Iterator[list[Action]]:
     """Active cases whose stage limit ended before `day` (Asia/Shanghai)."""
     stages = [stage.value for stage in CaseStage if stage is not CaseStage.COMPLETED]
+    # A deadline of its own, or a stage with a configured limit (follow-up cases have neither, usually).
+    limited = col(DonorCase.due_at).is_not(None) | col(DonorCase.stage).in_(list(config.stage_limits))
     actions = []
-    for case, code, _status in _active_cases(session, stages):
+    for case, code, _status in _active_cases(session, stages, limited):
         due_at = _due_at(case, config)
         if due_at is None or local_date(due_at) >= day:
             continue

@@ -38,26 +38,20 @@ def follow_up_kind(label: str) -> str:
     return label.replace("-", "_")
 
 
-def _rows(session: Session, where: list[Any], after: int, limit: int) -> list[Row]:
-    statement = (
-        select(FollowUp, DonorCase, Donor.code, Donor.status)
-        .join(DonorCase, col(DonorCase.id) == FollowUp.case_id)
-        .join(Donor, col(Donor.id) == FollowUp.donor_id)
-        .where(*where, col(FollowUp.id) > after)
-        .order_by(col(FollowUp.id))
-        .limit(limit)
-    )
-    return list(session.exec(statement).all())
-
-
 def _batches(session: Session, where: list[Any], config: ReminderConfig) -> Iterator[list[Row]]:
-    after = 0
-    while rows := _rows(session, where, after, config.batch_size):
-        last = rows[-1][0].id
-        yield rows
-        after = last or after
-        if len(rows) < config.batch_size:
-            return
+    """The follow-ups matching `where` with their case and member, a batch at a time. The ids come first
+    from the scan's own index (an ORDER BY id there would walk the primary key instead)."""
+    ids = sorted(i for i in session.exec(select(FollowUp.id).where(*where)).all() if i is not None)
+    for start in range(0, len(ids), config.batch_size):
+        chunk = ids[start : start + config.batch_size]
+        statement = (
+            select(FollowUp, DonorCase, Donor.code, Donor.status)
+            .join(DonorCase, col(DonorCase.id) == FollowUp.case_id)
+            .join(Donor, col(Donor.id) == FollowUp.donor_id)
+            .where(col(FollowUp.id).in_(chunk))
+            .order_by(col(FollowUp.id))
+        )
+        yield list(session.exec(statement).all())
 
 
 def _stopped(row: Row) -> Action | None:

@@ -58,19 +58,13 @@ def _set(donor_id: int | None, **values: Any) -> Any:
     return effect
 
 
-def _members(session: Session, where: list[Any], after: int, limit: int) -> list[Donor]:
-    statement = select(Donor).where(*where, col(Donor.id) > after).order_by(col(Donor.id)).limit(limit)
-    return list(session.exec(statement).all())
-
-
 def _batches(session: Session, where: list[Any], config: ReminderConfig) -> Iterator[list[Donor]]:
-    after = 0
-    while members := _members(session, where, after, config.batch_size):
-        last = members[-1].id
-        yield members
-        after = last or after
-        if len(members) < config.batch_size:
-            return
+    """The members matching `where`, a batch at a time. The ids come first from the scan's own index
+    (no ORDER BY id there: it would lead the planner to walk the primary key over every member)."""
+    ids = sorted(i for i in session.exec(select(Donor.id).where(*where)).all() if i is not None)
+    for start in range(0, len(ids), config.batch_size):
+        chunk = ids[start : start + config.batch_size]
+        yield list(session.exec(select(Donor).where(col(Donor.id).in_(chunk)).order_by(col(Donor.id))).all())
 
 
 def scan_availability(session: Session, day: date, config: ReminderConfig) -> Iterator[list[Action]]:
