@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from models.cases import CaseRecord, CaseStage
 from models.core import StageEvent, ValidationError, transaction
@@ -35,8 +35,8 @@ def test_the_exam_and_the_g_csf_days_are_reminded_the_day_before(session: Sessio
     run_day(engine, date(2026, 5, 19))
     run_day(engine, date(2026, 5, 23))
     rows = session.exec(
-        select(Outbox).where(Outbox.template_key.in_(["exam_booking", "gcsf_schedule"]))
-    ).all()  # type: ignore[attr-defined]
+        select(Outbox).where(col(Outbox.template_key).in_(["exam_booking", "gcsf_schedule"]))
+    ).all()
     assert sorted((r.idempotency_key.split(":", 3)[3], r.template_key) for r in rows) == [
         ("collection:2026-05-24", "gcsf_schedule"),
         ("exam:2026-05-12", "exam_booking"),
@@ -69,8 +69,8 @@ def test_an_idle_case_opens_one_task_and_one_alert_per_stage(session: Session, e
     config = ReminderConfig(stage_limits={"exam": 20})
     assert run_day(engine, date(2026, 4, 21), config).as_dict()["tasks"] == {}
     assert run_day(engine, date(2026, 4, 22), config).as_dict()["tasks"] == {"idle_case": 1}  # the other only
-    tasks = session.exec(select(CoordinatorTask.case_id).where(CoordinatorTask.kind == "idle_case")).all()
-    assert sorted(tasks) == sorted([case.id, other.id])
+    tasks = session.exec(select(CoordinatorTask).where(CoordinatorTask.kind == "idle_case")).all()
+    assert sorted(str(task.case_id) for task in tasks) == sorted([case.id, other.id])
 
 
 def test_availability_is_checked_every_2_years_and_a_pause_holds_it_until_its_end(
@@ -101,4 +101,4 @@ def test_withdrawn_and_retired_members_get_no_availability_check(session: Sessio
         add_donor(session, status=status)
     run_day(engine, date(2026, 2, 1))
     assert run_day(engine, date(2027, 3, 1)).as_dict()["enqueued"] == {}
-    assert session.exec(select(Donor.availability_due_on)).all() == [None, None, None]
+    assert [d.availability_due_on for d in session.exec(select(Donor))] == [None, None, None]
