@@ -23,6 +23,10 @@ from models.registry import Donor, RegistryStatus
 from models.reminders.config import ReminderConfig
 from models.reminders.ledger import Action, missed_task, open_task
 
+# The engine's UPDATEs need not search the session's identity map for the rows they change (costly with a
+# batch of members loaded): nothing reads those objects' changed columns afterwards.
+_NO_SYNC = {"synchronize_session": False}
+
 __all__ = ["cancel_withdrawn", "follow_up_kind", "scan_due", "scan_unanswered"]
 
 KIND = "follow_up"
@@ -67,7 +71,8 @@ def _stopped(row: Row) -> Action | None:
 def _set_status(follow_up_id: int | None, status: str, **values: Any) -> Any:
     def effect(session: Session) -> None:
         session.execute(
-            update(FollowUp).where(col(FollowUp.id) == follow_up_id).values(status=status, **values)
+            update(FollowUp).where(col(FollowUp.id) == follow_up_id).values(status=status, **values),
+            execution_options=_NO_SYNC,
         )
 
     return effect

@@ -28,6 +28,10 @@ from models.registry import Donor, RegistryStatus, change_registry_status
 from models.reminders.config import ReminderConfig
 from models.reminders.ledger import Action, missed_task, open_task
 
+# The engine's UPDATEs need not search the session's identity map for the rows they change (costly with a
+# batch of members loaded): nothing reads those objects' changed columns afterwards.
+_NO_SYNC = {"synchronize_session": False}
+
 __all__ = ["next_check", "retirement_day", "scan_age_out", "scan_availability"]
 
 AVAILABILITY = "availability_check"
@@ -53,7 +57,9 @@ def next_check(anchor: date, not_before: date, months: int) -> date:
 
 def _set(donor_id: int | None, **values: Any) -> Any:
     def effect(session: Session) -> None:
-        session.execute(update(Donor).where(col(Donor.id) == donor_id).values(**values))
+        session.execute(
+            update(Donor).where(col(Donor.id) == donor_id).values(**values), execution_options=_NO_SYNC
+        )
 
     return effect
 
