@@ -42,6 +42,7 @@ bench: install
 	$(BIN)/python bench/prefect_overhead.py
 	$(BIN)/python bench/hla_search.py
 	$(BIN)/python bench/dispatch.py
+	$(BIN)/python bench/reminders.py
 
 clean:
 	rm -rf $(VENV) var build *.egg-info .mypy_cache .ruff_cache .pytest_cache

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
-from datetime import timedelta
+from datetime import date, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -27,6 +27,7 @@ from models.intake import ImportPolicy, SheetLimits
 from models.matching import IndexFile, IndexStore
 from models.outreach import parse_quiet_hours
 from models.registry import Donor
+from models.reminders import Plan, ReminderConfig, RunResult, plan, run
 from notifications import Branch, Renderer
 
 if TYPE_CHECKING:  # the dispatcher's modules load only when it runs (every CLI command imports this one)
@@ -47,6 +48,9 @@ __all__ = [
     "import_policy",
     "renderer",
     "schema_problem",
+    "plan_reminders",
+    "reminder_config",
+    "run_reminders",
     "upgrade_database",
 ]
 
@@ -315,3 +319,31 @@ async def dispatch_once(settings: Settings | None = None, *, dry_run: bool = Fal
         )
     finally:
         await channels.aclose()
+
+
+# -- reminders (issue 11) ----------------------------------------------------------------------------------
+def reminder_config(settings: Settings | None = None) -> ReminderConfig:
+    settings = settings or get_settings()
+    return ReminderConfig(
+        catch_up_days=settings.reminder_catch_up_days,
+        answer_days=settings.follow_up_answer_days,
+        max_reminders=settings.follow_up_max_reminders,
+        age_limit=settings.donation_age_limit,
+        stage_limits=dict(settings.stage_limits),
+        batch_size=settings.reminder_batch_size,
+        ui_url=settings.prefect_ui_url,
+    )
+
+
+def run_reminders(day: date, settings: Settings | None = None) -> RunResult:
+    """The reminder engine's run for `day` with this installation's database (the flow's and CLI's hook)."""
+    settings = settings or get_settings()
+    engine = get_engine(settings)
+    return run(lambda: Session(engine), day, reminder_config(settings))
+
+
+def plan_reminders(day: date, settings: Settings | None = None) -> Plan:
+    """What `run_reminders(day)` would do; writes nothing."""
+    settings = settings or get_settings()
+    with Session(get_engine(settings)) as session:
+        return plan(session, day, reminder_config(settings))

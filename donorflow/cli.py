@@ -20,8 +20,8 @@ from sqlmodel import Session
 
 from donorflow import bootstrap
 from donorflow.cli_events import pipeline_app
-from donorflow.cli_followups import followups_app
 from donorflow.cli_notify import notify_app
+from donorflow.cli_reminders import followups_app, reminders_app
 from models.cases import funnel_counts, funnel_period
 from models.core import ConflictError, DonorflowError, NotFoundError, ValidationError, transaction
 from models.intake import check_rejects_path, import_file, write_rejects_csv
@@ -37,6 +37,7 @@ app.add_typer(events_app, name="events")
 app.add_typer(donors_app, name="donors")
 app.add_typer(notify_app, name="notify")
 app.add_typer(pipeline_app, name="pipeline")
+app.add_typer(reminders_app, name="reminders")
 app.add_typer(followups_app, name="followups")
 
 # No markup or emoji codes: what we print is mostly user data (HLA cells, codes, reasons, file names), and

@@ -28,6 +28,7 @@ from flows.follow_up import follow_up
 from flows.high_res import high_res_typing
 from flows.notify import configure_dispatch, dispatch_notifications
 from flows.relay import relay_pending_events
+from flows.reminders import configure_reminders, daily_reminders
 from flows.remobilise import remobilise
 from flows.reports import flag_overdue, funnel_report
 from flows.screening import initial_screening
@@ -37,6 +38,7 @@ from models.core import install_record_masking
 __all__ = [
     "PREFECT_YAML",
     "deployments",
+    "daily_reminders",
     "dispatch_notifications",
     "donation",
     "flag_overdue",
@@ -74,6 +76,7 @@ def wire() -> None:
         )
     )
     configure_dispatch(lambda: bootstrap.dispatch_once(settings))
+    configure_reminders(lambda day: bootstrap.run_reminders(day, settings))
 
 
 def _kill_this_process() -> None:

@@ -151,6 +151,35 @@ class Settings(BaseSettings):
     rate_wechat_per_second: float = Field(default=50.0, ge=0)
     rate_webhook_per_second: float = Field(default=0.33, ge=0)
 
+    # -- reminders (issue 11; DESIGN.md §6): the daily engine, models/reminders ------------------------
+    reminder_catch_up_days: int = Field(
+        default=7, ge=1, le=60, description="a run acts on what fell due this many days back; older: missed"
+    )
+    follow_up_answer_days: int = Field(
+        default=14, ge=1, description="days a questionnaire waits for an answer"
+    )
+    follow_up_max_reminders: int = Field(
+        default=3, ge=1, le=10, description="reminders before a follow-up is lost"
+    )
+    # CMDP: members may donate up to 55 (DESIGN.md §6); registries abroad to the 61st birthday.
+    donation_age_limit: int = Field(default=55, ge=18, le=80, description="members retire on this birthday")
+    stage_limits: dict[str, int] = Field(
+        default_factory=dict, description='JSON: idle limit in days per stage, e.g. {"exam": 20}'
+    )
+    reminder_batch_size: int = Field(default=500, ge=1, le=10_000, description="reminders per transaction")
+
+    @field_validator("stage_limits")
+    @classmethod
+    def _known_stages(cls, value: dict[str, int]) -> dict[str, int]:
+        from models.cases import CaseStage
+
+        unknown = sorted(set(value) - {stage.value for stage in CaseStage})
+        if unknown:
+            raise ValueError(f"unknown stage(s) {', '.join(unknown)}; stages: {', '.join(CaseStage)}")
+        if any(days < 1 for days in value.values()):
+            raise ValueError("a stage limit is a number of days, at least 1")
+        return value
+
     @property
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -38,7 +38,11 @@ def funnel_report(start: date, end: date) -> dict[str, int]:
 @flow(name="flag-overdue", flow_run_name="flag-overdue", persist_result=True)
 def flag_overdue() -> int:
     """Cases whose stage waited past its deadline: listed for the coordinator, never silently dropped,
-    and each alerted to the coordinators once per stage and deadline (a second run alerts no one again)."""
+    and each alerted to the coordinators once per stage and deadline (a second run alerts no one again).
+
+    The reminder engine (daily-reminders, models.reminders) is the source of truth for idle cases: it
+    opens their coordinator tasks with per-stage limits (DONORFLOW_STAGE_LIMITS) and sends the same
+    alert under the same key, so a case is alerted once whichever runs first. This keeps its table."""
     now = utcnow()
     with session() as db_session:
         cases = list_overdue(session=db_session, now=now)

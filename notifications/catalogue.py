@@ -68,6 +68,7 @@ CATALOGUE: dict[str, MessageSpec] = {
         _member("campaign_0614", "year"),
         _member("spring_festival_visit", "year"),
         _member("withdrawal_confirmation", "code"),
+        _member("retirement_thanks", "code"),
         _alert("high_res_result", "case_id", "member_code", "patient_code", "result", "link"),
         _alert("alert_form_waiting", "case_id", "member_code", "stage", "form", "since", "link"),
         _alert("alert_case_overdue", "case_id", "member_code", "stage", "due_at", "link"),

@@ -6,7 +6,7 @@ import uuid
 from datetime import date, datetime
 from typing import Any, Literal
 
-from sqlalchemy import JSON
+from sqlalchemy import JSON, Index
 from sqlmodel import Field, SQLModel, UniqueConstraint
 
 from models.core import UtcDateTime, utcnow
@@ -104,7 +104,13 @@ class FollowUp(SQLModel, table=True):
     """A due follow-up contact after a stem-cell donation (DKMS: day 2, week 1, month 1, month 6, yearly)."""
 
     __tablename__ = "follow_up"
-    __table_args__ = (UniqueConstraint("case_id", "label", name="uq_follow_up_label"),)
+    __table_args__ = (
+        UniqueConstraint("case_id", "label", name="uq_follow_up_label"),
+        # The reminder engine's daily scans (issue 11, migration 0007): due ones by date, reminded ones by
+        # the date of their last reminder; answered and finished follow-ups are never read.
+        Index("ix_follow_up_status_due", "status", "due_on"),
+        Index("ix_follow_up_status_reminded", "status", "last_reminded_on"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     case_id: str = Field(foreign_key="donor_case.id", index=True, max_length=36)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Literal
 
+from sqlalchemy import Index
 from sqlmodel import Field, SQLModel, UniqueConstraint
 
 from models.core import UtcDateTime, mask_email, mask_name, mask_phone, utcnow
@@ -61,6 +62,12 @@ class Donor(SQLModel, table=True):
     """A registry member. The raw ID number is never stored: only its salted hash (dedupe) and a mask."""
 
     __tablename__ = "donor"
+    # The reminder engine's daily scans (issue 11, migration 0007): members due an availability check,
+    # members reaching the age limit; both by status first, so retired and withdrawn members cost nothing.
+    __table_args__ = (
+        Index("ix_donor_status_availability_due", "status", "availability_due_on"),
+        Index("ix_donor_status_birth_date", "status", "birth_date"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     code: str = Field(unique=True, index=True, max_length=32)
@@ -85,6 +92,9 @@ class Donor(SQLModel, table=True):
     # asked for ("not available until") — a pause, not a deferral: the member stays searchable.
     availability_checked_on: date | None = None
     paused_until: date | None = None
+    # When the next availability check is due (the reminder engine sets it: 2 years after the last check
+    # answered or sent, or the end of a pause; None until the engine first sees the member).
+    availability_due_on: date | None = None
     opt_out_sms: bool = False
     opt_out_email: bool = False
     opt_out_wechat: bool = False

@@ -2,6 +2,9 @@
 through the outbox once, and the coordinators' tasks; recording a follow-up and the S(P)EAR report.
 No Prefect here (flows/reminders.py runs it daily, flows/follow_up.py asks for a follow-up's answers)."""
 
+from models.reminders.availability import record_availability
+from models.reminders.config import ReminderConfig
+from models.reminders.engine import KINDS, Plan, RunResult, plan, run
 from models.reminders.followup_answers import (
     FOLLOW_UP_KINDS,
     FollowUpAnswer,
@@ -17,15 +20,21 @@ from models.reminders.followup_record import (
     record_follow_up,
     recorded_follow_up,
 )
+from models.reminders.listing import FollowUpItem, list_follow_ups
 from models.reminders.spear_report import SpearReport, SpearRow, spear_report
 from models.reminders.tables import CoordinatorTask, Reminder
 
 __all__ = [
     "FOLLOW_UP_KINDS",
+    "KINDS",
     "SPEAR_TASK",
     "CoordinatorTask",
     "FollowUpAnswer",
+    "FollowUpItem",
+    "Plan",
     "Reminder",
+    "ReminderConfig",
+    "RunResult",
     "SpearCategory",
     "SpearReport",
     "SpearRow",
@@ -34,7 +43,11 @@ __all__ = [
     "follow_up_label",
     "follow_up_record_key",
     "follow_up_to_answer",
+    "list_follow_ups",
+    "plan",
+    "record_availability",
     "record_follow_up",
     "recorded_follow_up",
+    "run",
     "spear_report",
 ]

@@ -29,6 +29,7 @@ MEMBER_KEYS = {
     "campaign_0614": ("year",),
     "spring_festival_visit": ("year",),
     "withdrawal_confirmation": ("code",),
+    "retirement_thanks": ("code",),
 }
 ALERT_KEYS = {
     "high_res_result": ("case_id", "member_code", "patient_code", "result", "link"),
