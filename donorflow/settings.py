@@ -30,7 +30,9 @@ class Settings(BaseSettings):
     # CMDP joining ages 18–45; members stay donors to 55 (abroad often to the 61st birthday).
     join_min_age: int = 18
     join_max_age: int = 45
-    donate_max_age: int = 55
+    # Members retire on the birthday they reach it (the reminder engine; the demo year). CMDP: up to 55
+    # (DESIGN.md §6); registries abroad list members to their 61st birthday.
+    donate_max_age: int = Field(default=55, ge=18, le=80, description="members retire on this birthday")
     import_batch_size: int = Field(default=2000, ge=1, le=50_000)
     # How much of a sign-up file the reader takes on; a file over a limit is refused before any row lands.
     import_max_file_bytes: int = Field(default=50_000_000, ge=1, description="largest sheet file accepted")
@@ -161,8 +163,6 @@ class Settings(BaseSettings):
     follow_up_max_reminders: int = Field(
         default=3, ge=1, le=10, description="reminders before a follow-up is lost"
     )
-    # CMDP: members may donate up to 55 (DESIGN.md §6); registries abroad to the 61st birthday.
-    donation_age_limit: int = Field(default=55, ge=18, le=80, description="members retire on this birthday")
     stage_limits: dict[str, int] = Field(
         default_factory=dict, description='JSON: idle limit in days per stage, e.g. {"exam": 20}'
     )

@@ -17,7 +17,6 @@ __all__ = [
     "YEAR",
     "YEAR_END",
     "at_minute",
-    "birthday",
     "date_range",
     "is_workday",
     "local_day",
@@ -84,10 +83,3 @@ def at_minute(day: date, minute: int) -> datetime:
 
 
 local_day = local_date  # the day a moment falls on in Zhengzhou
-
-
-def birthday(birth: date, age: int) -> date:
-    try:
-        return birth.replace(year=birth.year + age)
-    except ValueError:  # 29 February: 1 March in other years
-        return date(birth.year + age, 3, 1)

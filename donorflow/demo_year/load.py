@@ -71,7 +71,7 @@ def replay_zhengzhou_2021(
 ) -> FunnelCounts:
     """Load the demo year and return its 2021 funnel, which equals SEED_FIGURES on a database without
     other 2021 stem-cell data. Raises ValidationError if the demo year (or any of its people) is there.
-    Members older than `donate_max_age` (Settings.donate_max_age, CMDP: 55) retire on their birthday."""
+    Members reaching `donate_max_age` (Settings.donate_max_age, CMDP: 55) retire on that birthday."""
     say = progress or (lambda _message: None)
     started = utcnow()
     loaded = select(RecruitmentEvent.id).where(RecruitmentEvent.organiser == DEMO_ORGANISER)
@@ -140,7 +140,7 @@ def _load_registry(
 def _retire(
     session: Session, retirements: Sequence[tuple[int, datetime]], donor_ids: Sequence[int], max_age: int
 ) -> None:
-    """Members past the donation age limit (CMDP: 55) retire on their next birthday, in one transaction."""
+    """Members reaching the donation age limit (CMDP: 55) retire on that birthday, in one transaction."""
     with transaction(session):
         for member, at in retirements:
             donor = session.get(Donor, donor_ids[member])

@@ -11,13 +11,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
-from donorflow.demo_year.calendar import SHANGHAI, YEAR, YEAR_END, at_minute, birthday, local_day
+from donorflow.demo_year.calendar import SHANGHAI, YEAR, YEAR_END, at_minute, local_day
 from donorflow.demo_year.drives import Drive, drives_2021, prior_drives
 from donorflow.demo_year.matching import Matcher
 from donorflow.demo_year.people import Registry
 from donorflow.demo_year.searches import Search, carried_in_shapes, new_search, search_shapes
 from donorflow.demo_year.timelines import Event, Scheduler, Slot
 from models.cases import CaseStage
+from models.core import birthday
 
 __all__ = ["Plan", "Step", "plan_year"]
 
@@ -50,7 +51,8 @@ class Plan:
 
 
 def plan_year(seed: int, figures: Mapping[str, int], *, donate_max_age: int) -> Plan:
-    """The year as the seed draws it; members past `donate_max_age` (Settings) retire on their birthday."""
+    """The year as the seed draws it; members retire on the birthday they reach `donate_max_age` (Settings,
+    CMDP 55), the rule the reminder engine applies (models.core.birthday)."""
     rng = random.Random(seed)
     registry = Registry()
     drives = [*prior_drives(rng), *drives_2021(figures["recruitment_events"], figures["registered"], rng)]
@@ -59,7 +61,7 @@ def plan_year(seed: int, figures: Mapping[str, int], *, donate_max_age: int) -> 
     retirements = [
         (member, at_minute(limit, 9 * 60))
         for member, record in enumerate(registry.records)
-        if (limit := birthday(record.birth_date, donate_max_age + 1)) <= date(YEAR, 12, 31)
+        if (limit := birthday(record.birth_date, donate_max_age)) <= date(YEAR, 12, 31)
     ]
     plan = Plan(drives, registry, retirements)
     scheduler = Scheduler(rng)

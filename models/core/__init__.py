@@ -1,7 +1,7 @@
 """Plumbing every room uses: sessions and UTC times, the clock, errors, PII masking, the audit log."""
 
 from models.core.audit import StageEvent, StageEventPublic, audit_event, audit_values
-from models.core.clock import SHANGHAI, local_date
+from models.core.clock import SHANGHAI, add_months, birthday, local_date
 from models.core.db import (
     Session,
     SessionFactory,
@@ -34,6 +34,7 @@ from models.core.masking import (
 )
 
 __all__ = [
+    "SHANGHAI",
     "BalanceExhaustedError",
     "ConfigurationError",
     "ConflictError",
@@ -41,18 +42,19 @@ __all__ = [
     "IllegalTransitionError",
     "NotFoundError",
     "PermanentDeliveryError",
-    "TransientDeliveryError",
     "PiiMaskingFilter",
-    "SHANGHAI",
     "Session",
     "SessionFactory",
     "SheetError",
     "StageEvent",
     "StageEventPublic",
-    "audit_event",
-    "audit_values",
+    "TransientDeliveryError",
     "UtcDateTime",
     "ValidationError",
+    "add_months",
+    "audit_event",
+    "audit_values",
+    "birthday",
     "install_record_masking",
     "local_date",
     "make_engine",

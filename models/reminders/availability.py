@@ -12,8 +12,7 @@ from datetime import date
 from sqlalchemy import update
 from sqlmodel import Session, col
 
-from models.cases.follow_ups import add_months
-from models.core import ConflictError, ValidationError, audit_event, local_date, utcnow
+from models.core import ConflictError, ValidationError, add_months, audit_event, local_date, utcnow
 from models.registry import Donor, RegistryStatus
 
 __all__ = ["record_availability"]

@@ -19,8 +19,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col
 
 from models.cases import CaseStage, CaseStatus, DonorCase, FollowUp
-from models.cases.follow_ups import add_months
-from models.core import SessionFactory
+from models.core import SessionFactory, add_months
 from models.registry import Donor, RegistryStatus
 from models.reminders import case_rules, follow_up_rules, member_rules
 from models.reminders.config import ReminderConfig

@@ -8,7 +8,7 @@
 - age_out: CMDP — members may donate up to 55 (DESIGN.md §6; a setting, registries abroad use the 61st
   birthday). On the birthday of the age limit the member retires (audited registry move), is thanked,
   and each open case of theirs becomes a coordinator task. A 29 February birthday is reached on 28
-  February in a common year (models.cases.add_months: the last day of the shorter month).
+  February in a common year (models.core.birthday, the rule the demo year uses too).
 """
 
 from __future__ import annotations
@@ -21,8 +21,7 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from models.cases import CaseStatus, DonorCase
-from models.cases.follow_ups import add_months
-from models.core import local_date
+from models.core import add_months, birthday, local_date
 from models.outreach import enqueue
 from models.registry import Donor, RegistryStatus, change_registry_status
 from models.reminders.config import ReminderConfig
@@ -42,7 +41,7 @@ RETIRABLE = (RegistryStatus.REGISTERED, RegistryStatus.ACTIVE, RegistryStatus.DE
 
 def retirement_day(birth_date: date, age_limit: int) -> date:
     """The birthday the member reaches the age limit on (29 February → 28 February in a common year)."""
-    return add_months(birth_date, 12 * age_limit)
+    return birthday(birth_date, age_limit)
 
 
 def next_check(anchor: date, not_before: date, months: int) -> date:
