@@ -213,6 +213,35 @@ def donors_withdraw(
         out.print(f"{donor.code} withdrawn; personal data erased")
 
 
+@donors_app.command("availability")
+def donors_availability(
+    code: Annotated[str, typer.Argument(help="Registry code of the member who answered the check.")],
+    available: Annotated[
+        bool,
+        typer.Option("--available/--not-available", help="可以捐献 Available, or not (a pause)."),
+    ],
+    until: Annotated[
+        str | None, typer.Option("--until", help="暂停至 Not available until YYYY-MM-DD (--not-available).")
+    ] = None,
+    actor: ActorOption = "",
+) -> None:
+    """记录可捐献状态复核 Record the member's answer to the 2-yearly availability check: available (next check
+    in 2 years) or not available until a date (checks pause until then; the member stays searchable)."""
+    from models.registry import get_donor
+    from models.reminders import record_availability
+
+    pause = None if until is None else _parse_date(until, "--until")
+    with _session() as session:
+        with transaction(session):
+            donor = get_donor(session=session, code=code)
+            who = actor or _default_actor()
+            donor = record_availability(
+                session=session, donor=donor, available=available, until=pause, actor=who
+            )
+        shown = "可以捐献 available" if available else f"暂停至 paused until {donor.paused_until}"
+        out.print(f"{donor.code}: {shown}; 下次复核 next check {donor.availability_due_on}")
+
+
 @app.command("search")
 def search(
     hla_text: Annotated[

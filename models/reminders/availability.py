@@ -35,9 +35,12 @@ def record_availability(
     """
     today = on or local_date(utcnow())
     if donor.status == RegistryStatus.WITHDRAWN:
-        raise ValidationError(f"member {donor.code} has withdrawn: no availability to record")
+        raise ValidationError(f"志愿者 {donor.code} 已退出 member has withdrawn: no availability to record")
     if not available and (until is None or until <= today):
-        raise ValidationError(f"member {donor.code}: a pause needs an `until` date after {today.isoformat()}")
+        raise ValidationError(
+            f"志愿者 {donor.code}：暂停需要晚于 {today.isoformat()} 的截止日期 --until "
+            f"(a pause needs an until date after {today.isoformat()})"
+        )
     paused_until = None if available else until
     next_due = add_months(today, months) if available else until
     assert donor.id is not None
@@ -53,7 +56,7 @@ def record_availability(
         )
     )
     if result.rowcount != 1:
-        raise ConflictError(f"member {donor.code} was changed by someone else; reload and try again")
+        raise ConflictError(f"志愿者 {donor.code} 刚被他人修改，请重试 member was changed by someone else")
     reason = "availability: available" if available else f"availability: paused until {until}"
     session.add(
         audit_event(

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from tests.databases import empty_all_tables, fresh_database
 from tests.e2e.test_cli import CliRunner
@@ -96,3 +96,28 @@ def test_a_bad_date_is_a_chinese_error_and_exit_2(run: CliRunner, args: tuple[st
     result = run(*args, check=False)
     assert result.returncode == 2
     assert "日期格式错误" in result.stderr and "YYYY-MM-DD" in result.stderr
+
+
+def test_availability_answers_pause_the_checks_and_are_audited(run: CliRunner) -> None:
+    _case_id, code = _donation(run.database_url, date(2026, 3, 1))
+    paused = run("donors", "availability", code, "--not-available", "--until", "2099-06-30", "--actor", "李")
+    assert "暂停至 paused until 2099-06-30" in paused.stdout
+    assert "下次复核 next check 2099-06-30" in paused.stdout
+    refused = run("donors", "availability", code, "--not-available", check=False)
+    assert refused.returncode == 2 and "暂停需要" in refused.stderr and "until" in refused.stderr
+    bad = run("donors", "availability", code, "--not-available", "--until", "30/06/2099", check=False)
+    assert bad.returncode == 2 and "not a date" in bad.stderr
+    unknown = run("donors", "availability", "ZZ99-999999", "--available", check=False)
+    assert unknown.returncode == 3 and "没有编号为 ZZ99-999999 的志愿者" in unknown.stderr
+    back = run("donors", "availability", code, "--available", "--actor", "李老师")
+    assert "可以捐献 available" in back.stdout
+    engine = create_engine(run.database_url)
+    with Session(engine) as session:
+        from models.core import StageEvent
+        from models.registry import Donor
+
+        donor = session.exec(select(Donor).where(Donor.code == code)).one()
+        assert donor.paused_until is None and donor.availability_checked_on is not None
+        reasons = [e.reason for e in session.exec(select(StageEvent).where(StageEvent.donor_id == donor.id))]
+    engine.dispose()
+    assert "availability: paused until 2099-06-30" in reasons and "availability: available" in reasons
