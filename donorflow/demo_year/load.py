@@ -9,26 +9,29 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from importlib import resources
 
 from sqlmodel import Session, col, select
 
-from donorflow.demo_year.calendar import YEAR, local_day
+from donorflow.demo_year.calendar import YEAR, at_minute, local_day
 from donorflow.demo_year.people import hla_cells
 from donorflow.demo_year.plan import Plan, plan_year
 from donorflow.demo_year.searches import Search
 from donorflow.demo_year.timelines import Event
 from models.cases import (
     FUNNEL_KEYS,
+    CaseStage,
+    FollowUp,
     FunnelCounts,
     PatientSearch,
     advance_case,
     close_case,
+    follow_up_dates,
     funnel_counts,
     open_case,
 )
-from models.core import ValidationError, transaction, utcnow
+from models.core import ValidationError, local_date, transaction, utcnow
 from models.intake import ImportPolicy, SignupRecord, import_records, national_id_hash
 from models.outreach import close_as_history
 from models.registry import (
@@ -59,6 +62,7 @@ SEED_FIGURES: dict[str, int] = _load_figures()
 # What the demo year's outbox rows say: it replays 2021; its messages went out then, its stage events
 # must not start stage runs now (`make up` relays pending events at start).
 DEMO_HISTORY = "演示数据：2021 年的历史记录，不发送 demo history (2021): not sent"
+DEMO_FOLLOW_UP = "演示数据：历史随访 demo history"
 
 
 def replay_zhengzhou_2021(
@@ -179,6 +183,27 @@ def _add_searches(session: Session, searches: Sequence[Search]) -> None:
 _STEPS_PER_COMMIT = 500
 
 
+def _schedule_follow_ups(session: Session, case_id: str, donor_id: int, entered: datetime) -> None:
+    """The donation's follow-up schedule, as the donation step makes it. The contacts due before today
+    are history: recorded as done ("demo history", no answers), so the reminder engine's first run does
+    not list five years of follow-ups as missed, and the next one due is the one a coordinator records."""
+    collected = local_date(entered) - timedelta(days=1)
+    today = local_date(utcnow())
+    for label, due_on in follow_up_dates(collected):
+        past = due_on < today
+        session.add(
+            FollowUp(
+                case_id=case_id,
+                donor_id=donor_id,
+                label=label,
+                due_on=due_on,
+                status="answered" if past else "due",
+                done_at=at_minute(due_on, 12 * 60) if past else None,
+                outcome=DEMO_FOLLOW_UP if past else None,
+            )
+        )
+
+
 def _walk_cases(session: Session, plan: Plan, donor_ids: Sequence[int], say: Callable[[str], None]) -> None:
     """Every case step in time order, through the same services the flows call. Steps are grouped into
     transactions of `_STEPS_PER_COMMIT` (the loader owns the unit of work: services never commit); each
@@ -206,6 +231,8 @@ def _walk_cases(session: Session, plan: Plan, donor_ids: Sequence[int], say: Cal
                 at=event.at,
                 announce=False,  # a year gone by: no stage flow is to start for these moves
             )
+            if event.stage == CaseStage.FOLLOW_UP:  # collected the day before (timelines.work_up)
+                _schedule_follow_ups(session, case_ids[step.case], donor_ids[member], event.at)
         elif event.kind == "close":
             assert event.reason is not None
             close_case(

@@ -23,8 +23,8 @@ from sqlmodel import Session, SQLModel, col, select
 from donorflow.demo_year import ACTOR, SEED_FIGURES, replay_zhengzhou_2021
 from donorflow.demo_year.load import DEMO_HISTORY
 from donorflow.settings import Settings
-from models.cases import CloseReason, DonorCase, PatientSearch
-from models.core import StageEvent, ValidationError
+from models.cases import CloseReason, DonorCase, FollowUp, PatientSearch
+from models.core import StageEvent, ValidationError, local_date, utcnow
 from models.intake import ImportPolicy
 from models.outreach import Outbox
 from models.registry import Donor, RecruitmentEvent
@@ -66,6 +66,10 @@ class Replayed:
     rows_before: dict[str, int]
     rows_after: dict[str, int]
     outbox: dict[tuple[str, str, str | None], int]
+    follow_ups: dict[tuple[str, str], int]  # (status, outcome) → rows
+    cases_at_follow_up: int
+    follow_up_cases: int
+    first_open_due: date | None
 
 
 @pytest.fixture(scope="module")
@@ -95,12 +99,30 @@ def replayed(engine: Engine) -> Replayed:
             rows_before=rows_before,
             rows_after=_row_counts(session),
             outbox=dict(Counter(session.exec(select(Outbox.kind, Outbox.status, Outbox.last_error)).all())),
+            follow_ups=_follow_ups(session),
+            cases_at_follow_up=session.exec(
+                select(func.count()).select_from(DonorCase).where(DonorCase.stage == "follow_up")
+            ).one(),
+            follow_up_cases=session.exec(select(func.count(func.distinct(FollowUp.case_id)))).one(),
+            first_open_due=session.exec(
+                select(func.min(FollowUp.due_on)).where(FollowUp.status == "due")
+            ).one(),
         )
 
 
 def test_replay_gives_the_2021_stem_cell_figures_exactly(replayed: Replayed) -> None:
     assert replayed.counts == REPORT_2021
     assert replayed.counts == SEED_FIGURES
+
+
+def test_every_donation_has_its_follow_ups_and_the_past_ones_are_history(replayed: Replayed) -> None:
+    """A coordinator records the next follow-up of a demo donor (the follow-up deployment); the reminder
+    engine's first run does not list five years of demo follow-ups as missed."""
+    assert replayed.cases_at_follow_up > 0
+    assert replayed.follow_up_cases == replayed.cases_at_follow_up
+    assert sum(replayed.follow_ups.values()) == 14 * replayed.cases_at_follow_up
+    assert set(replayed.follow_ups) == {("answered", "演示数据：历史随访 demo history"), ("due", "")}
+    assert replayed.first_open_due is not None and replayed.first_open_due >= local_date(utcnow())
 
 
 def test_packaged_figures_are_the_shared_data_verbatim() -> None:
@@ -178,6 +200,11 @@ def test_same_seed_gives_the_same_codes_statuses_and_events(replayed: Replayed) 
 
 
 # -- snapshot helpers ---------------------------------------------------------------------------------
+def _follow_ups(session: Session) -> dict[tuple[str, str], int]:
+    rows = session.exec(select(FollowUp.status, FollowUp.outcome)).all()
+    return dict(Counter((status, outcome or "") for status, outcome in rows))
+
+
 def _row_counts(session: Session) -> dict[str, int]:
     return {
         table.name: session.exec(select(func.count()).select_from(table)).one()
