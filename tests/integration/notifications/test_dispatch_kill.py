@@ -79,9 +79,10 @@ def test_a_dispatcher_killed_mid_batch_resends_only_what_was_in_flight_with_the_
     assert set(gateway.counts) == keys  # every message arrived, and only under its own key
     assert {row.idempotency_key: row.status for row in rows(session)} == dict.fromkeys(keys, "sent")
     assert counts["sent"] == MESSAGES - len(recorded)
-    # Twice: exactly the messages in flight at the kill (at the gateway, not yet recorded as sent), at
-    # most one per concurrent send, each re-sent once and under its own key.
+    # Twice: exactly the messages in flight at the kill (at the gateway, not yet recorded as sent): the
+    # concurrent sends, and answers waiting the few milliseconds that batch their recording (fewer than
+    # CONCURRENCY), each re-sent once and under its own key.
     resent = {key for key, n in gateway.counts.items() if n > 1}
     assert resent == arrived - recorded
-    assert len(resent) <= CONCURRENCY
+    assert len(resent) < 2 * CONCURRENCY
     assert all(gateway.counts[key] == 2 for key in resent)
