@@ -164,9 +164,28 @@ def _finish(
 ) -> bool:
     """Write `values` to the row if it is still this worker's claim; True if it was."""
     statement = _conditional_update(tuple(sorted(values)), count_attempt)
-    params = {f"v_{name}": value for name, value in values.items()} | {"w_id": row_id, "w_worker": worker}
-    result: CursorResult[Any] = session.connection().execute(statement, params)
+    result: CursorResult[Any] = session.connection().execute(statement, _params(row_id, worker, values))
     return result.rowcount == 1
+
+
+def _params(row_id: int, worker: str, values: Mapping[str, Any]) -> dict[str, Any]:
+    """The bound values of `_conditional_update`: the new values, and the claim they depend on."""
+    return {f"v_{name}": value for name, value in values.items()} | {"w_id": row_id, "w_worker": worker}
+
+
+def _sent_values(
+    provider_message_id: str | None, channel: str, rendered: str, now: datetime
+) -> dict[str, Any]:
+    """What a sent row keeps: the provider's id, the channel used, the text as rendered (the audit copy)."""
+    return {
+        "status": "sent",
+        "provider_message_id": _provider_id(provider_message_id),
+        "channel": channel,
+        "rendered": rendered,
+        "sent_at": now,
+        "last_error": None,
+        "address_snapshot": None,
+    }
 
 
 def mark_sent(
@@ -180,18 +199,7 @@ def mark_sent(
     now: datetime,
 ) -> bool:
     """Sent: the provider's id, the channel used and the text as rendered (the audit copy) are kept."""
-    return _finish(
-        session,
-        row_id,
-        worker,
-        status="sent",
-        provider_message_id=_provider_id(provider_message_id),
-        channel=channel,
-        rendered=rendered,
-        sent_at=now,
-        last_error=None,
-        address_snapshot=None,
-    )
+    return _finish(session, row_id, worker, **_sent_values(provider_message_id, channel, rendered, now))
 
 
 def mark_sent_many(*, session: Session, worker: str, sent: Sequence[Mapping[str, Any]]) -> set[int]:
@@ -237,22 +245,13 @@ def mark_sent_many(*, session: Session, worker: str, sent: Sequence[Mapping[str,
             .returning(t.c.id)
         )
         return set(connection.execute(statement).scalars())
-    names = ("address_snapshot", "channel", "last_error", "provider_message_id", "rendered", "sent_at")
-    params = [
-        {
-            "v_status": "sent",
-            "v_provider_message_id": _provider_id(item["provider_message_id"]),
-            "v_channel": item["channel"],
-            "v_rendered": item["rendered"],
-            "v_sent_at": item["now"],
-            "v_last_error": None,
-            "v_address_snapshot": None,
-            "w_id": item["row_id"],
-            "w_worker": worker,
-        }
+    answered = [
+        (item["row_id"], _sent_values(item["provider_message_id"], item["channel"], item["rendered"],
+                                      item["now"]))
         for item in sent
-    ]
-    connection.execute(_conditional_update((*names, "status"), False), params)  # mark_sent's statement
+    ]  # fmt: skip
+    each = _conditional_update(tuple(sorted(answered[0][1])), False)  # mark_sent's statement
+    connection.execute(each, [_params(row_id, worker, values) for row_id, values in answered])
     mine = select(t.c.id).where(
         t.c.id.in_([item["row_id"] for item in sent]), t.c.claimed_by == worker, t.c.status == "sent"
     )
