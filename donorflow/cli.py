@@ -89,7 +89,7 @@ def _parse_date(value: str, option: str) -> date:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        _fail(f"{option}: {value!r} is not a date (YYYY-MM-DD)", 2)
+        _fail(f"{option}: 日期格式错误 {value!r} is not a date (YYYY-MM-DD)", 2)
 
 
 @db_app.command("upgrade")
@@ -211,6 +211,35 @@ def donors_withdraw(
         with transaction(session):
             donor = withdraw_member(session=session, code=code, actor=actor or _default_actor())
         out.print(f"{donor.code} withdrawn; personal data erased")
+
+
+@donors_app.command("deceased")
+def donors_deceased(
+    code: Annotated[str, typer.Argument(help="已故志愿者编号 Registry code of the member who died.")],
+    on: Annotated[str, typer.Option("--on", help="死亡日期 Date of death, YYYY-MM-DD.")],
+    yes: Annotated[bool, typer.Option("--yes", help="不再确认 Do not ask for confirmation.")] = False,
+    actor: ActorOption = "",
+    json_: JsonFlag = False,
+) -> None:
+    """登记志愿者已故 Record a member's death (reported by the family or a hospital): nothing is sent to
+    them again, their follow-ups and reminders stop, and each open case becomes a task to close it."""
+    from models.reminders import record_death
+
+    died_on = _parse_date(on, "--on")
+    if not yes and sys.stdin.isatty() and not typer.confirm(f"登记 {code} 已故？ Record {code} as deceased?"):
+        raise typer.Exit(1)
+    with _session() as session:
+        with transaction(session):
+            done = record_death(session=session, code=code, died_on=died_on, actor=actor or _default_actor())
+        summary = done.as_dict()
+    if json_:
+        _print_json(summary)
+        return
+    out.print(
+        f"{summary['member_code']}: 已登记已故 recorded as deceased; 停止消息 messages stopped "
+        f"{summary['messages_skipped']}, 取消随访 follow-ups cancelled {summary['follow_ups_cancelled']}, "
+        f"待结案 open cases to close {len(done.cases)}"
+    )
 
 
 @donors_app.command("availability")

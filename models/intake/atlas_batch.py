@@ -106,6 +106,8 @@ class AtlasBatchWriter:
     # -- one update, in memory ---------------------------------------------------------------------------
     def _apply(self, u: AtlasUpdate) -> Action | _Refusal:
         member = self.members.get(u.key)
+        if member is not None and member.status is RegistryStatus.DECEASED:
+            return _Refusal(f"志愿者 {member.code} 已登记为已故 member is recorded as deceased")
         if u.change == "D":
             return self._withdraw(member)
         if member is None:

@@ -174,6 +174,11 @@ class SignupBatchWriter:
 
     # -- existing members ------------------------------------------------------------------------------
     def _update_existing(self, member: KnownMember, record: SignupRecord) -> Action | RowRejection:
+        if member.status_now is RegistryStatus.DECEASED:
+            # An old sheet re-imported must neither revive nor re-contact a member reported deceased.
+            return RowRejection(
+                row=record.row, errors=(f"志愿者 {member.code} 已登记为已故 member is recorded as deceased",)
+            )
         if member.status_now is RegistryStatus.WITHDRAWN:
             # The one way back after a withdrawal (DESIGN.md §3): a sign-up whose consent is newer.
             if member.withdrawn_at and record.consent_at <= member.withdrawn_at:

@@ -380,5 +380,6 @@ def recipients(*, session: Session, donor_ids: Iterable[int]) -> dict[int, Recip
             preferred_channel=donor.preferred_channel,
             opted_out=frozenset(c for c in MEMBER_CHANNELS if refused[c]),
             withdrawn=donor.status == "withdrawn" or donor.withdrawn_at is not None,
+            deceased=donor.status == "deceased",
         )
     return found

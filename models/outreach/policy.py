@@ -50,6 +50,7 @@ class Recipient:
     preferred_channel: str = "sms"
     opted_out: frozenset[str] = field(default_factory=frozenset)
     withdrawn: bool = False
+    deceased: bool = False  # reported dead: nothing more is sent, not even to an address kept
 
     def address(self, channel: str) -> str | None:
         if channel == "sms":
@@ -65,7 +66,7 @@ class Recipient:
             f"Recipient(donor_id={self.donor_id}, code={self.code!r}, phone={mask_phone(self.phone)!r}, "
             f"email={mask_email(self.email)!r}, wechat={mask_address('wechat', self.wechat_openid)!r}, "
             f"preferred={self.preferred_channel!r}, opted_out={sorted(self.opted_out)}, "
-            f"withdrawn={self.withdrawn})"
+            f"withdrawn={self.withdrawn}, deceased={self.deceased})"
         )
 
     __str__ = __repr__
@@ -134,6 +135,8 @@ def route_member(
     """
     if recipient is None:
         return Dead("no such member")
+    if recipient.deceased:
+        return Skip("deceased")
     if template_key == WITHDRAWAL_CONFIRMATION and address_snapshot:
         used = channel or ("email" if "@" in address_snapshot else "sms")
         if used not in configured:

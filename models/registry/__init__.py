@@ -13,7 +13,7 @@ from models.registry.hla_columns import (
     column_title,
     sheet_header,
 )
-from models.registry.lifecycle import REGISTRY_MOVES, RegistryStatus, allowed_registry_moves
+from models.registry.lifecycle import NOT_CONTACTED, REGISTRY_MOVES, RegistryStatus, allowed_registry_moves
 from models.registry.members import (
     create_event,
     erase_withdrawn,
@@ -47,6 +47,7 @@ __all__ = [
     "RecruitmentEvent",
     "RecruitmentEventCreate",
     "RecruitmentEventPublic",
+    "NOT_CONTACTED",
     "RegistryStatus",
     "allowed_registry_moves",
     "change_registry_status",

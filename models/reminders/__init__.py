@@ -4,6 +4,7 @@ No Prefect here (flows/reminders.py runs it daily, flows/follow_up.py asks for a
 
 from models.reminders.availability import record_availability
 from models.reminders.config import ReminderConfig
+from models.reminders.deceased import DECEASED_CASE_TASK, DeathRecorded, record_death
 from models.reminders.engine import KINDS, Plan, RunResult, plan, run
 from models.reminders.followup_answers import (
     FOLLOW_UP_KINDS,
@@ -25,10 +26,12 @@ from models.reminders.spear_report import SpearReport, SpearRow, spear_report
 from models.reminders.tables import CoordinatorTask, Reminder
 
 __all__ = [
+    "DECEASED_CASE_TASK",
     "FOLLOW_UP_KINDS",
     "KINDS",
     "SPEAR_TASK",
     "CoordinatorTask",
+    "DeathRecorded",
     "FollowUpAnswer",
     "FollowUpItem",
     "Plan",
@@ -46,6 +49,7 @@ __all__ = [
     "list_follow_ups",
     "plan",
     "record_availability",
+    "record_death",
     "record_follow_up",
     "recorded_follow_up",
     "run",

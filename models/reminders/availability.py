@@ -36,6 +36,8 @@ def record_availability(
     today = on or local_date(utcnow())
     if donor.status == RegistryStatus.WITHDRAWN:
         raise ValidationError(f"志愿者 {donor.code} 已退出 member has withdrawn: no availability to record")
+    if donor.status == RegistryStatus.DECEASED:
+        raise ValidationError(f"志愿者 {donor.code} 已登记为已故 member is recorded as deceased")
     if not available and (until is None or until <= today):
         raise ValidationError(
             f"志愿者 {donor.code}：暂停需要晚于 {today.isoformat()} 的截止日期 --until "

@@ -30,7 +30,7 @@ from models.cases import (
 )
 from models.core import local_date
 from models.outreach import enqueue
-from models.registry import Donor, RegistryStatus
+from models.registry import NOT_CONTACTED, Donor
 from models.reminders.config import ReminderConfig
 from models.reminders.ledger import Action, missed_task, open_task
 
@@ -77,7 +77,7 @@ def scan_appointments(session: Session, day: date, config: ReminderConfig) -> It
     actions = []
     for record in records:
         case, code, donor_status = cases[record.case_id]
-        if donor_status == RegistryStatus.WITHDRAWN:
+        if donor_status in NOT_CONTACTED:
             continue
         for step, stage, field, what, template in _BOOKINGS:
             if record.key != step.value or case.stage != stage.value or field not in record.data:

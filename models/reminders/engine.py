@@ -20,7 +20,7 @@ from sqlmodel import Session, col
 
 from models.cases import CaseStage, CaseStatus, DonorCase, FollowUp
 from models.core import SessionFactory, add_months
-from models.registry import Donor, RegistryStatus
+from models.registry import NOT_CONTACTED, Donor, RegistryStatus
 from models.reminders import case_rules, follow_up_rules, member_rules
 from models.reminders.config import ReminderConfig
 from models.reminders.ledger import Action, Tally, claim, known_keys
@@ -46,7 +46,7 @@ KINDS = ("follow_up", "availability_check", "age_out", "appointment", "idle_case
 class RunResult:
     day: date
     tally: Tally = field(default_factory=Tally)
-    cancelled: int = 0  # open follow-ups of withdrawn members cancelled
+    cancelled: int = 0  # open follow-ups of withdrawn or deceased members cancelled
 
     def as_dict(self) -> dict[str, dict[str, int]]:
         return self.tally.as_dict()
@@ -93,8 +93,8 @@ def run(session_factory: SessionFactory, day: date, config: ReminderConfig) -> R
     result = RunResult(day)
     with session_factory() as session:
         todo = _anything_to_do(session, day, config)
-        if todo[follow_up_rules.cancel_withdrawn]:
-            result.cancelled = follow_up_rules.cancel_withdrawn(session)
+        if todo[follow_up_rules.cancel_not_contacted]:
+            result.cancelled = follow_up_rules.cancel_not_contacted(session)
             session.commit()
         for scan in _SCANS:
             if not todo[scan]:
@@ -133,7 +133,7 @@ def _anything_to_do(session: Session, day: date, config: ReminderConfig) -> dict
     }
     probe = _probe(CaseStage.FOLLOW_UP.value in config.stage_limits)
     flags = [bool(flag) for flag in session.execute(probe, values).one()]
-    due, unanswered, age_out, undated, availability, workup, follow_up_idle, withdrawn = flags
+    due, unanswered, age_out, undated, availability, workup, follow_up_idle, not_contacted = flags
     return {
         follow_up_rules.scan_due: due,
         follow_up_rules.scan_unanswered: unanswered,
@@ -141,7 +141,7 @@ def _anything_to_do(session: Session, day: date, config: ReminderConfig) -> dict
         member_rules.scan_availability: undated or availability,
         case_rules.scan_appointments: workup,
         case_rules.scan_idle_cases: workup or follow_up_idle,
-        follow_up_rules.cancel_withdrawn: withdrawn,
+        follow_up_rules.cancel_not_contacted: not_contacted,
     }
 
 
@@ -173,9 +173,7 @@ def _probe(follow_up_limited: bool) -> Any:
                 idle_follow_up,
             ),
             exists()
-            .where(
-                col(Donor.status) == RegistryStatus.WITHDRAWN, col(FollowUp.status).in_(follow_up_rules.OPEN)
-            )
+            .where(col(Donor.status).in_(NOT_CONTACTED), col(FollowUp.status).in_(follow_up_rules.OPEN))
             .where(col(FollowUp.donor_id) == Donor.id),
         )
     )

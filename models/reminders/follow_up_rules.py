@@ -4,8 +4,8 @@ to year 10, on calendar dates): the questionnaire message on its day, reminders 
 due ──(its day)──> reminded ──(answer_days unanswered, < max_reminders sent)──> reminded again + a task
   └──(fell due before the window)──> missed        └──(max_reminders sent, unanswered)──> lost
 A lost year-10 follow-up with every other one answered, lost, missed or cancelled closes the case
-`lost_to_follow_up`. A withdrawn member's open follow-ups are cancelled; so are those of a case no longer
-in its follow-up stage (completed by the answer side, or closed).
+`lost_to_follow_up`. The open follow-ups of a member who withdrew or died are cancelled; so are those of a
+case no longer in its follow-up stage (completed by the answer side, or closed).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 
 from models.cases import CaseStage, CaseStatus, CloseReason, DonorCase, FollowUp, close_case
 from models.outreach import enqueue
-from models.registry import Donor, RegistryStatus
+from models.registry import NOT_CONTACTED, Donor
 from models.reminders.config import ReminderConfig
 from models.reminders.followup_answers import follow_up_kind
 from models.reminders.ledger import Action, missed_task, open_task
@@ -28,7 +28,7 @@ from models.reminders.ledger import Action, missed_task, open_task
 # batch of members loaded): nothing reads those objects' changed columns afterwards.
 _NO_SYNC = {"synchronize_session": False}
 
-__all__ = ["cancel_withdrawn", "scan_due", "scan_unanswered"]
+__all__ = ["cancel_not_contacted", "scan_due", "scan_unanswered"]
 
 KIND = "follow_up"
 OPEN = ("due", "reminded")
@@ -55,9 +55,9 @@ def _batches(session: Session, where: list[Any], config: ReminderConfig) -> Iter
 
 
 def _stopped(row: Row) -> Action | None:
-    """Withdrawn member, or a case no longer following up: the follow-up is cancelled, nothing sent."""
+    """Withdrawn or deceased member, or a case no longer following up: the follow-up is cancelled."""
     follow_up, case, _code, donor_status = row
-    if donor_status != RegistryStatus.WITHDRAWN and (
+    if donor_status not in NOT_CONTACTED and (
         case.status == CaseStatus.ACTIVE and case.stage == CaseStage.FOLLOW_UP
     ):
         return None
@@ -197,13 +197,14 @@ def _close_if_lost(session: Session, case_id: str, day: date, config: ReminderCo
     )
 
 
-def cancel_withdrawn(session: Session) -> int:
-    """Open follow-ups of members who withdrew: cancelled at once, whatever their due date (read first,
-    so a day with nothing to cancel writes nothing)."""
+def cancel_not_contacted(session: Session) -> int:
+    """Open follow-ups of members who withdrew or died: cancelled at once, whatever their due date (read
+    first, so a day with nothing to cancel writes nothing). The use cases cancel them too (a withdrawal
+    through an ATLAS file does not), so this is the engine's own guarantee."""
     found = session.exec(
         select(FollowUp.id)
         .join(Donor, col(Donor.id) == FollowUp.donor_id)
-        .where(col(Donor.status) == RegistryStatus.WITHDRAWN, col(FollowUp.status).in_(OPEN))
+        .where(col(Donor.status).in_(NOT_CONTACTED), col(FollowUp.status).in_(OPEN))
     ).all()
     if found:
         session.execute(update(FollowUp).where(col(FollowUp.id).in_(found)).values(status="cancelled"))

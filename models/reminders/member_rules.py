@@ -73,25 +73,36 @@ def _batches(session: Session, where: list[Any], config: ReminderConfig) -> Iter
 
 
 def scan_availability(session: Session, day: date, config: ReminderConfig) -> Iterator[list[Action]]:
-    """Active members whose check is due by `day`, and those the engine has not dated yet."""
+    """Active members whose check is due by `day`, and those the engine has not dated yet (dated now; one
+    whose first date is already due is asked today too, so a dry run counts them as the run does)."""
     start = config.window_start(day)
     active = col(Donor.status) == RegistryStatus.ACTIVE
     for members in _batches(session, [active, col(Donor.availability_due_on).is_(None)], config):
-        yield [_first_date(member, start, config) for member in members]
+        firsts = [(member, _first_due(member, start, config)) for member in members]
+        yield [
+            _availability_action(member, due, day, start, config)
+            if due <= day
+            else Action(AVAILABILITY, None, due, "skipped", _set(member.id, availability_due_on=due))
+            for member, due in firsts
+        ]
     for members in _batches(session, [active, col(Donor.availability_due_on) <= day], config):
-        yield [_availability_action(member, day, start, config) for member in members]
+        yield [
+            _availability_action(member, member.availability_due_on, day, start, config) for member in members
+        ]
 
 
-def _first_date(member: Donor, start: date, config: ReminderConfig) -> Action:
+def _first_due(member: Donor, start: date, config: ReminderConfig) -> date:
+    """The first 2-yearly date inside today's window or later (a pause pushes it to the pause's end)."""
     anchor = member.availability_checked_on or local_date(member.consent_at or member.created_at)
     due = next_check(anchor, start, config.availability_months)
     if member.paused_until is not None and member.paused_until > due:
         due = member.paused_until
-    return Action(AVAILABILITY, None, due, "skipped", _set(member.id, availability_due_on=due))
+    return due
 
 
-def _availability_action(member: Donor, day: date, start: date, config: ReminderConfig) -> Action:
-    due = member.availability_due_on
+def _availability_action(
+    member: Donor, due: date | None, day: date, start: date, config: ReminderConfig
+) -> Action:
     assert due is not None and member.id is not None
     if member.paused_until is not None and member.paused_until > day:
         return Action(

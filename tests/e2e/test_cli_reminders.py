@@ -121,3 +121,24 @@ def test_availability_answers_pause_the_checks_and_are_audited(run: CliRunner) -
         reasons = [e.reason for e in session.exec(select(StageEvent).where(StageEvent.donor_id == donor.id))]
     engine.dispose()
     assert "availability: paused until 2099-06-30" in reasons and "availability: available" in reasons
+
+
+def test_a_death_is_recorded_once_stops_everything_and_bad_dates_are_refused(run: CliRunner) -> None:
+    case_id, code = _donation(run.database_url, date(2026, 3, 1))
+    future = run("donors", "deceased", code, "--on", "2999-01-01", check=False)
+    assert future.returncode == 2 and "晚于今天" in future.stderr
+    bad = run("donors", "deceased", code, "--on", "1.1.2026", check=False)
+    assert bad.returncode == 2 and "日期格式错误" in bad.stderr
+    done = json.loads(run("donors", "deceased", code, "--on", "2026-06-01", "--actor", "李", "--json").stdout)
+    assert done == {
+        "member_code": code,
+        "status": "deceased",
+        "messages_skipped": 0,
+        "follow_ups_cancelled": 14,
+        "tasks_closed": 0,
+        "open_cases": [case_id],
+    }
+    again = run("donors", "deceased", code, "--on", "2026-06-01", check=False)
+    assert again.returncode == 2 and "已登记为已故" in again.stderr
+    listed = json.loads(run("followups", "list", "--json").stdout)
+    assert {item["status"] for item in listed if item["case_id"] == case_id} == {"cancelled"}

@@ -7,6 +7,7 @@ objects with `field1`/`field2`), built per test in tmp_path.
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -177,6 +178,21 @@ def test_new_donor_without_a_required_locus_is_rejected_as_atlas_does(
     assert _rejected(report) == {1: "required locus DRB1: minimum HLA typing has not been provided"}
     (typing,) = _typings(session, _member(session, "31"))
     assert (typing.c_1, typing.c_2) == (None, None)
+
+
+def test_no_change_applies_to_a_member_recorded_as_deceased(session: Session, tmp_path: Path) -> None:
+    from models.reminders import record_death
+
+    _import(session, _file(tmp_path, [_donor("50")], "first.json"))
+    code = _member(session, "50").code
+    record_death(session=session, code=code, died_on=date(2026, 1, 1), actor="data-manager")
+    session.commit()
+    for change, name in (("U", "second.json"), ("D", "third.json")):
+        update = _donor("50", change, hla=RETYPED) | ({"hla": None} if change == "D" else {})
+        report = _import(session, _file(tmp_path, [update], name))
+        assert _rejected(report) == {1: f"志愿者 {code} 已登记为已故 member is recorded as deceased"}
+    donor = _member(session, "50")
+    assert donor.status == "deceased" and len(_typings(session, donor)) == 1
 
 
 def test_deletion_withdraws_the_member_and_erases_its_typings(session: Session, tmp_path: Path) -> None:

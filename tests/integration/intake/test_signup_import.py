@@ -187,6 +187,23 @@ def test_withdrawal_erases_personal_data_but_keeps_counts_and_audit(session: Ses
     assert _count(session, Donor) == 2
 
 
+def test_an_old_sheet_reimported_neither_revives_nor_updates_a_deceased_member(
+    session: Session, tmp_path: Path
+) -> None:
+    from models.reminders import record_death
+
+    sheet = write_signup_csv(tmp_path / "a.csv", _good(2))
+    report = import_signups(session=session, path=sheet, policy=POLICY, event_id=_drive(session))
+    code = report.accepted[0].code
+    record_death(session=session, code=code, died_on=date(2021, 9, 1), actor="data-manager")
+    session.commit()
+    again = import_signups(session=session, path=sheet, policy=POLICY)
+    assert [r.row for r in again.rejected] == [2]
+    assert again.rejected[0].errors == (f"志愿者 {code} 已登记为已故 member is recorded as deceased",)
+    donor = session.exec(select(Donor).where(Donor.code == code)).one()
+    assert donor.status == "deceased" and _count(session, Donor) == 2
+
+
 def test_shown_member_is_masked(session: Session, tmp_path: Path) -> None:
     person = _good(1)[0]
     report = import_signups(

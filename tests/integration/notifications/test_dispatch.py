@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import ClassVar
 
@@ -204,6 +204,21 @@ def test_withdrawal_skips_pending_messages_but_its_confirmation_still_reaches_th
     assert (skipped.status, skipped.last_error) == ("skipped", "withdrawn")
     confirmation = row_by_key(session, "withdrawal:1")
     assert confirmation.status == "sent" and confirmation.address_snapshot is None  # not kept once sent
+
+
+def test_a_message_queued_to_a_member_after_their_death_is_skipped_not_sent(
+    session: Session, run: Dispatcher, gateway: Gateway
+) -> None:
+    from models.reminders import record_death
+
+    donor = add_donor(session)
+    with transaction(session):
+        record_death(session=session, code=donor.code, died_on=date(2026, 1, 1), actor="test")
+    contact(session, donor, channel="sms")  # e.g. a stage message written by a run already under way
+    assert run().as_dict() == {"sent": 0, "retried": 0, "dead": 0, "skipped": 1, "deferred": 0}
+    row = row_by_key(session, "case:1:contact:1")
+    assert (row.status, row.last_error, row.attempts) == ("skipped", "deceased", 0)
+    assert gateway.received == [] and run.alerts.email.sent == []
 
 
 def test_quiet_hours_hold_a_routine_message_until_morning_and_let_an_urgent_one_through(

@@ -13,7 +13,7 @@ from models.cases import CaseRecord, CaseStage
 from models.core import StageEvent, ValidationError, transaction
 from models.outreach import Outbox
 from models.registry import Donor
-from models.reminders import CoordinatorTask, ReminderConfig, record_availability
+from models.reminders import CoordinatorTask, ReminderConfig, plan, record_availability
 from tests.factories import add_case, add_donor
 from tests.integration.reminders.support import run_day
 
@@ -94,6 +94,22 @@ def test_availability_is_checked_every_2_years_and_a_pause_holds_it_until_its_en
         record_availability(
             session=session, donor=donor, available=False, until=None, actor="coordinator:test"
         )
+
+
+def test_a_member_first_seen_on_their_check_day_is_counted_by_the_dry_run_as_the_run_sends_it(
+    session: Session, engine: Engine
+) -> None:
+    donor = add_donor(session)
+    donor.consent_at = datetime(2025, 3, 1, 2, tzinfo=UTC)  # 2 years before the day: due that very day
+    session.add(donor)
+    session.commit()
+    day = date(2027, 3, 1)
+    with Session(engine) as reading:
+        dry = plan(reading, day, ReminderConfig())
+    assert dry.as_dict()["enqueued"] == {"availability_check": 1}
+    assert run_day(engine, day).as_dict() == dry.as_dict()
+    session.refresh(donor)
+    assert donor.availability_due_on == date(2029, 3, 1)
 
 
 def test_withdrawn_and_retired_members_get_no_availability_check(session: Session, engine: Engine) -> None:

@@ -1,7 +1,7 @@
 """Twelve years of daily runs of the reminder engine for a handful of members, with a frozen clock
 (issue 11, "Must show"): each follow-up queued once on its calendar day (a 29 February donation
 included), nothing after a withdrawal, retirement on the birthday of the age limit, a 3-day outage
-caught up once, a 30-day outage recorded as missed and not sent.
+caught up once, a 30-day outage recorded as missed and not sent, nothing after a death.
 
 Runs the service directly (no Prefect), one session per day, on SQLite and PostgreSQL.
 """
@@ -22,7 +22,7 @@ from models.cases import DonorCase, FollowUp
 from models.core import StageEvent, local_date, transaction
 from models.outreach import Outbox, withdraw_member
 from models.registry import Donor
-from models.reminders import CoordinatorTask, Reminder, follow_up_kind
+from models.reminders import CoordinatorTask, Reminder, follow_up_kind, record_death
 from tests.databases import empty_all_tables
 from tests.integration.reminders.support import donated_case, morning, run_day
 
@@ -32,6 +32,7 @@ END = date(2036, 6, 30)
 SHORT_OUTAGE = {date(2024, 4, 14) + timedelta(days=n) for n in range(3)}
 LONG_OUTAGE = {date(2024, 9, 1) + timedelta(days=n) for n in range(30)}
 WITHDRAWAL = date(2026, 1, 10)
+DEATH = date(2027, 6, 1)
 
 
 @pytest.fixture(scope="module")
@@ -52,6 +53,7 @@ def _simulate(session: Session, engine: Engine) -> dict[str, object]:
     leap = donated_case(session, date(2024, 2, 29))  # never answers
     outage = donated_case(session, date(2024, 3, 15))  # never answers; its follow-ups meet the outages
     leaver = donated_case(session, date(2024, 3, 1))  # withdraws in January 2026
+    dying = donated_case(session, date(2024, 3, 4))  # answers nothing; dies in June 2027
     answerer = donated_case(session, date(2024, 3, 2))  # answers every questionnaire the day it comes
     # Born 29 February 1972: 55 on 28 February 2027 (a common year); has an open case in follow-up.
     retiring = donated_case(session, date(2024, 3, 3), birth_date=date(1972, 2, 29))
@@ -63,6 +65,8 @@ def _simulate(session: Session, engine: Engine) -> dict[str, object]:
                 clock.move_to(morning(day))
                 if day == WITHDRAWAL:
                     _withdraw(engine, leaver.donor_id)
+                if day == DEATH:
+                    _record_death(engine, dying.donor_id)
                 counts[day] = run_day(engine, day).as_dict()
                 if counts[day]["enqueued"]:
                     _answer_everything_sent(engine, answerer.id)
@@ -71,6 +75,7 @@ def _simulate(session: Session, engine: Engine) -> dict[str, object]:
         "leap": leap.id,
         "outage": outage.id,
         "leaver": leaver.id,
+        "dying": dying.id,
         "answerer": answerer.id,
         "retiring": retiring.id,
         "counts": counts,
@@ -82,6 +87,13 @@ def _withdraw(engine: Engine, donor_id: int) -> None:
         donor = session.get(Donor, donor_id)
         assert donor is not None
         withdraw_member(session=session, code=donor.code, actor="test")
+
+
+def _record_death(engine: Engine, donor_id: int) -> None:
+    with Session(engine) as session, transaction(session):
+        donor = session.get(Donor, donor_id)
+        assert donor is not None
+        record_death(session=session, code=donor.code, died_on=DEATH - timedelta(days=3), actor="test")
 
 
 def _answer_everything_sent(engine: Engine, case_id: str) -> None:
@@ -174,8 +186,8 @@ def test_a_3_day_outage_is_caught_up_once_and_a_30_day_outage_is_missed_not_sent
     assert [t.detail["reminder"] for t in task] == [ledger.key]
     counts = years["counts"]
     assert isinstance(counts, dict)
-    # Every member's month 6 (or its reminder) fell due in September: five missed, none sent.
-    assert counts[date(2024, 10, 1)]["missed"] == {"follow_up": 5}
+    # Every member's month 6 (or its reminder) fell due in September: six missed, none sent.
+    assert counts[date(2024, 10, 1)]["missed"] == {"follow_up": 6}
     assert "follow_up" not in counts[date(2024, 10, 1)]["enqueued"]
     assert counts[date(2024, 4, 17)]["enqueued"].get("follow_up", 0) >= 1
 
@@ -195,6 +207,32 @@ def test_nothing_is_queued_after_a_withdrawal_and_open_follow_ups_are_cancelled(
     assert after == []
     statuses = {f.label: f.status for f in db.exec(select(FollowUp).where(FollowUp.case_id == case_id))}
     assert statuses["year-2"] == "cancelled" and statuses["year-10"] == "cancelled"
+
+
+def test_nothing_is_queued_after_a_death_and_what_was_pending_is_skipped(
+    db: Session, years: dict[str, object]
+) -> None:
+    case = db.get(DonorCase, str(years["dying"]))
+    assert case is not None
+    sent = _first_reminders(db, case.id)
+    assert sent and max(max(days) for days in sent.values()) < DEATH
+    to_them = db.exec(select(Outbox).where(Outbox.recipient_ref == f"donor:{case.donor_id}")).all()
+    assert to_them and all(local_date(row.created_at) < DEATH for row in to_them)
+    # Nothing was dispatched in the simulation: what was still pending at the death is stopped.
+    assert {(row.status, row.last_error) for row in to_them} == {("skipped", "deceased")}
+    statuses = {f.label: f.status for f in db.exec(select(FollowUp).where(FollowUp.case_id == case.id))}
+    assert statuses["year-4"] == "cancelled" and statuses["year-10"] == "cancelled"
+    assert not db.exec(
+        select(Reminder).where(Reminder.donor_id == case.donor_id, col(Reminder.run_on) >= DEATH)
+    ).all()
+    [task] = db.exec(select(CoordinatorTask).where(CoordinatorTask.kind == "deceased_case")).all()
+    assert task.case_id == case.id and task.status == "open"
+    chasing = db.exec(
+        select(CoordinatorTask).where(
+            CoordinatorTask.donor_id == case.donor_id, CoordinatorTask.kind != "deceased_case"
+        )
+    ).all()
+    assert chasing and {t.status for t in chasing} == {"done"}
 
 
 def test_a_member_born_on_29_february_retires_on_28_february_of_the_common_year_they_reach_55(

@@ -177,6 +177,20 @@ def test_withdrawn_consent_skips_every_message_even_with_addresses_left() -> Non
     assert route(member(withdrawn=True), channel="sms") == Skip("withdrawn")
 
 
+@pytest.mark.parametrize("template_key", ["follow_up", "availability_check", "withdrawal_confirmation"])
+def test_a_deceased_member_is_sent_nothing_even_with_addresses_and_a_snapshot(template_key: str) -> None:
+    dead = member(deceased=True)
+    for channel, snapshot in ((None, None), ("sms", "13800138000")):
+        routed = route_member(
+            template_key=template_key,
+            channel=channel,
+            address_snapshot=snapshot,
+            recipient=dead,
+            configured=ALL,
+        )
+        assert routed == Skip("deceased")
+
+
 @pytest.mark.parametrize(
     ("channel", "snapshot", "expected"),
     [
