@@ -20,6 +20,7 @@ from models.cases import Outcome
 from models.cases.steps import actor_of
 from models.core import DonorflowError, Session
 from models.reminders import (
+    FollowUpKind,
     follow_up_label,
     follow_up_to_answer,
     record_follow_up,
@@ -35,12 +36,12 @@ __all__ = ["follow_up"]
     persist_result=True,  # needed to suspend; the result is "recorded" or "advanced", no personal data
     **RELEASE_HOOKS,
 )
-def follow_up(case_id: str, kind: str) -> str:
+def follow_up(case_id: str, kind: FollowUpKind) -> str:
     """Record one follow-up's answers: recovered? symptoms, days off work, medication, and any S(P)EAR.
 
     Args:
         case_id: 处于随访阶段的案例编号。 The case at follow-up.
-        kind: 随访 day_2, week_1, month_1, month_6, year_1 … year_10. Which follow-up.
+        kind: 哪一次随访（捐献后第 2 天、第 1 周、第 1 月、第 6 月、第 1–10 年）。 Which follow-up.
     """
     try:  # a wrong kind fails the run at once, before the case is claimed or a form shown
         follow_up_label(kind)

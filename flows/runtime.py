@@ -128,8 +128,10 @@ def _deployed() -> bool:
 
 
 def not_accepted(problem: str) -> str:
-    """The reason a re-asked form shows, in plain text (markdown is escaped where it is used)."""
-    return f"未接受：{problem}。请修改后重新提交 Not accepted: {problem}. Please correct and submit again."
+    """The reason a re-asked form shows, in plain text (markdown is escaped where it is used). The problem
+    is said once: our rules' messages are bilingual already (zh-CN first), so repeating it per language
+    showed every reason twice (seen walking the follow-up form)."""
+    return f"未接受 Not accepted: {problem} — 请修改后重新提交 Please correct and submit again."
 
 
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]<>#|~])")

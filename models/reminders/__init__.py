@@ -9,6 +9,7 @@ from models.reminders.engine import KINDS, Plan, RunResult, plan, run
 from models.reminders.followup_answers import (
     FOLLOW_UP_KINDS,
     FollowUpAnswer,
+    FollowUpKind,
     SpearCategory,
     check_follow_up_answer,
     follow_up_kind,
@@ -34,6 +35,7 @@ __all__ = [
     "DeathRecorded",
     "FollowUpAnswer",
     "FollowUpItem",
+    "FollowUpKind",
     "Plan",
     "Reminder",
     "ReminderConfig",

@@ -22,6 +22,7 @@ from models.core import ValidationError, local_date, utcnow
 __all__ = [
     "FOLLOW_UP_KINDS",
     "FollowUpAnswer",
+    "FollowUpKind",
     "SpearCategory",
     "Symptom",
     "check_follow_up_answer",
@@ -34,6 +35,12 @@ __all__ = [
 FOLLOW_UP_KINDS: tuple[str, ...] = tuple(
     label.replace("-", "_") for label, _days, _months in FOLLOW_UP_SCHEDULE
 )
+# The same, as a type: the follow-up deployment's `kind` parameter renders as a dropdown in the Prefect UI
+# and the server refuses anything else before a run starts (a unit test keeps it equal to the schedule).
+FollowUpKind = Literal[
+    "day_2", "week_1", "month_1", "month_6", "year_1", "year_2", "year_3", "year_4", "year_5", "year_6",
+    "year_7", "year_8", "year_9", "year_10",
+]  # fmt: skip
 
 
 def follow_up_label(kind: str) -> str:

@@ -83,3 +83,12 @@ def test_a_replayed_rejection_is_recognised_by_the_form_suspended_after_it(
     )
     assert runtime._asked_before("high-res-result-2")  # answer 1 replayed: logged before
     assert not runtime._asked_before("high-res-result-3")  # answer 2 is new: log it
+
+
+def test_a_bilingual_reason_is_shown_once_not_once_per_language() -> None:
+    from flows.runtime import not_accepted
+
+    reason = "填报了严重不良事件，但未选择 S(P)EAR 类别（a serious event needs its S(P)EAR category）"
+    text = not_accepted(reason)
+    assert text.count(reason) == 1
+    assert text.startswith("未接受 Not accepted: ") and text.endswith("Please correct and submit again.")

@@ -11,6 +11,7 @@ from models.core import ValidationError
 from models.reminders import (
     FOLLOW_UP_KINDS,
     FollowUpAnswer,
+    FollowUpKind,
     SpearCategory,
     check_follow_up_answer,
     follow_up_kind,
@@ -119,3 +120,7 @@ def test_kinds_and_labels_translate_both_ways_and_an_unknown_kind_names_the_vali
     assert follow_up_label("month_1") == "month-1" and follow_up_kind("year-10") == "year_10"
     with pytest.raises(ValidationError, match="未知的随访类型 unknown follow-up kind 'month_2'.*month_6"):
         follow_up_label("month_2")
+
+
+def test_the_kind_parameter_type_offers_exactly_the_schedule_s_kinds_in_order() -> None:
+    assert get_args(FollowUpKind) == FOLLOW_UP_KINDS
