@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import hla
@@ -16,10 +16,11 @@ from models.cases.forms import (
     ExamBooked,
     ExamResult,
     HighResResult,
+    SampleBooked,
     SampleSent,
     today,
 )
-from models.cases.pipeline import StepKey
+from models.cases.pipeline import CMDP_HIGH_RES_RESERVATION_WORKING_DAYS, StepKey
 from models.cases.tables import DonorCase
 from models.core import ValidationError, local_date
 from models.registry import HLA_COLUMNS, column_locus
@@ -35,6 +36,8 @@ __all__ = [
     "check_exam_result",
     "check_high_res_result",
     "check_sample",
+    "check_sample_booked",
+    "reservation_ends",
     "sample_date",
 ]
 
@@ -78,6 +81,39 @@ def check_contact(_step: Answered, answer: ContactAnswer) -> None:
         raise ValidationError(f"the member was reached: answer yes or no to {' and '.join(unanswered)}")
     if answer.available_to < answer.available_from:
         raise ValidationError("available until is before available from")
+
+
+def reservation_ends(entered: date) -> date:
+    """The last day of CMDP's reservation of a member for high-res typing (DESIGN.md §6): 53 working days
+    after the case entered the stage, counted Monday to Friday. Public holidays only push the real end
+    later, so a day refused against this one is at most a holiday's length inside the real reservation,
+    too late anyway for the lab to type the sample before it lapses."""
+    day, left = entered, CMDP_HIGH_RES_RESERVATION_WORKING_DAYS
+    while left:
+        day += timedelta(days=1)
+        if day.weekday() < 5:  # Monday to Friday
+            left -= 1
+    return day
+
+
+def check_sample_booked(step: Answered, answer: SampleBooked) -> None:
+    """What a coordinator needs from a booking: a day the member can still come (today or later: a past
+    day would tell the member nothing, and is a typo), and one inside CMDP's reservation (past it the
+    centre may have moved on to another member; a year typed wrong lands there too).
+
+    The day the sample is then taken is not held to the booking (check_sample): a member often comes a
+    day early or late after a phone call, or gives the sample at the consent visit before any booking;
+    the booking is the plan told to the member, "Sample sent" the fact the lab and the rules use.
+    """
+    booked = answer.appointment_date
+    if booked < today():
+        raise ValidationError(f"the sample appointment {booked} is in the past")
+    ends = reservation_ends(local_date(step.case.stage_entered_at))
+    if booked > ends:
+        raise ValidationError(
+            f"the sample appointment {booked} is after the CMDP reservation ends ({ends}:"
+            f" {CMDP_HIGH_RES_RESERVATION_WORKING_DAYS} working days after the case entered high-res typing)"
+        )
 
 
 def check_sample(step: Answered, answer: SampleSent) -> None:
