@@ -83,12 +83,10 @@ def check_contact(_step: Answered, answer: ContactAnswer) -> None:
         raise ValidationError("available until is before available from")
 
 
-def reservation_ends(entered: date) -> date:
-    """The last day of CMDP's reservation of a member for high-res typing (DESIGN.md §6): 53 working days
-    after the case entered the stage, counted Monday to Friday. Public holidays only push the real end
-    later, so a day refused against this one is at most a holiday's length inside the real reservation,
-    too late anyway for the lab to type the sample before it lapses."""
-    day, left = entered, CMDP_HIGH_RES_RESERVATION_WORKING_DAYS
+def reservation_ends(start: date) -> date:
+    """The last day of a CMDP reservation of a member for high-res typing made on `start` (DESIGN.md §6):
+    53 working days later, counted Monday to Friday. Public holidays only push the real end later."""
+    day, left = start, CMDP_HIGH_RES_RESERVATION_WORKING_DAYS
     while left:
         day += timedelta(days=1)
         if day.weekday() < 5:  # Monday to Friday
@@ -96,23 +94,24 @@ def reservation_ends(entered: date) -> date:
     return day
 
 
-def check_sample_booked(step: Answered, answer: SampleBooked) -> None:
+def check_sample_booked(_step: Answered, answer: SampleBooked) -> None:
     """What a coordinator needs from a booking: a day the member can still come (today or later: a past
-    day would tell the member nothing, and is a typo), and one inside CMDP's reservation (past it the
-    centre may have moved on to another member; a year typed wrong lands there too).
+    day would tell the member nothing, and is a typo), and no further ahead than one CMDP reservation
+    from today (a year typed wrong lands there; no reservation, first or extended by the centre, reaches
+    a day past it). Counted from today, not from the day the case entered high-res typing, so a case
+    whose reservation the centre extended can still be booked.
 
     The day the sample is then taken is not held to the booking (check_sample): a member often comes a
     day early or late after a phone call, or gives the sample at the consent visit before any booking;
     the booking is the plan told to the member, "Sample sent" the fact the lab and the rules use.
     """
-    booked = answer.appointment_date
-    if booked < today():
+    booked, now = answer.appointment_date, today()
+    if booked < now:
         raise ValidationError(f"the sample appointment {booked} is in the past")
-    ends = reservation_ends(local_date(step.case.stage_entered_at))
-    if booked > ends:
+    if booked > (furthest := reservation_ends(now)):
         raise ValidationError(
-            f"the sample appointment {booked} is after the CMDP reservation ends ({ends}:"
-            f" {CMDP_HIGH_RES_RESERVATION_WORKING_DAYS} working days after the case entered high-res typing)"
+            f"the sample appointment {booked} is further ahead than a CMDP reservation lasts"
+            f" ({CMDP_HIGH_RES_RESERVATION_WORKING_DAYS} working days: {furthest} at the latest)"
         )
 
 

@@ -140,18 +140,15 @@ def test_pbsc_collection_is_accepted_only_inside_the_gcsf_window(days: int, acce
 
 
 @pytest.mark.parametrize(
-    ("entered", "ends"),
+    ("start", "ends"),
     [
         (date(2026, 6, 1), date(2026, 8, 13)),  # a Monday: 10 weeks (50 working days), then Tue–Thu
         (date(2026, 6, 6), date(2026, 8, 19)),  # a Saturday: counting starts on Monday 8 June
     ],
 )
-def test_the_cmdp_reservation_ends_53_working_days_after_the_case_entered_high_res(
-    entered: date, ends: date
-) -> None:
-    assert reservation_ends(entered) == ends
-    assert sum((entered + timedelta(days=n)).weekday() < 5 for n in range(1, (ends - entered).days + 1)) == 53
-    assert ends.weekday() < 5
+def test_a_cmdp_reservation_ends_53_working_days_after_it_starts(start: date, ends: date) -> None:
+    assert reservation_ends(start) == ends
+    assert sum((start + timedelta(days=n)).weekday() < 5 for n in range(1, (ends - start).days + 1)) == 53
 
 
 def _in_high_res_since(entered: date) -> Answered:
@@ -160,32 +157,37 @@ def _in_high_res_since(entered: date) -> Answered:
     return Answered(case, lambda _key: None)
 
 
+def _booked(day: date) -> SampleBooked:
+    return SampleBooked(coordinator="a", site="s", appointment_date=day)
+
+
 @pytest.mark.parametrize(
     ("offset", "accepted"), [(-1, False), (0, True), (1, True)], ids=["yesterday", "today", "tomorrow"]
 )
 def test_a_sample_is_booked_for_today_or_later_never_a_day_gone_by(offset: int, accepted: bool) -> None:
-    booked = SampleBooked(coordinator="a", site="s", appointment_date=today() + timedelta(days=offset))
-    step = _in_high_res_since(today())
+    booked = _booked(today() + timedelta(days=offset))
     if accepted:
-        check_sample_booked(step, booked)
+        check_sample_booked(_in_high_res_since(today()), booked)
     else:
-        with pytest.raises(
-            ValidationError, match=f"the sample appointment {booked.appointment_date} is in the past"
-        ):
-            check_sample_booked(step, booked)
+        with pytest.raises(ValidationError, match=f"appointment {booked.appointment_date} is in the past"):
+            check_sample_booked(_in_high_res_since(today()), booked)
 
 
 @pytest.mark.parametrize(("offset", "accepted"), [(0, True), (1, False)], ids=["last-day", "day-after"])
-def test_a_sample_is_booked_inside_the_cmdp_reservation(offset: int, accepted: bool) -> None:
-    entered = today()
-    booked = SampleBooked(
-        coordinator="a", site="s", appointment_date=reservation_ends(entered) + timedelta(days=offset)
-    )
+def test_a_sample_is_booked_no_further_ahead_than_a_cmdp_reservation_lasts(
+    offset: int, accepted: bool
+) -> None:
+    booked = _booked(reservation_ends(today()) + timedelta(days=offset))
     if accepted:
-        check_sample_booked(_in_high_res_since(entered), booked)
+        check_sample_booked(_in_high_res_since(today()), booked)
     else:
-        with pytest.raises(ValidationError, match="after the CMDP reservation ends"):
-            check_sample_booked(_in_high_res_since(entered), booked)
+        with pytest.raises(ValidationError, match="further ahead than a CMDP reservation lasts"):
+            check_sample_booked(_in_high_res_since(today()), booked)
+
+
+def test_a_case_whose_reservation_lapsed_can_still_be_booked_after_the_centre_extended_it() -> None:
+    entered = today() - timedelta(days=120)  # well past 53 working days
+    check_sample_booked(_in_high_res_since(entered), _booked(today() + timedelta(days=7)))
 
 
 def test_the_sample_booking_is_recorded_first_and_moot_once_the_sample_is() -> None:
