@@ -104,8 +104,8 @@ def test_one_member_from_screening_to_follow_up_with_every_answer_audited(sessio
         == "high_res_typing"
     )
     session.refresh(case)
-    booked = SampleBooked(coordinator="李老师", site="河南省红十字血液中心", appointment_date=today())
-    assert book_sample(session=session, case_id=case.id, answer=booked).result == "recorded"
+    appointment = SampleBooked(coordinator="李老师", site="河南省红十字血液中心", appointment_date=today())
+    assert book_sample(session=session, case_id=case.id, answer=appointment).result == "recorded"
     sample = SampleSent(coordinator="李老师", sample_date=today(), lab="中华骨髓库 HLA 实验室")
     record_sample(session=session, case_id=case.id, answer=sample)
     result = HighResResult(
