@@ -102,8 +102,9 @@ def check_sample_booked(_step: Answered, answer: SampleBooked) -> None:
     whose reservation the centre extended can still be booked.
 
     The day the sample is then taken is not held to the booking (check_sample): a member often comes a
-    day early or late after a phone call, or gives the sample at the consent visit before any booking;
-    the booking is the plan told to the member, "Sample sent" the fact the lab and the rules use.
+    day early or late after a phone call; the booking is the plan told to the member, "Sample sent" the
+    fact the lab and the rules use (a sample already taken when the form is first filled in is booked
+    for today and recorded with its real date).
     """
     booked, now = answer.appointment_date, today()
     if booked < now:
