@@ -15,11 +15,16 @@ __all__ = [
     "ExamResultForm",
     "FollowUpForm",
     "HighResResultForm",
+    "SampleBookedForm",
     "SampleSentForm",
 ]
 
 
 class ContactForm(RunInput, stage_forms.ContactAnswer):
+    pass
+
+
+class SampleBookedForm(RunInput, stage_forms.SampleBooked):
     pass
 
 

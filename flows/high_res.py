@@ -1,12 +1,19 @@
-"""高分辨: the confirmatory high-resolution typing — sample sent, then the lab's result."""
+"""高分辨: the confirmatory high-resolution typing — the sample booked, sent, then the lab's result."""
 
 from __future__ import annotations
 
 from prefect import flow
 
-from flows.forms import HighResResultForm, SampleSentForm
+from flows.forms import HighResResultForm, SampleBookedForm, SampleSentForm
 from flows.runtime import RELEASE_HOOKS, Step, run_link, run_steps
-from models.cases import HighResResult, Outcome, StepKey, record_high_res_result, record_sample
+from models.cases import (
+    HighResResult,
+    Outcome,
+    StepKey,
+    book_sample,
+    record_high_res_result,
+    record_sample,
+)
 from models.core import Session
 
 __all__ = ["high_res_typing"]
@@ -19,7 +26,8 @@ __all__ = ["high_res_typing"]
     **RELEASE_HOOKS,
 )
 def high_res_typing(case_id: str) -> str:
-    """Record the confirmatory sample and the lab's high-resolution result (started when a member consents).
+    """Book the confirmatory sample, record it sent and the lab's high-resolution result (started when a
+    member consents). The booking is not asked once the sample is recorded.
 
     Args:
         case_id: 处于高分辨阶段的案例编号。 The case in high-res typing.
@@ -27,6 +35,12 @@ def high_res_typing(case_id: str) -> str:
     return run_steps(
         case_id,
         "high-res-typing",
+        Step(
+            SampleBookedForm,
+            StepKey.SAMPLE_BOOKED,
+            "采样预约：地点和日期 Sample booked: site and date",
+            book_sample,
+        ),
         Step(
             SampleSentForm,
             StepKey.SAMPLE,

@@ -25,6 +25,7 @@ __all__ = [
     "ExamPanel",
     "ExamResult",
     "HighResResult",
+    "SampleBooked",
     "SampleSent",
     "StageAnswer",
     "form_defaults",
@@ -138,6 +139,25 @@ class ContactAnswer(StageAnswer):
         max_length=500,
         title="备注（不填身份证号或手机号） Notes (no ID or phone numbers)",
         json_schema_extra=_at(6),
+    )
+
+
+class SampleBooked(StageAnswer):
+    """High-resolution typing (高分辨): the confirmatory sample is booked — where and on which day the
+    member gives it. The member hears of it at once and again the day before (models/reminders)."""
+
+    site: str = Field(
+        min_length=1,
+        max_length=200,
+        title="采样地点 Sample site",
+        description="采血的医院或红十字会采样点。 The hospital or Red Cross site where the blood is drawn.",
+        json_schema_extra=_at(1),
+    )
+    appointment_date: date = Field(
+        title="采样预约日期 Sample appointment",
+        description="志愿者前来采样的日期（上海时间）：前一天会提醒志愿者。"
+        " The day the member comes to give the sample (Shanghai time): they are reminded the day before.",
+        json_schema_extra=_at(2),
     )
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from sqlmodel import Session
 
-from models.cases.forms import DonationBooked, ExamBooked
+from models.cases.forms import DonationBooked, ExamBooked, SampleBooked
 from models.cases.tables import DonorCase, PatientSearch
 from models.outreach import Outbox, enqueue
 from models.registry import Donor
@@ -22,6 +22,7 @@ __all__ = [
     "gcsf_schedule",
     "remobilisation_contact",
     "sample_appointment",
+    "sample_booking",
 ]
 
 
@@ -58,6 +59,15 @@ def remobilisation_contact(*, session: Session, case: DonorCase, attempt: int) -
 def sample_appointment(*, session: Session, case: DonorCase) -> Outbox | None:
     """The member consented: a coordinator will call to arrange the confirmatory sample."""
     return _tell(session, case, "sample_appointment", "sample_appointment")
+
+
+def sample_booking(*, session: Session, case: DonorCase, booking: SampleBooked) -> Outbox | None:
+    """Where and when the confirmatory sample is taken (the template adds the preparation). Keyed by the
+    date: a booking moved to another day is a new message."""
+    day = booking.appointment_date.isoformat()
+    return _tell(
+        session, case, "sample_booking", f"sample_booking:{day}", site=booking.site, appointment_date=day
+    )
 
 
 def exam_booking(*, session: Session, case: DonorCase, booking: ExamBooked) -> Outbox | None:

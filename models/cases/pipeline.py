@@ -50,6 +50,7 @@ class StepKey(StrEnum):
     """
 
     CONTACT = "contact"
+    SAMPLE_BOOKED = "sample-booked"
     SAMPLE = "sample"
     HIGH_RES_RESULT = "high-res-result"
     EXAM_BOOKED = "exam-booked"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import hla
@@ -16,10 +16,11 @@ from models.cases.forms import (
     ExamBooked,
     ExamResult,
     HighResResult,
+    SampleBooked,
     SampleSent,
     today,
 )
-from models.cases.pipeline import StepKey
+from models.cases.pipeline import CMDP_HIGH_RES_RESERVATION_WORKING_DAYS, StepKey
 from models.cases.tables import DonorCase
 from models.core import ValidationError, local_date
 from models.registry import HLA_COLUMNS, column_locus
@@ -35,6 +36,8 @@ __all__ = [
     "check_exam_result",
     "check_high_res_result",
     "check_sample",
+    "check_sample_booked",
+    "reservation_ends",
     "sample_date",
 ]
 
@@ -78,6 +81,39 @@ def check_contact(_step: Answered, answer: ContactAnswer) -> None:
         raise ValidationError(f"the member was reached: answer yes or no to {' and '.join(unanswered)}")
     if answer.available_to < answer.available_from:
         raise ValidationError("available until is before available from")
+
+
+def reservation_ends(start: date) -> date:
+    """The last day of a CMDP reservation of a member for high-res typing made on `start` (DESIGN.md §6):
+    53 working days later, counted Monday to Friday. Public holidays only push the real end later."""
+    day, left = start, CMDP_HIGH_RES_RESERVATION_WORKING_DAYS
+    while left:
+        day += timedelta(days=1)
+        if day.weekday() < 5:  # Monday to Friday
+            left -= 1
+    return day
+
+
+def check_sample_booked(_step: Answered, answer: SampleBooked) -> None:
+    """What a coordinator needs from a booking: a day the member can still come (today or later: a past
+    day would tell the member nothing, and is a typo), and no further ahead than one CMDP reservation
+    from today (a year typed wrong lands there; no reservation, first or extended by the centre, reaches
+    a day past it). Counted from today, not from the day the case entered high-res typing, so a case
+    whose reservation the centre extended can still be booked.
+
+    The day the sample is then taken is not held to the booking (check_sample): a member often comes a
+    day early or late after a phone call; the booking is the plan told to the member, "Sample sent" the
+    fact the lab and the rules use (a sample already taken when the form is first filled in is booked
+    for today and recorded with its real date).
+    """
+    booked, now = answer.appointment_date, today()
+    if booked < now:
+        raise ValidationError(f"the sample appointment {booked} is in the past")
+    if booked > (furthest := reservation_ends(now)):
+        raise ValidationError(
+            f"the sample appointment {booked} is further ahead than a CMDP reservation lasts"
+            f" ({CMDP_HIGH_RES_RESERVATION_WORKING_DAYS} working days: {furthest} at the latest)"
+        )
 
 
 def check_sample(step: Answered, answer: SampleSent) -> None:

@@ -23,6 +23,7 @@ from models.cases.forms import (
     ExamBooked,
     ExamResult,
     HighResResult,
+    SampleBooked,
     SampleSent,
     StageAnswer,
     masked_answer,
@@ -40,6 +41,7 @@ __all__ = [
     "apply_answer",
     "book_donation",
     "book_exam",
+    "book_sample",
     "enter_stage",
     "find_record",
     "record_contact",
@@ -118,7 +120,7 @@ def _earlier(session: Session, case_id: str, key: str) -> dict[str, Any] | None:
 def _replayed(session: Session, spec: StageStep[Any], case: DonorCase, key: str) -> Outcome | None:
     """The outcome of an answer recorded before (a re-run after suspend), or None if it is new: read
     from the case and the step table (steps.py), not from the key."""
-    if find_record(session=session, case_id=case.id, key=key) is None:
+    if find_record(session=session, case_id=case.id, key=key) is None and not _moot(session, spec, case):
         return None
     session.refresh(case)
     if case.status == CaseStatus.CLOSED:
@@ -126,6 +128,13 @@ def _replayed(session: Session, spec: StageStep[Any], case: DonorCase, key: str)
     if spec.moves and case.stage != spec.stage:
         return Outcome("advanced", case.stage, replayed=True)
     return Outcome(spec.pending, case.stage, replayed=True)
+
+
+def _moot(session: Session, spec: StageStep[Any], case: DonorCase) -> bool:
+    """The step is no longer to be asked: the later step that makes it pointless is recorded."""
+    if spec.moot_once is None:
+        return False
+    return find_record(session=session, case_id=case.id, key=spec.moot_once.record_key()) is not None
 
 
 def _carry_out(
@@ -233,6 +242,15 @@ def record_contact(
         flow_run_id=flow_run_id,
         attempt=attempt,
         max_attempts=max_attempts,
+    )
+
+
+def book_sample(
+    *, session: Session, case_id: str, answer: SampleBooked, flow_run_id: str | None = None
+) -> Outcome:
+    """The confirmatory sample is booked (STEPS[SAMPLE_BOOKED]); moot once the sample is recorded."""
+    return apply_answer(
+        session=session, case_id=case_id, step=StepKey.SAMPLE_BOOKED, answer=answer, flow_run_id=flow_run_id
     )
 
 

@@ -24,6 +24,7 @@ from models.cases.forms import (
     ExamBooked,
     ExamResult,
     HighResResult,
+    SampleBooked,
     SampleSent,
     StageAnswer,
 )
@@ -82,6 +83,9 @@ class StageStep(Generic[A]):
     moves: bool = False  # the answer may move the case on to the next stage
     pending: Literal["recorded", "retry"] = "recorded"  # what it reports while the case stays
     per_attempt: bool = False  # recorded once per attempt (contact-1, contact-2, …)
+    # A booking made pointless by a later step already recorded: not asked, and reported as `pending`
+    # (a case whose sample was recorded before the sample booking existed, or a run resumed there).
+    moot_once: StepKey | None = None
 
 
 def _to(stage: CaseStage, on: date | None = None) -> Advance:
@@ -161,6 +165,10 @@ def _schedule_follow_ups(session: Session, step: Answered, answer: DonationCompl
         session.add(FollowUp(case_id=case.id, donor_id=case.donor_id, label=label, due_on=due_on))
 
 
+def _tell_sample(session: Session, step: Answered, answer: SampleBooked, _decision: Decision) -> None:
+    messages.sample_booking(session=session, case=step.case, booking=answer)
+
+
 def _tell_exam(session: Session, step: Answered, answer: ExamBooked, _decision: Decision) -> None:
     messages.exam_booking(session=session, case=step.case, booking=answer)
 
@@ -188,6 +196,15 @@ _STEPS: tuple[StageStep[Any], ...] = (
         pending="retry",
         per_attempt=True,
         tells=_tell_consented,
+    ),
+    StageStep(
+        StepKey.SAMPLE_BOOKED,
+        CaseStage.HIGH_RES_TYPING,
+        SampleBooked,
+        rules.check_sample_booked,
+        _recorded,
+        tells=_tell_sample,
+        moot_once=StepKey.SAMPLE,
     ),
     StageStep(StepKey.SAMPLE, CaseStage.HIGH_RES_TYPING, SampleSent, rules.check_sample, _recorded),
     StageStep(

@@ -1,11 +1,13 @@
 """Rules over cases in work-up and waiting ones (DESIGN.md §6).
 
-- appointment: the day before the pre-donation exam (`exam-booked`, stage exam), the first G-CSF
-  injection and the collection (`donation-booked`, stage donation), the member is reminded with the
-  preparation notes: the `exam_booking` template (fasting from midnight, ID card) and the
-  `gcsf_schedule` template (the injection days and the collection). No future date of the
-  confirmatory sample is recorded (the `sample` step records the day it was taken), so there is no
-  sample reminder. An appointment already past when the engine gets to it is missed, not sent.
+- appointment: the day before the confirmatory sample (`sample-booked`, stage high_res_typing), the
+  pre-donation exam (`exam-booked`, stage exam), the first G-CSF injection and the collection
+  (`donation-booked`, stage donation), the member is reminded with the preparation notes: the
+  `sample_booking` template (no fasting, eat normally, ID card), the `exam_booking` template (fasting from
+  midnight, ID card) and the `gcsf_schedule` template (the injection days and the collection). A sample
+  booking whose sample is already recorded (`sample`: the member came early) is reminded of no more: the
+  case stays at high-res typing until the result, unlike the exam and the donation, whose last step
+  moves the case on. An appointment already past when the engine gets to it is missed, not sent.
 - idle_case: an active case past its stage's limit (`DonorCase.due_at`, or stage_entered_at plus the
   configured limit of its stage) → a coordinator task and the `alert_case_overdue` alert, once per case,
   stage and day the stage was entered.
@@ -40,14 +42,18 @@ APPOINTMENT = "appointment"
 IDLE = "idle_case"
 # (record key, the case's stage, the date field, what the reminder is for, its template)
 _BOOKINGS = (
+    (StepKey.SAMPLE_BOOKED, CaseStage.HIGH_RES_TYPING, "appointment_date", "sample", "sample_booking"),
     (StepKey.EXAM_BOOKED, CaseStage.EXAM, "exam_date", "exam", "exam_booking"),
     (StepKey.DONATION_BOOKED, CaseStage.DONATION, "gcsf_start", "gcsf", "gcsf_schedule"),
     (StepKey.DONATION_BOOKED, CaseStage.DONATION, "collection_date", "collection", "gcsf_schedule"),
 )
 _CONTEXT = {
+    "sample_booking": ("site", "appointment_date"),
     "exam_booking": ("hospital", "exam_date"),
     "gcsf_schedule": ("hospital", "gcsf_start", "collection_date"),
 }
+# A booking's later step that makes its reminder pointless while the case stays at the stage.
+_DONE_BY = {StepKey.SAMPLE_BOOKED.value: StepKey.SAMPLE.value}
 
 
 def _active_cases(session: Session, stages: list[str], *where: Any) -> list[tuple[DonorCase, str, str]]:
@@ -63,21 +69,22 @@ def _active_cases(session: Session, stages: list[str], *where: Any) -> list[tupl
 
 
 def scan_appointments(session: Session, day: date, config: ReminderConfig) -> Iterator[list[Action]]:
-    cases = {case.id: (case, code, status) for case, code, status in _active_cases(
-        session, [CaseStage.EXAM.value, CaseStage.DONATION.value])}  # fmt: skip
+    stages = sorted({stage.value for _step, stage, *_rest in _BOOKINGS})
+    cases = {case.id: (case, code, status) for case, code, status in _active_cases(session, stages)}
     if not cases:
         return
+    keys = {step.value for step, *_rest in _BOOKINGS} | set(_DONE_BY.values())
     records = session.exec(
-        select(CaseRecord).where(
-            col(CaseRecord.case_id).in_(list(cases)),
-            col(CaseRecord.key).in_([StepKey.EXAM_BOOKED.value, StepKey.DONATION_BOOKED.value]),
-        )
+        select(CaseRecord).where(col(CaseRecord.case_id).in_(list(cases)), col(CaseRecord.key).in_(keys))
     ).all()
+    done = {(record.case_id, record.key) for record in records}
     start = config.window_start(day)
     actions = []
     for record in records:
         case, code, donor_status = cases[record.case_id]
         if donor_status in NOT_CONTACTED:
+            continue
+        if (case.id, _DONE_BY.get(record.key)) in done:  # the sample was taken: nothing to remind of
             continue
         for step, stage, field, what, template in _BOOKINGS:
             if record.key != step.value or case.stage != stage.value or field not in record.data:

@@ -181,6 +181,9 @@ def full_case(served: Served) -> FullCase:
     assert coordinator.final_state(remobilising) == "Completed"
 
     high_res = coordinator.run_named(f"high-res-typing-case-{case_id}").id  # started by the event trigger
+    coordinator.answer(
+        high_res, {"coordinator": "李老师", "site": "河南省红十字血液中心", "appointment_date": TODAY}
+    )
     coordinator.answer(high_res, {"coordinator": "李老师", "sample_date": TODAY, "lab": "HLA lab"})
     typing = {key.lower(): value for key, value in HLA.items()}
     coordinator.answer(
@@ -249,13 +252,14 @@ def test_member_from_sign_up_sheet_to_follow_up_through_deployed_flows(
             ("registration_welcome", False),
             ("remobilisation_contact", True),  # the search is urgent
             ("sample_appointment", False),
+            ("sample_booking", False),
             ("exam_booking", False),
             ("gcsf_schedule", False),
             ("donation_thanks", False),
         ]
         alerts = [(key, context) for key, ref, _, context in outbox if ref == "coordinators"]
-        # Seven forms asked once each (re-runs after a suspend re-ask under the same keys), one result.
-        assert sorted(key for key, _ in alerts) == ["alert_form_waiting"] * 7 + ["high_res_result"]
+        # Eight forms asked once each (re-runs after a suspend re-ask under the same keys), one result.
+        assert sorted(key for key, _ in alerts) == ["alert_form_waiting"] * 8 + ["high_res_result"]
         assert all("/runs/flow-run/" in context["link"] for _, context in alerts)
         # Each stage entered was announced through the outbox and relayed once its run let go of the case.
         events = session.exec(

@@ -89,7 +89,7 @@ def test_a_run_killed_between_commit_and_emission_starts_the_next_stage_once_aft
     process.kill()  # the restart: as after a crash or a power cut, no shutdown code runs
     process.start()
     next_stage = coordinator.run_named(f"high-res-typing-case-{case_id}").id  # the relay at start
-    coordinator.next_form(next_stage)  # it claimed the case and asks for the sample
+    coordinator.next_form(next_stage)  # it claimed the case and asks for the sample booking
     sent = _until_sent(engine, case_id, "high_res_typing")
     assert sent.attempts == 1
 

@@ -27,6 +27,7 @@ from flows.high_res import high_res_typing
 from flows.remobilise import remobilise
 from models.cases import CaseRecord, CaseStage, DonorCase, enter_stage, open_case, today
 from models.core import StageEvent, mask_text, transaction
+from models.outreach import Outbox
 from models.registry import HlaTyping
 from tests.coordinator import Coordinator
 from tests.factories import PATIENT_TYPING, add_donor, add_search
@@ -217,6 +218,40 @@ def _with_sample(session: Session, case: DonorCase) -> None:
         )
     )
     session.commit()
+
+
+def test_high_res_books_the_sample_then_records_it_and_the_result_and_moves_to_exam(wired: Session) -> None:
+    """The three forms in order; a booking for a day gone by is asked again with the reason."""
+    case = _case(wired, CaseStage.HIGH_RES_TYPING)
+    yesterday = (today() - timedelta(days=1)).isoformat()
+    tomorrow = (today() + timedelta(days=1)).isoformat()
+    booking = {"coordinator": "李老师", "site": "河南省红十字血液中心", "appointment_date": yesterday}
+    coordinator = Coordinator()
+    with ThreadPoolExecutor(1) as pool:
+        running = pool.submit(high_res_typing, case.id)
+        run = coordinator.run_named(f"high-res-typing-case-{case.id}")
+        key, schema, _description = coordinator.next_form(run.id)
+        assert key == "sample-booked-1" and schema["required"] == ["coordinator", "site", "appointment_date"]
+        assert "default" not in schema["properties"]["appointment_date"]  # a booking starts empty
+        coordinator.answer(run.id, booking)
+        key, description = coordinator.answer(run.id, {**booking, "appointment_date": tomorrow})
+        assert (
+            key == "sample-booked-2" and f"the sample appointment {yesterday} is in the past" in description
+        )
+        key, _ = coordinator.answer(run.id, {"coordinator": "李老师", "sample_date": TODAY, "lab": "HLA lab"})
+        assert key == "sample-1"
+        result = {"coordinator": "李老师", "result_date": TODAY, "centre_decision": "proceed_to_workup"}
+        coordinator.answer(run.id, {**result, **PATIENT_TYPING})
+        assert running.result(timeout=60) == "advanced"
+    wired.expire_all()
+    records = wired.exec(select(CaseRecord).where(CaseRecord.case_id == case.id).order_by(col(CaseRecord.id)))
+    assert [(r.key, r.data.get("appointment_date")) for r in records] == [
+        ("sample-booked", tomorrow),
+        ("sample", None),
+        ("high-res-result", None),
+    ]
+    told = wired.exec(select(Outbox.template_key, Outbox.context).where(Outbox.kind == "message")).all()
+    assert [context["appointment_date"] for key, context in told if key == "sample_booking"] == [tomorrow]
 
 
 def test_a_typo_in_the_high_res_result_is_asked_again_prefilled_and_the_fix_advances_the_case(

@@ -19,11 +19,13 @@ from models.cases import (
     ExamBooked,
     HighResResult,
     OverdueCase,
+    SampleBooked,
     SampleSent,
     alert_case_overdue,
     alert_form_waiting,
     book_donation,
     book_exam,
+    book_sample,
     enter_stage,
     form_answered,
     list_overdue,
@@ -146,6 +148,35 @@ def test_a_consent_whose_move_conflicts_leaves_no_message(
         ]
         raise ConflictError("the caller's next write lost a race")
     assert _rows(session) == []
+
+
+def test_the_sample_booking_tells_site_and_date_and_a_new_date_is_a_new_message(session: Session) -> None:
+    case = _case(session, CaseStage.HIGH_RES_TYPING)
+    booked = SampleBooked(
+        coordinator="李老师", site="河南省红十字血液中心", appointment_date=today() + timedelta(days=2)
+    )
+    with transaction(session):
+        book_sample(session=session, case_id=case.id, answer=booked)
+    (row,) = _rows(session)
+    day = booked.appointment_date.isoformat()
+    assert (row.template_key, row.idempotency_key) == (
+        "sample_booking",
+        f"case:{case.id}:sample_booking:{day}",
+    )
+    assert row.context == {
+        "code": row.context["code"],
+        "site": "河南省红十字血液中心",
+        "appointment_date": day,
+    }
+    _assert_no_personal_data(session, row)
+    with transaction(session):  # the same booking told again adds nothing; a moved one is told anew
+        messages.sample_booking(session=session, case=case, booking=booked)
+        moved = booked.model_copy(update={"appointment_date": booked.appointment_date + timedelta(days=1)})
+        messages.sample_booking(session=session, case=case, booking=moved)
+    assert [r.context["appointment_date"] for r in _rows(session)] == [
+        day,
+        moved.appointment_date.isoformat(),
+    ]
 
 
 def test_the_exam_booking_tells_hospital_and_date_and_a_new_date_is_a_new_message(session: Session) -> None:

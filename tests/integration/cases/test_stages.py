@@ -22,9 +22,13 @@ from models.cases import (
     ExamResult,
     FollowUp,
     HighResResult,
+    Outcome,
+    SampleBooked,
     SampleSent,
+    StepKey,
     book_donation,
     book_exam,
+    book_sample,
     claim_case,
     enter_stage,
     funnel_counts,
@@ -36,6 +40,7 @@ from models.cases import (
     record_sample,
     release_case,
     release_claim,
+    replayed_outcome,
     start_contact_attempt,
     today,
 )
@@ -99,6 +104,8 @@ def test_one_member_from_screening_to_follow_up_with_every_answer_audited(sessio
         == "high_res_typing"
     )
     session.refresh(case)
+    appointment = SampleBooked(coordinator="李老师", site="河南省红十字血液中心", appointment_date=today())
+    assert book_sample(session=session, case_id=case.id, answer=appointment).result == "recorded"
     sample = SampleSent(coordinator="李老师", sample_date=today(), lab="中华骨髓库 HLA 实验室")
     record_sample(session=session, case_id=case.id, answer=sample)
     result = HighResResult(
@@ -140,6 +147,7 @@ def test_one_member_from_screening_to_follow_up_with_every_answer_audited(sessio
         [
             "contact-1",
             "contact-2",
+            "sample-booked",
             "sample",
             "high-res-result",
             "exam-booked",
@@ -158,6 +166,7 @@ def test_one_member_from_screening_to_follow_up_with_every_answer_audited(sessio
         "remobilisation_contact",
         "remobilisation_contact",
         "sample_appointment",
+        "sample_booking",
         "high_res_result",
         "exam_booking",
         "gcsf_schedule",
@@ -169,6 +178,39 @@ def test_one_member_from_screening_to_follow_up_with_every_answer_audited(sessio
     assert events == [f"donorflow.case.{stage}" for stage in stages[1:]]  # one per stage entered
     typing = session.exec(select(HlaTyping).where(HlaTyping.resolution == "high")).one()
     assert typing.drb1_2 == "DRB1*15:01" and typing.dqb1_1 is None
+
+
+def _in_high_res(session: Session) -> DonorCase:
+    case = _case(session)
+    record_contact(session=session, case_id=case.id, attempt=1, answer=_willing(), max_attempts=3)
+    return case
+
+
+def test_a_sample_booking_is_recorded_once_and_a_past_day_is_refused(session: Session) -> None:
+    case = _in_high_res(session)
+    past = SampleBooked(coordinator="李老师", site="s", appointment_date=today() - timedelta(days=1))
+    with pytest.raises(ValidationError, match="is in the past"):
+        book_sample(session=session, case_id=case.id, answer=past)
+    booked = past.model_copy(update={"appointment_date": today() + timedelta(days=3)})
+    first = book_sample(session=session, case_id=case.id, answer=booked)
+    again = book_sample(session=session, case_id=case.id, answer=booked)  # a re-run after a suspend
+    assert (first.result, first.stage, first.replayed) == ("recorded", "high_res_typing", False)
+    assert (again.result, again.replayed) == ("recorded", True)
+    record = session.exec(select(CaseRecord).where(CaseRecord.key == "sample-booked")).one()
+    assert record.data["appointment_date"] == booked.appointment_date.isoformat()
+
+
+def test_a_case_whose_sample_is_recorded_is_not_asked_for_a_booking(session: Session) -> None:
+    """Cases already waiting for their result when the booking step came: the booking is moot."""
+    case = _in_high_res(session)
+    _send_sample(session, case.id)
+    assert replayed_outcome(session=session, case_id=case.id, step=StepKey.SAMPLE_BOOKED) == Outcome(
+        "recorded", "high_res_typing", replayed=True
+    )
+    late = SampleBooked(coordinator="李老师", site="s", appointment_date=today())
+    assert book_sample(session=session, case_id=case.id, answer=late).replayed
+    keys = session.exec(select(CaseRecord.key).where(CaseRecord.case_id == case.id)).all()
+    assert sorted(keys) == ["contact-1", "sample"]
 
 
 def test_answer_replayed_after_suspend_records_and_moves_once(session: Session) -> None:

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from models.cases import CaseRecord, CaseStage
+from models.cases import CaseRecord, CaseStage, DonorCase
 from models.core import StageEvent, ValidationError, transaction
 from models.outreach import Outbox
 from models.registry import Donor
@@ -48,6 +48,70 @@ def test_the_exam_and_the_g_csf_days_are_reminded_the_day_before(session: Sessio
         "hospital": "郑大一附院",
         "exam_date": "2026-05-12",
     }
+
+
+NOTHING: dict[str, dict[str, int]] = {"enqueued": {}, "tasks": {}, "missed": {}}
+SENT = {**NOTHING, "enqueued": {"appointment": 1}}
+MISSED = {"enqueued": {}, "tasks": {"missed_reminder": 1}, "missed": {"appointment": 1}}
+
+
+def _book_sample(session: Session, on: str) -> str:
+    case = add_case(session, stage=CaseStage.HIGH_RES_TYPING)
+    _book(
+        session, case.id, "high_res_typing", "sample-booked", site="河南省红十字血液中心", appointment_date=on
+    )
+    return case.id
+
+
+def test_the_booked_sample_is_reminded_once_the_day_before_with_its_preparation(
+    session: Session, engine: Engine
+) -> None:
+    case_id = _book_sample(session, "2026-05-12")
+    assert run_day(engine, date(2026, 5, 10)).as_dict()["enqueued"] == {}
+    assert run_day(engine, date(2026, 5, 11)).as_dict()["enqueued"] == {"appointment": 1}
+    assert run_day(engine, date(2026, 5, 11)).as_dict()["enqueued"] == {}  # a second run of the day
+    assert run_day(engine, date(2026, 5, 12)).as_dict() == NOTHING
+    (row,) = session.exec(select(Outbox).where(Outbox.template_key == "sample_booking")).all()
+    assert row.idempotency_key == f"reminder:appointment:{case_id}:sample:2026-05-12"
+    assert row.context == {
+        "code": row.context["code"],
+        "site": "河南省红十字血液中心",
+        "appointment_date": "2026-05-12",
+    }
+
+
+@pytest.mark.parametrize(
+    ("first_run", "outcome"),
+    [
+        (date(2026, 5, 10), NOTHING),  # two days before: not yet
+        (date(2026, 5, 11), SENT),  # the day before
+        (date(2026, 5, 12), SENT),  # the day of: caught up that morning (same as the exam's)
+        (date(2026, 5, 13), MISSED),  # the day after: too late for the member, listed for the coordinator
+    ],
+    ids=["two-days-before", "day-before", "day-of", "day-after"],
+)
+def test_a_sample_reminder_after_missed_days_is_caught_up_until_the_day_of_then_missed(
+    session: Session, engine: Engine, first_run: date, outcome: dict[str, dict[str, int]]
+) -> None:
+    _book_sample(session, "2026-05-12")
+    assert run_day(engine, first_run).as_dict() == outcome
+
+
+def test_no_sample_reminder_once_the_sample_is_recorded_or_the_member_withdrew(
+    session: Session, engine: Engine
+) -> None:
+    came_early = _book_sample(session, "2026-05-12")
+    _book(session, came_early, "high_res_typing", "sample", sample_date="2026-05-08", lab="l")
+    withdrew = session.get(DonorCase, _book_sample(session, "2026-05-12"))
+    assert withdrew is not None
+    donor = session.get(Donor, withdrew.donor_id)
+    assert donor is not None
+    donor.status = "withdrawn"
+    session.add(donor)
+    session.commit()
+    for day in (date(2026, 5, 11), date(2026, 5, 20)):  # neither sent the day before nor missed after
+        assert run_day(engine, day).as_dict() == NOTHING
+    assert session.exec(select(Outbox).where(Outbox.template_key == "sample_booking")).all() == []
 
 
 def test_an_idle_case_opens_one_task_and_one_alert_per_stage(session: Session, engine: Engine) -> None:

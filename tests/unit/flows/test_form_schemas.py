@@ -22,6 +22,7 @@ from models.reminders import FollowUpAnswer
 SNAPSHOTS = Path(__file__).resolve().parents[2] / "snapshots" / "forms"
 FORMS: list[tuple[type[BaseModel], type[BaseModel]]] = [
     (forms.ContactForm, stage_forms.ContactAnswer),
+    (forms.SampleBookedForm, stage_forms.SampleBooked),
     (forms.SampleSentForm, stage_forms.SampleSent),
     (forms.HighResResultForm, stage_forms.HighResResult),
     (forms.ExamBookedForm, stage_forms.ExamBooked),

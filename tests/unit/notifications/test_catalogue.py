@@ -20,6 +20,7 @@ MEMBER_KEYS = {
     "registration_welcome": ("code",),
     "remobilisation_contact": ("code", "attempt"),
     "sample_appointment": ("code",),
+    "sample_booking": ("code", "site", "appointment_date"),
     "exam_booking": ("code", "hospital", "exam_date"),
     "gcsf_schedule": ("code", "hospital", "gcsf_start", "collection_date"),
     "donation_thanks": ("code",),

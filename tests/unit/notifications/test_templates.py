@@ -179,7 +179,7 @@ def test_how_many_sms_fit_one_part_with_the_demo_branch(renderer: Renderer) -> N
     }
     assert one_part["zh-CN"] == sorted(
         set(CATALOGUE)
-        - {"exam_booking", "gcsf_schedule", "follow_up"}
+        - {"sample_booking", "exam_booking", "gcsf_schedule", "follow_up"}
         - {k for k, s in CATALOGUE.items() if "sms" not in s.channels}
     )
     assert len(one_part["zh-CN"]) == 10 and len(one_part["en"]) == 8

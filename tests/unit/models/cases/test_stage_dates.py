@@ -13,6 +13,7 @@ from models.cases import (
     ExamBooked,
     ExamResult,
     HighResResult,
+    SampleBooked,
     SampleSent,
     follow_up_dates,
     form_defaults,
@@ -61,7 +62,8 @@ def test_today_is_the_shanghai_date_on_a_server_in_utc() -> None:
         (DonationCompleted, {"collected_on": date(2021, 6, 15)}),
         (SampleSent, {"sample_date": date(2021, 6, 15)}),
         (HighResResult, {"result_date": date(2021, 6, 15)}),
-        (ExamBooked, {}),  # a booking is for a day ahead: no likely default
+        (SampleBooked, {}),  # a booking is for a day ahead: no likely default
+        (ExamBooked, {}),
         (DonationBooked, {}),
     ],
 )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from pydantic import BaseModel
@@ -20,15 +20,25 @@ from models.cases import (
     ExamBooked,
     ExamResult,
     HighResResult,
+    SampleBooked,
     SampleSent,
     StepKey,
+    today,
 )
-from models.cases.rules import GCSF_DAYS_MAX, GCSF_DAYS_MIN, Answered, check_donation_booked
+from models.cases.rules import (
+    GCSF_DAYS_MAX,
+    GCSF_DAYS_MIN,
+    Answered,
+    check_donation_booked,
+    check_sample_booked,
+    reservation_ends,
+)
 from models.cases.steps import Advance, Close, Decision, Stay
 from models.core import ValidationError
 
 STAGE_ANSWERS: list[type[BaseModel]] = [
     ContactAnswer,
+    SampleBooked,
     SampleSent,
     HighResResult,
     ExamBooked,
@@ -127,3 +137,62 @@ def test_pbsc_collection_is_accepted_only_inside_the_gcsf_window(days: int, acce
     else:
         with pytest.raises(ValidationError, match=f"{days} days after G-CSF"):
             check_donation_booked(_answered(), booked)
+
+
+@pytest.mark.parametrize(
+    ("start", "ends"),
+    [
+        (date(2026, 6, 1), date(2026, 8, 13)),  # a Monday: 10 weeks (50 working days), then Tue–Thu
+        (date(2026, 6, 6), date(2026, 8, 19)),  # a Saturday: counting starts on Monday 8 June
+    ],
+)
+def test_a_cmdp_reservation_ends_53_working_days_after_it_starts(start: date, ends: date) -> None:
+    assert reservation_ends(start) == ends
+    assert sum((start + timedelta(days=n)).weekday() < 5 for n in range(1, (ends - start).days + 1)) == 53
+
+
+def _in_high_res_since(entered: date) -> Answered:
+    case = DonorCase(search_id="s", donor_id=1, stage="high_res_typing")
+    case.stage_entered_at = datetime(entered.year, entered.month, entered.day, 4, tzinfo=UTC)  # noon Shanghai
+    return Answered(case, lambda _key: None)
+
+
+def _booked(day: date) -> SampleBooked:
+    return SampleBooked(coordinator="a", site="s", appointment_date=day)
+
+
+@pytest.mark.parametrize(
+    ("offset", "accepted"), [(-1, False), (0, True), (1, True)], ids=["yesterday", "today", "tomorrow"]
+)
+def test_a_sample_is_booked_for_today_or_later_never_a_day_gone_by(offset: int, accepted: bool) -> None:
+    booked = _booked(today() + timedelta(days=offset))
+    if accepted:
+        check_sample_booked(_in_high_res_since(today()), booked)
+    else:
+        with pytest.raises(ValidationError, match=f"appointment {booked.appointment_date} is in the past"):
+            check_sample_booked(_in_high_res_since(today()), booked)
+
+
+@pytest.mark.parametrize(("offset", "accepted"), [(0, True), (1, False)], ids=["last-day", "day-after"])
+def test_a_sample_is_booked_no_further_ahead_than_a_cmdp_reservation_lasts(
+    offset: int, accepted: bool
+) -> None:
+    booked = _booked(reservation_ends(today()) + timedelta(days=offset))
+    if accepted:
+        check_sample_booked(_in_high_res_since(today()), booked)
+    else:
+        with pytest.raises(ValidationError, match="further ahead than a CMDP reservation lasts"):
+            check_sample_booked(_in_high_res_since(today()), booked)
+
+
+def test_a_case_whose_reservation_lapsed_can_still_be_booked_after_the_centre_extended_it() -> None:
+    entered = today() - timedelta(days=120)  # well past 53 working days
+    check_sample_booked(_in_high_res_since(entered), _booked(today() + timedelta(days=7)))
+
+
+def test_the_sample_booking_is_recorded_first_and_moot_once_the_sample_is() -> None:
+    order = [key for key, step in STEPS.items() if step.stage is CaseStage.HIGH_RES_TYPING]
+    assert order == [StepKey.SAMPLE_BOOKED, StepKey.SAMPLE, StepKey.HIGH_RES_RESULT]
+    booking = STEPS[StepKey.SAMPLE_BOOKED]
+    assert (booking.moot_once, booking.moves, booking.pending) == (StepKey.SAMPLE, False, "recorded")
+    assert [key for key, step in STEPS.items() if step.moot_once is not None] == [StepKey.SAMPLE_BOOKED]
