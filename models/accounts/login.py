@@ -53,8 +53,8 @@ def failures(*, session: Session, name: str | None = None, client: str | None = 
         last_ok = session.exec(
             select(func.max(LoginAttempt.at)).where(LoginAttempt.name == name, col(LoginAttempt.succeeded))
         ).one()
-        if last_ok is not None and last_ok > since:
-            since = last_ok
+        if last_ok is not None:
+            query = query.where(col(LoginAttempt.at) > last_ok)
         query = query.where(LoginAttempt.name == name)
     if client is not None:
         query = query.where(LoginAttempt.client == client)
