@@ -21,7 +21,7 @@ with warnings.catch_warnings():  # Starlette 1.x asks for httpx2 behind its Test
     warnings.simplefilter("ignore", StarletteDeprecationWarning)
     from fastapi.testclient import TestClient
 
-__all__ = ["cheap_hashing"]
+__all__ = ["Clock", "TestClient", "cheap_hashing"]
 
 
 @dataclass

@@ -16,7 +16,7 @@ def _log_in(client: TestClient, name: str, password: str = PASSWORD, next_: str 
     response = client.post(
         "/login", data={"name": name, "password": password, "csrf_token": token, "next": next_}
     )
-    return response.status_code
+    return int(response.status_code)
 
 
 @pytest.mark.parametrize("path", ["/", "/?from=2021-01-01&to=2021-12-31"])
