@@ -31,6 +31,7 @@ __all__ = [
     "PageUser",
     "api_user",
     "check_csrf",
+    "config_of",
     "csrf_token",
     "db_session",
     "log_in",
