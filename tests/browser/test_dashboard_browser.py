@@ -5,18 +5,8 @@ from __future__ import annotations
 
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import screenshot
+from tests.browser_support import funnel_counts_on, log_in, screenshot
 from tests.dashboard_support import PASSWORD, SMALL_2021
-
-
-def _counts(page: Page) -> dict[str, int]:
-    rows = page.locator("table#funnel tbody tr")
-    return {
-        str(rows.nth(i).get_attribute("data-stage")): int(
-            rows.nth(i).locator("td.count").inner_text().replace(",", "")
-        )
-        for i in range(rows.count())
-    }
 
 
 def test_log_in_read_the_funnel_switch_to_english_and_log_out(page: Page, dashboard_url: str) -> None:
@@ -25,19 +15,17 @@ def test_log_in_read_the_funnel_switch_to_english_and_log_out(page: Page, dashbo
     expect(page.locator("h1")).to_have_text("登录")
     screenshot(page, "01-login-zh-CN")
 
-    page.get_by_label("用户名").fill("李老师")
-    page.get_by_label("密码").fill(PASSWORD)
-    page.get_by_role("button", name="登录").click()
+    log_in(page, "李老师", PASSWORD)
     expect(page.locator("h1")).to_have_text("招募与捐献漏斗")
     expect(page.locator("table#funnel caption")).to_contain_text("2021-01-01 至 2021-12-31")
-    assert _counts(page) == SMALL_2021
+    assert funnel_counts_on(page) == SMALL_2021
     expect(page.locator("header .who")).to_have_text("李老师（协调员）")
     screenshot(page, "02-funnel-2021-zh-CN")
 
     page.get_by_role("link", name="English").click()
     expect(page.locator("h1")).to_have_text("Recruitment and donation funnel")
     expect(page.locator("tr[data-stage='donations'] th")).to_have_text("Donations")
-    assert _counts(page) == SMALL_2021  # the period survived the switch
+    assert funnel_counts_on(page) == SMALL_2021  # the period survived the switch
     screenshot(page, "03-funnel-2021-en")
 
     page.get_by_label("From").fill("2022-01-01")
