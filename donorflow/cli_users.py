@@ -1,4 +1,5 @@
-"""`donorflow users add | password | token | list`: the dashboard's staff accounts (issue 12).
+"""`donorflow users add | password | token | deactivate | activate | list`: the dashboard's staff
+accounts (issue 12).
 
 Passwords come from standard input (`--password-stdin`, one line) or a hidden prompt, never from the
 command line (it would sit in the shell history and `ps`). They reuse the main CLI's session and error
@@ -13,7 +14,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from models.accounts import Role, add_user, issue_token, list_users, set_password
+from models.accounts import Role, add_user, issue_token, list_users, set_active, set_password
 from models.core import SHANGHAI, transaction
 
 __all__ = ["users_app"]
@@ -82,6 +83,26 @@ def users_token(name: NameArgument) -> None:
         token = issue_token(session=session, name=name)
     out.file.write(token + "\n")
     err.print("只显示这一次，请妥善保存 shown this once: keep it safe (Authorization: Bearer <token>)")
+
+
+@users_app.command("deactivate")
+def users_deactivate(name: NameArgument) -> None:
+    """停用用户（立即登出，令牌作废） Deactivate a user: logged out at once, the API token void."""
+    from donorflow.cli import _session, err
+
+    with _session() as session, transaction(session):
+        name = set_active(session=session, name=name, active=False).name
+    err.print(f"已停用 deactivated: {name}")
+
+
+@users_app.command("activate")
+def users_activate(name: NameArgument) -> None:
+    """重新启用用户 Reactivate a user (a new API token is needed)."""
+    from donorflow.cli import _session, err
+
+    with _session() as session, transaction(session):
+        name = set_active(session=session, name=name, active=True).name
+    err.print(f"已启用 activated: {name}")
 
 
 @users_app.command("list")

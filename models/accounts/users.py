@@ -19,6 +19,7 @@ __all__ = [
     "find_user",
     "issue_token",
     "list_users",
+    "set_active",
     "set_password",
     "user_by_id",
     "user_for_token",
@@ -59,6 +60,25 @@ def add_user(*, session: Session, name: str, role: Role, password: str) -> User:
 def set_password(*, session: Session, name: str, password: str) -> User:
     user = find_user(session=session, name=name)
     user.password_hash = hash_password(password)
+    user.updated_at = utcnow()
+    session.add(user)
+    session.flush()
+    return user
+
+
+def set_active(*, session: Session, name: str, active: bool) -> User:
+    """Deactivate (logged out at the next request, token void, no login) or reactivate a user. The last
+    active admin is kept: nobody could manage users any more."""
+    user = find_user(session=session, name=name)
+    if not active and user.active and user.role == Role.ADMIN.value:
+        admins = session.exec(
+            select(func.count()).select_from(User).where(User.role == Role.ADMIN.value, col(User.active))
+        ).one()
+        if admins <= 1:
+            raise ValidationError(f"不能停用最后一位管理员 {user.name} is the last active admin")
+    user.active = active
+    if not active:
+        user.token_hash = None
     user.updated_at = utcnow()
     session.add(user)
     session.flush()

@@ -80,6 +80,14 @@ def test_add_token_and_list_a_user(session: Session) -> None:
     assert stored.password_hash not in listed.stdout and str(stored.token_hash) not in listed.stdout
     assert PASSWORD not in listed.stdout + added.output
 
+    assert runner.invoke(app, ["users", "deactivate", "李老师"]).exit_code == 0
+    session.expire_all()
+    assert user_for_token(session=session, token=token) is None
+    [row] = json.loads(runner.invoke(app, ["users", "list", "--json"]).stdout)
+    assert (row["active"], row["has_token"]) == (False, False)
+    assert runner.invoke(app, ["users", "activate", "李老师"]).exit_code == 0
+    assert user_for_token(session=session, token=token) is None  # a reactivated user needs a new token
+
 
 ADD_LI = ["users", "add", "li", "--role", "viewer", "--password-stdin"]
 ERRORS = [  # arguments, standard input, exit code, what stderr says (in order: the last is a conflict)
@@ -90,6 +98,9 @@ ERRORS = [  # arguments, standard input, exit code, what stderr says (in order: 
     (["users", "password", "nobody", "--password-stdin"], PASSWORD, 3, "没有该用户"),
     (ADD_LI, PASSWORD, 0, "已添加用户"),
     (ADD_LI, PASSWORD, 4, "用户已存在 the user already exists: li"),
+    (["users", "add", "boss", "--role", "admin", "--password-stdin"], PASSWORD, 0, "已添加用户"),
+    (["users", "deactivate", "boss"], None, 2, "不能停用最后一位管理员"),
+    (["users", "deactivate", "nobody"], None, 3, "没有该用户"),
 ]
 
 
