@@ -163,12 +163,12 @@ def _write_secret(path: Path, content: bytes) -> None:
         temporary.unlink(missing_ok=True)
 
 
-def _read_secret(path: Path) -> bytes:
+def _read_secret(path: Path, what: str = "the ID salt file") -> bytes:
     if path.stat().st_mode & 0o077:
         log.warning("%s is readable by other users: chmod 600 it", path)
     salt = path.read_bytes().strip()
     if not salt:
-        raise ConfigurationError(f"the secret file {path} is empty; restore it from your backup")
+        raise ConfigurationError(f"{what} {path} is empty; restore it from your backup")
     return salt
 
 
@@ -367,7 +367,7 @@ def dashboard_secret(settings: Settings | None = None) -> str:
     path = settings.secrets_dir / _DASHBOARD_KEY_FILE
     if not path.exists():
         _write_secret(path, secrets.token_urlsafe(48).encode())
-    return _read_secret(path).decode()
+    return _read_secret(path, "the dashboard's session key").decode()
 
 
 def dashboard_app(settings: Settings | None = None) -> FastAPI:
