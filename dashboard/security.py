@@ -74,8 +74,10 @@ async def check_csrf(request: Request) -> None:
         return
     expected = request.session.get("csrf")
     sent = (await request.form()).get(CSRF_FIELD)
-    valid = isinstance(expected, str) and isinstance(sent, str) and secrets.compare_digest(sent, expected)
-    if not valid:
+    if not isinstance(expected, str) or not isinstance(sent, str):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail="csrf")
+    # As bytes: compare_digest refuses non-ASCII str (a forged "令牌" would be a 500, not a 403).
+    if not secrets.compare_digest(sent.encode(), expected.encode()):
         raise HTTPException(status.HTTP_403_FORBIDDEN, detail="csrf")
 
 

@@ -61,6 +61,7 @@ def test_a_post_form_without_or_with_a_wrong_csrf_token_is_403(client: TestClien
     form = {"name": "li", "password": PASSWORD}
     assert client.post("/login", data=form).status_code == 403
     assert client.post("/login", data=form | {"csrf_token": "forged"}).status_code == 403
+    assert client.post("/login", data=form | {"csrf_token": "伪造的令牌"}).status_code == 403
     assert session.exec(select(LoginAttempt)).all() == []  # refused before the password was looked at
     assert _log_in(client, "li") == 303
     refused = client.post("/logout", data={})
