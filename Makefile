@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DONORFLOW_TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: install up test lint unit integration bench clean
+.PHONY: install browser up test lint unit integration bench clean
 
 install: $(STAMP)
 
@@ -16,6 +16,19 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
+
+# The browser tests drive Debian's chromium (never `playwright install`: it downloads a browser build of its
+# own); fonts-noto-cjk so that Chinese renders. Installed once, as root, when missing.
+CHROMIUM := /usr/bin/chromium
+CJK_FONT := /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
+BROWSER_PACKAGES := chromium fonts-noto-cjk
+
+browser: $(CHROMIUM) $(CJK_FONT)
+
+$(CHROMIUM) $(CJK_FONT):
+	export DEBIAN_FRONTEND=noninteractive; \
+	apt-get install -y --no-install-recommends $(BROWSER_PACKAGES) \
+	  || { apt-get update && apt-get install -y --no-install-recommends $(BROWSER_PACKAGES); }
 
 lint: install
 	$(BIN)/ruff check .
@@ -31,8 +44,8 @@ integration: install
 	DONORFLOW_TEST_REQUIRE_POSTGRES=1 $(BIN)/python -m pytest tests/integration tests/e2e -q
 
 # Two workers, one test file each at a time (module fixtures such as the demo-year replay run once).
-test: lint
-	DONORFLOW_TEST_REQUIRE_POSTGRES=1 $(BIN)/python -m pytest -q -n 2 --dist loadfile
+test: lint browser
+	DONORFLOW_TEST_REQUIRE_POSTGRES=1 DONORFLOW_TEST_REQUIRE_BROWSER=1 $(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 up: install
 	$(BIN)/donorflow up

@@ -30,13 +30,18 @@ from models.registry import Donor
 from models.reminders import Plan, ReminderConfig, RunResult, plan, run
 from notifications import Branch, Renderer
 
-if TYPE_CHECKING:  # the dispatcher's modules load only when it runs (every CLI command imports this one)
+if TYPE_CHECKING:  # the dispatcher's and the dashboard's modules load only when they run (every CLI
+    # command imports this one)
+    from fastapi import FastAPI
+
     from notifications.dispatch import DispatchConfig, DispatchResult
 
 log = logging.getLogger(__name__)
 
 __all__ = [
     "configure_logging",
+    "dashboard_app",
+    "dashboard_secret",
     "dispatch_config",
     "dispatch_once",
     "get_engine",
@@ -158,12 +163,12 @@ def _write_secret(path: Path, content: bytes) -> None:
         temporary.unlink(missing_ok=True)
 
 
-def _read_secret(path: Path) -> bytes:
+def _read_secret(path: Path, what: str = "the ID salt file") -> bytes:
     if path.stat().st_mode & 0o077:
         log.warning("%s is readable by other users: chmod 600 it", path)
     salt = path.read_bytes().strip()
     if not salt:
-        raise ConfigurationError(f"the ID salt file {path} is empty; restore it from your backup")
+        raise ConfigurationError(f"{what} {path} is empty; restore it from your backup")
     return salt
 
 
@@ -347,3 +352,42 @@ def plan_reminders(day: date, settings: Settings | None = None) -> Plan:
     settings = settings or get_settings()
     with Session(get_engine(settings)) as session:
         return plan(session, day, reminder_config(settings))
+
+
+# -- the dashboard (issue 12) -------------------------------------------------------------------------------
+_DASHBOARD_KEY_FILE = "dashboard_session_key"
+
+
+def dashboard_secret(settings: Settings | None = None) -> str:
+    """The key that signs the dashboard's session cookie: DONORFLOW_DASHBOARD_SECRET, else a random one
+    kept in the secrets directory (made on first use, 0600). Losing it only logs everyone out."""
+    settings = settings or get_settings()
+    if settings.dashboard_secret is not None:
+        return settings.dashboard_secret.get_secret_value()
+    path = settings.secrets_dir / _DASHBOARD_KEY_FILE
+    if not path.exists():
+        _write_secret(path, secrets.token_urlsafe(48).encode())
+    return _read_secret(path, "the dashboard's session key").decode()
+
+
+def dashboard_app(settings: Settings | None = None) -> FastAPI:
+    """The dashboard with this installation's database, cookie key, throttle and Prefect UI link."""
+    from dashboard import DashboardConfig, create_app
+    from models.accounts import Throttle
+
+    settings = settings or get_settings()
+    engine = get_engine(settings)
+    return create_app(
+        DashboardConfig(
+            session_factory=lambda: Session(engine),
+            secret_key=dashboard_secret(settings),
+            https_only=settings.dashboard_https_only,
+            session_max_age=settings.dashboard_session_hours * 3600,
+            throttle=Throttle(
+                max_failures_per_name=settings.login_max_failures,
+                max_failures_per_client=settings.login_max_failures_per_client,
+                window=timedelta(minutes=settings.login_window_minutes),
+            ),
+            prefect_ui_url=settings.prefect_ui_url,
+        )
+    )

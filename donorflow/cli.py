@@ -22,6 +22,7 @@ from donorflow import bootstrap
 from donorflow.cli_events import pipeline_app
 from donorflow.cli_notify import notify_app
 from donorflow.cli_reminders import followups_app, reminders_app
+from donorflow.cli_users import users_app
 from models.cases import funnel_counts, funnel_period
 from models.core import ConflictError, DonorflowError, NotFoundError, ValidationError, transaction
 from models.intake import check_rejects_path, import_file, write_rejects_csv
@@ -39,6 +40,7 @@ app.add_typer(notify_app, name="notify")
 app.add_typer(pipeline_app, name="pipeline")
 app.add_typer(reminders_app, name="reminders")
 app.add_typer(followups_app, name="followups")
+app.add_typer(users_app, name="users")
 
 # No markup or emoji codes: what we print is mostly user data (HLA cells, codes, reasons, file names), and
 # "[/x]" in a cell must print as written, not raise MarkupError after the import has committed.
@@ -382,6 +384,25 @@ def up(
         run_up(echo=lambda line: out.print(line, soft_wrap=True), demo=demo)
     except (DonorflowError, RuntimeError) as exc:
         _fail(str(exc), 1)
+
+
+@app.command("dashboard")
+def dashboard(
+    host: Annotated[str | None, typer.Option(help="Address to listen on (default 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(min=1, max=65535, help="Port (default 8000).")] = None,
+) -> None:
+    """工作台 The dashboard alone (make up runs it beside Prefect): log in with `donorflow users add`."""
+    from donorflow.web import serve
+
+    settings = bootstrap.get_settings()
+    bootstrap.configure_logging()
+    problem = bootstrap.schema_problem(bootstrap.get_engine(settings))
+    if problem is not None:
+        _fail(problem, EXIT_DATABASE)
+    host = host or settings.dashboard_host
+    port = port or settings.dashboard_port
+    err.print(f"Dashboard: http://{host}:{port}  (Ctrl-C stops it)")
+    serve(host, port)
 
 
 cases_app = typer.Typer(

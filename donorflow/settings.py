@@ -49,6 +49,24 @@ class Settings(BaseSettings):
         description="the `make up` Prefect server's database; empty: SQLite under var/prefect (one user). "
         "Several coordinators at once: postgresql+asyncpg://user@host/prefect",
     )
+    # -- the dashboard (issue 12; dashboard/): `make up` serves it beside the Prefect UI ------------------
+    dashboard_host: str = Field(default="127.0.0.1", description="address the dashboard listens on")
+    dashboard_port: int = Field(default=8000, ge=1, le=65535, description="the dashboard's port")
+    # Signs the session cookie. Empty: a random key in secrets_dir/dashboard_session_key, made once.
+    dashboard_secret: SecretStr | None = Field(default=None, description="session cookie signing key")
+    # Set when the dashboard is reached over HTTPS (behind a TLS proxy): the cookie is then Secure.
+    dashboard_https_only: bool = Field(default=False, description="session cookie only over HTTPS")
+    dashboard_session_hours: int = Field(default=12, ge=1, le=24 * 30, description="a login lasts this long")
+    login_max_failures: int = Field(
+        default=5, ge=1, le=100, description="failed logins per name in the window"
+    )
+    login_max_failures_per_client: int = Field(
+        default=20, ge=1, le=1000, description="failed logins per client address in the window"
+    )
+    login_window_minutes: int = Field(default=15, ge=1, le=24 * 60, description="the throttle's window")
+    # The first admin's password at the first `make up`; empty: one is generated and printed once.
+    admin_password: SecretStr | None = Field(default=None, description="first admin's password")
+
     # The sending branch as its messages name it (notifications/render.py: every template's globals).
     branch_name: str = Field(default="郑州市红十字会", min_length=1, max_length=60, description="zh-CN name")
     branch_name_en: str = Field(default="Zhengzhou Red Cross", min_length=1, max_length=60)

@@ -1,8 +1,9 @@
-"""`make up`: database and demo data, a local Prefect server, every deployment served, the URLs printed.
+"""`make up`: database and demo data, a local Prefect server, every deployment served, the dashboard beside
+them, the URLs printed (and, at the first start, the first admin's login).
 
-Everything runs on loopback. Ctrl-C, SIGTERM or SIGHUP stops the served deployments first, then the server,
-within 15 s; nothing is left running. If `donorflow up` itself dies, its children notice and stop
-(donorflow/supervised.py).
+Everything runs on loopback. Ctrl-C, SIGTERM or SIGHUP stops the dashboard first, then the served
+deployments, then the server, within 15 s; nothing is left running. If `donorflow up` itself dies, its
+children notice and stop (donorflow/supervised.py).
 """
 
 from __future__ import annotations
@@ -22,12 +23,22 @@ import httpx
 from donorflow import bootstrap
 from donorflow.settings import Settings
 from donorflow.setup import bring_up
+from donorflow.web import dashboard_url, first_admin
 
-__all__ = ["SERVED_GRACE_SECONDS", "SERVER_GRACE_SECONDS", "SQLITE_SERVER_SETTINGS", "prefect_env", "run_up"]
+__all__ = [
+    "DASHBOARD_GRACE_SECONDS",
+    "SERVED_GRACE_SECONDS",
+    "SERVER_GRACE_SECONDS",
+    "SQLITE_SERVER_SETTINGS",
+    "prefect_env",
+    "run_up",
+]
 
-# Ctrl-C stops everything within 15 s: the served deployments get this long to stop gracefully (they
-# take 1–5 s: pause their schedules, cancel runs in flight), the server this long (~3 s); whatever is
-# left of either is then killed with its process group.
+# Ctrl-C stops everything within 15 s: the dashboard gets this long to stop gracefully (uvicorn: ~0.2 s,
+# open connections 1 s at most, donorflow/web.py), the served deployments this long (they take 1–5 s:
+# pause their schedules, cancel runs in flight), the server this long (~3 s); whatever is left of any of
+# them is then killed with its process group.
+DASHBOARD_GRACE_SECONDS = 2.0
 SERVED_GRACE_SECONDS = 8.0
 SERVER_GRACE_SECONDS = 5.0
 
@@ -72,22 +83,30 @@ def prefect_env(settings: Settings) -> dict[str, str]:
     }
 
 
-def _healthy(api: str) -> bool:
+def _healthy(url: str) -> bool:
+    """The Prefect API (`…/api` + /health) or the dashboard (`…/healthz`) answers."""
+    probe = url if url.endswith("/healthz") else f"{url}/health"
     try:
-        return httpx.get(f"{api}/health", timeout=2).status_code == 200
+        return httpx.get(probe, timeout=2).status_code == 200
     except httpx.HTTPError:
         return False
 
 
-def _wait_healthy(api: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 90) -> None:
+def _wait_healthy(
+    url: str,
+    process: subprocess.Popen[bytes],
+    log: Path,
+    timeout: float = 90,
+    what: str = "the Prefect server",
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if _healthy(api):
+        if _healthy(url):
             return
         if process.poll() is not None:
-            raise RuntimeError(f"the Prefect server stopped while starting; see {log}")
+            raise RuntimeError(f"{what} stopped while starting; see {log}")
         time.sleep(0.5)
-    raise RuntimeError(f"the Prefect server did not answer within {timeout:.0f} s; see {log}")
+    raise RuntimeError(f"{what} did not answer within {timeout:.0f} s; see {log}")
 
 
 class _Stop(Exception):
@@ -144,10 +163,13 @@ def _show_demo_funnel(api: str, stopping: threading.Event) -> None:
             continue
 
 
-def _say_where(echo: Callable[[str], None], api: str, logs: Path) -> None:
+def _say_where(echo: Callable[[str], None], api: str, logs: Path, dashboard: str, login: list[str]) -> None:
     ui = api.removesuffix("/api")
     echo(f"Prefect UI:   {ui}")
     echo(f"Deployments:  {ui}/deployments   (served from one process; log: {logs / 'deployments.log'})")
+    echo(f"Dashboard:    {dashboard}   (工作台 the workbench and funnel; log: {logs / 'dashboard.log'})")
+    for line in login:
+        echo(f"              {line}")
     echo(f"First: {ui}/artifacts → 'funnel': the demo year's funnel (a funnel-report run makes it);")
     echo("       then Deployments → initial-screening → Run: a patient's HLA typing, no candidate codes,")
     echo("       and follow the case through remobilise (Runs → the suspended run → Resume).")
@@ -175,6 +197,7 @@ def _run(echo: Callable[[str], None], demo: bool, stopping: threading.Event) -> 
     settings = bootstrap.get_settings()
     for line in bring_up(demo=demo):
         echo(line)
+    login = list(first_admin(settings))
     env = prefect_env(settings)
     api = env["PREFECT_API_URL"]
     logs = settings.var_dir / "log"
@@ -205,11 +228,40 @@ def _run(echo: Callable[[str], None], demo: bool, stopping: threading.Event) -> 
             )
             if demo:
                 threading.Thread(target=_show_demo_funnel, args=(api, stopping), daemon=True).start()
-            _say_where(echo, api, logs)
+            dashboard = _start_dashboard(stack, settings, env, logs)
+            if dashboard is None:
+                echo(f"a dashboard already answers at {dashboard_url(settings)}: using it")
+            _say_where(echo, api, logs, dashboard_url(settings), login)
             echo("Stop with Ctrl-C (or SIGTERM/SIGHUP): everything stops within 15 s.")
-            while served.poll() is None:
+            while served.poll() is None and (dashboard is None or dashboard.poll() is None):
                 time.sleep(0.5)
-            echo(f"the deployments process stopped; see {logs / 'deployments.log'}")
+            if served.poll() is not None:
+                echo(f"the deployments process stopped; see {logs / 'deployments.log'}")
+            else:
+                echo(f"the dashboard stopped; see {logs / 'dashboard.log'}")
         finally:
             stopping.set()  # from here on a signal no longer interrupts: the stop below is bounded
-            echo("stopping: served deployments first, then the Prefect server …")
+            echo("stopping: the dashboard, the served deployments, then the Prefect server …")
+
+
+def _start_dashboard(
+    stack: ExitStack, settings: Settings, env: dict[str, str], logs: Path
+) -> subprocess.Popen[bytes] | None:
+    """The dashboard as the last child, so the ExitStack stops it first; None when one already answers
+    on its port (a `donorflow dashboard` the user started)."""
+    health = f"{dashboard_url(settings)}/healthz"
+    if _healthy(health):
+        return None
+    log = logs / "dashboard.log"
+    host, port = settings.dashboard_host, str(settings.dashboard_port)
+    process = stack.enter_context(
+        _process(["donorflow.web", "--host", host, "--port", port], env, log, grace=DASHBOARD_GRACE_SECONDS)
+    )
+    _wait_healthy(
+        health,
+        process,
+        log,
+        timeout=60,
+        what=f"the dashboard (port {port} in use? set DONORFLOW_DASHBOARD_PORT)",
+    )
+    return process

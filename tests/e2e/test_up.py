@@ -1,5 +1,6 @@
-"""`donorflow up` stops cleanly: Ctrl-C, SIGTERM and SIGHUP stop every child within 15 s, and if
-`donorflow up` itself is killed its children notice and exit within 10 s. No port stays bound.
+"""`donorflow up` stops cleanly: Ctrl-C, SIGTERM and SIGHUP stop every child (the Prefect server, the
+served deployments, the dashboard) within 15 s, and if `donorflow up` itself is killed its children notice
+and exit within 10 s. No port stays bound.
 
 A real `donorflow up --no-demo` per signal (~10–15 s to start: the Prefect server and the served
 deployments), on free loopback ports and an empty var dir. Linux: processes are found under /proc.
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import os
 import queue
+import re
 import signal
 import socket
 import subprocess
@@ -20,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+import httpx
 import pytest
 
 pytestmark = [
@@ -82,19 +85,39 @@ def _drain(stdout: IO[str], lines: queue.Queue[str]) -> None:
 class Up:
     process: subprocess.Popen[str]
     port: int
+    dashboard_port: int
     children: set[int]
     lines: queue.Queue[str]
 
 
+def _log_in_as_the_first_admin(said: str, dashboard_port: int) -> None:
+    """`up` printed the dashboard's URL and the first admin's generated password, and they work."""
+    dashboard = f"http://127.0.0.1:{dashboard_port}"
+    assert f"Dashboard:    {dashboard}" in said
+    login = re.search(r"登录 Log in: admin / (\S+)", said)
+    assert login, said
+    with httpx.Client(base_url=dashboard) as client:
+        token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text)
+        assert token
+        answer = client.post(
+            "/login", data={"name": "admin", "password": login.group(1), "csrf_token": token.group(1)}
+        )
+        assert (answer.status_code, answer.headers["location"]) == (303, "/")
+        assert "admin（管理员）" in client.get("/").text
+
+
 @pytest.fixture
 def up(tmp_path: Path) -> Iterator[Up]:
-    """`donorflow up --no-demo`, started and waited for until it prints how to stop it."""
-    port = _free_port()
+    """`donorflow up --no-demo`, started and waited for until it prints how to stop it; the dashboard it
+    started takes the first admin's printed login."""
+    port, dashboard_port = _free_port(), _free_port()
     env = {key: value for key, value in os.environ.items() if not key.startswith(("PREFECT_", "DONORFLOW_"))}
     env |= {
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "DONORFLOW_VAR_DIR": str(tmp_path / "var"),
         "DONORFLOW_PREFECT_PORT": str(port),
+        "DONORFLOW_DASHBOARD_PORT": str(dashboard_port),
+        "DONORFLOW_SECRETS_DIR": str(tmp_path / "secrets"),
         "DONORFLOW_ID_SALT": "up-test-salt",
     }
     process = subprocess.Popen(
@@ -120,9 +143,10 @@ def up(tmp_path: Path) -> Iterator[Up]:
             except queue.Empty:
                 assert process.poll() is None, "".join(seen)
         children = _descendants(process.pid)
-        assert len(children) >= 2, "the Prefect server and the served deployments run as children"
-        assert not _port_free(port)
-        yield Up(process, port, children, lines)
+        assert len(children) >= 3, "the Prefect server, the served deployments and the dashboard are children"
+        assert not _port_free(port) and not _port_free(dashboard_port)
+        _log_in_as_the_first_admin("".join(seen), dashboard_port)
+        yield Up(process, port, dashboard_port, children, lines)
     finally:
         for pid in [process.pid, *children]:
             if _alive(pid):
@@ -144,7 +168,7 @@ def test_a_signal_stops_up_and_every_child_within_15_seconds(up: Up, sig: signal
     up.process.wait(timeout=15)
     assert up.process.returncode == 0
     assert _gone_within(up.children, 15 - (time.monotonic() - started)) == set()
-    assert _port_free(up.port)
+    assert _port_free(up.port) and _port_free(up.dashboard_port)
     said = []
     while not up.lines.empty():
         said.append(up.lines.get())
@@ -157,5 +181,5 @@ def test_children_exit_within_10_seconds_when_up_itself_is_killed(up: Up) -> Non
     up.process.kill()
     up.process.wait()
     assert _gone_within(up.children, 10) == set()
-    assert _port_free(up.port)
+    assert _port_free(up.port) and _port_free(up.dashboard_port)
     print(f"SIGKILL: children gone in {time.monotonic() - started:.1f} s")  # noqa: T201

@@ -15,6 +15,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from playwright.sync_api import Page, expect
 from sqlalchemy import func
 from sqlalchemy import select as columns
 from sqlalchemy.engine import Engine
@@ -23,11 +24,13 @@ from sqlmodel import Session, SQLModel, col, select
 from donorflow.demo_year import ACTOR, SEED_FIGURES, replay_zhengzhou_2021
 from donorflow.demo_year.load import DEMO_HISTORY
 from donorflow.settings import Settings
+from models.accounts import Role
 from models.cases import CloseReason, DonorCase, FollowUp, PatientSearch
 from models.core import StageEvent, ValidationError, local_date, utcnow
 from models.intake import ImportPolicy
 from models.outreach import Outbox
 from models.registry import Donor, RecruitmentEvent
+from tests.dashboard_support import PASSWORD, add_staff
 from tests.databases import empty_all_tables
 
 pytestmark = pytest.mark.slow  # one replay per database: tens of seconds each
@@ -113,6 +116,25 @@ def replayed(engine: Engine) -> Replayed:
 def test_replay_gives_the_2021_stem_cell_figures_exactly(replayed: Replayed) -> None:
     assert replayed.counts == REPORT_2021
     assert replayed.counts == SEED_FIGURES
+
+
+def test_the_dashboard_shows_the_demo_years_funnel_in_a_browser(
+    replayed: Replayed, engine: Engine, page: Page
+) -> None:
+    """A coordinator opens the 2021 funnel of the demo year in the dashboard and reads the report's figures
+    (Debian's chromium through Playwright, tests/browser_support.py)."""
+    from dashboard import DashboardConfig, create_app
+    from tests.browser_support import funnel_counts_on, log_in, screenshot, served
+
+    with Session(engine) as session:
+        add_staff(session, "李老师", Role.COORDINATOR)
+    app = create_app(DashboardConfig(session_factory=lambda: Session(engine), secret_key="demo-year-test"))
+    with served(app) as base:
+        page.goto(f"{base}/?from=2021-01-01&to=2021-12-31")
+        log_in(page, "李老师", PASSWORD)
+        expect(page.locator("tr[data-stage='registered'] td.count")).to_have_text("2,358")
+        assert funnel_counts_on(page) == REPORT_2021
+        screenshot(page, f"06-demo-year-2021-{replayed.backend}")
 
 
 def test_every_donation_has_its_follow_ups_and_the_past_ones_are_history(replayed: Replayed) -> None:

@@ -1,0 +1,46 @@
+"""The dashboard's texts: one message catalogue per language (messages/<lang>.json), zh-CN by default.
+
+A visitor switches with `?lang=en` (or `?lang=zh-CN`) on any page; the choice is kept in the `lang`
+cookie. Python code names message keys, never user text (STYLE.md: texts live in catalogues).
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+
+__all__ = ["DEFAULT_LANG", "LANGS", "Translator", "catalogue", "pick_lang"]
+
+DEFAULT_LANG = "zh-CN"
+LANGS = ("zh-CN", "en")
+_DIR = Path(__file__).with_name("messages")
+
+
+@cache
+def catalogue(lang: str) -> dict[str, str]:
+    loaded: dict[str, str] = json.loads((_DIR / f"{lang}.json").read_text(encoding="utf-8"))
+    return loaded
+
+
+def pick_lang(query: str | None, cookie: str | None) -> str:
+    """The query's language if it names one we have, else the cookie's, else zh-CN."""
+    for wanted in (query, cookie):
+        if wanted in LANGS:
+            return wanted
+    return DEFAULT_LANG
+
+
+class Translator:
+    """`t("key", n=3)`: the text in this language, its {placeholders} filled; a missing key shows itself
+    (a test checks both catalogues have the same keys, so this happens only in development)."""
+
+    def __init__(self, lang: str) -> None:
+        self.lang = lang
+        self._messages = catalogue(lang)
+
+    def __call__(self, key: str, **values: object) -> str:
+        text = self._messages.get(key)
+        if text is None:
+            return key
+        return text.format(**values) if values else text
