@@ -1,4 +1,5 @@
-"""The dashboard's texts: one message catalogue per language (messages/<lang>.json), zh-CN by default.
+"""The dashboard's texts: message catalogues per language (messages/<lang>.json, plus one file per part of
+the app, messages/<part>.<lang>.json, merged; a key defined twice is an error), zh-CN by default.
 
 A visitor switches with `?lang=en` (or `?lang=zh-CN`) on any page; the choice is kept in the `lang`
 cookie. Python code names message keys, never user text (STYLE.md: texts live in catalogues).
@@ -19,8 +20,14 @@ _DIR = Path(__file__).with_name("messages")
 
 @cache
 def catalogue(lang: str) -> dict[str, str]:
-    loaded: dict[str, str] = json.loads((_DIR / f"{lang}.json").read_text(encoding="utf-8"))
-    return loaded
+    merged: dict[str, str] = {}
+    for path in sorted([_DIR / f"{lang}.json", *_DIR.glob(f"*.{lang}.json")]):
+        loaded: dict[str, str] = json.loads(path.read_text(encoding="utf-8"))
+        twice = merged.keys() & loaded.keys()
+        if twice:
+            raise ValueError(f"{path.name}: keys defined in another catalogue too: {sorted(twice)}")
+        merged.update(loaded)
+    return merged
 
 
 def pick_lang(query: str | None, cookie: str | None) -> str:
