@@ -28,10 +28,15 @@ def prefect_server() -> Iterator[str]:
         yield str(PREFECT_API_URL.value())
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def browser() -> Iterator[Browser]:
-    """Debian's chromium, headless, once per session (tests/browser_support.py); skipped when it is not
-    installed, failed under `make test` (DONORFLOW_TEST_REQUIRE_BROWSER=1)."""
+    """Debian's chromium, headless, per test (tests/browser_support.py); skipped when it is not installed,
+    failed under `make test` (DONORFLOW_TEST_REQUIRE_BROWSER=1).
+
+    Per test, not per session: while Playwright's sync API is started it leaves an asyncio loop marked
+    running in this thread, and every later `asyncio.run` or sync Prefect call in the same xdist worker
+    then fails ("cannot be called from a running event loop", flows returning coroutines). A launch costs
+    under a second. `_no_loop_left_running` below catches a regression."""
     from tests.browser_support import launched_browser
 
     with launched_browser() as browser:
@@ -44,3 +49,16 @@ def page(browser: Browser) -> Iterator[Page]:
 
     with new_page(browser) as page:
         yield page
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """No test starts with an asyncio loop left running in this thread by an earlier one (see `browser`)."""
+    import asyncio
+
+    if asyncio._get_running_loop() is not None:  # noqa: SLF001 (the one public-enough probe)
+        pytest.fail(
+            f"{item.nodeid}: an asyncio loop is left running in this thread by an earlier test "
+            "(a Playwright sync API kept open across tests?)",
+            pytrace=False,
+        )

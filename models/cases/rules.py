@@ -60,13 +60,13 @@ class Answered:
 def sample_date(step: Answered) -> date:
     sample = step.earlier(StepKey.SAMPLE)
     if sample is None:
-        raise ValidationError(f"case {step.case.id}: no sample recorded yet")
+        raise ValidationError(f"案例 {step.case.id} 尚未记录采样 case {step.case.id}: no sample recorded yet")
     return date.fromisoformat(sample["sample_date"])
 
 
 def _not_in_future(value: date, label: str) -> None:
     if value > today():
-        raise ValidationError(f"{label} ({value}) is in the future")
+        raise ValidationError(f"{label} ({value}) 晚于今天 is in the future")
 
 
 def check_contact(_step: Answered, answer: ContactAnswer) -> None:
@@ -78,9 +78,11 @@ def check_contact(_step: Answered, answer: ContactAnswer) -> None:
         if getattr(answer, name) == "not_asked"
     ]
     if unanswered:
-        raise ValidationError(f"the member was reached: answer yes or no to {' and '.join(unanswered)}")
+        raise ValidationError(
+            f"已联系上志愿者，请回答 yes 或 no the member was reached: answer {'、'.join(unanswered)}"
+        )
     if answer.available_to < answer.available_from:
-        raise ValidationError("available until is before available from")
+        raise ValidationError("可捐献截止日早于起始日 available until is before available from")
 
 
 def reservation_ends(start: date) -> date:
@@ -108,28 +110,32 @@ def check_sample_booked(_step: Answered, answer: SampleBooked) -> None:
     """
     booked, now = answer.appointment_date, today()
     if booked < now:
-        raise ValidationError(f"the sample appointment {booked} is in the past")
+        raise ValidationError(f"采样预约日期 {booked} 已过 the sample appointment {booked} is in the past")
     if booked > (furthest := reservation_ends(now)):
         raise ValidationError(
-            f"the sample appointment {booked} is further ahead than a CMDP reservation lasts"
+            f"采样预约日期 {booked} 超出 CMDP 预留期 the sample appointment {booked} is further ahead than a"
+            " CMDP reservation lasts"
             f" ({CMDP_HIGH_RES_RESERVATION_WORKING_DAYS} working days: {furthest} at the latest)"
         )
 
 
 def check_sample(step: Answered, answer: SampleSent) -> None:
-    _not_in_future(answer.sample_date, "the sample date")
+    _not_in_future(answer.sample_date, "采样日期 the sample date")
     entered = local_date(step.case.stage_entered_at)
     if answer.sample_date < entered:
         raise ValidationError(
-            f"the sample date {answer.sample_date} is before the case entered high-res typing ({entered})"
+            f"采样日期 {answer.sample_date} 早于进入高分辨阶段的日期 {entered}"
+            " the sample date is before the case entered high-res typing"
         )
 
 
 def check_high_res_result(step: Answered, answer: HighResResult) -> None:
     sample = sample_date(step)
-    _not_in_future(answer.result_date, "the result date")
+    _not_in_future(answer.result_date, "结果日期 the result date")
     if answer.result_date < sample:
-        raise ValidationError(f"the result date {answer.result_date} is before the sample date {sample}")
+        raise ValidationError(
+            f"结果日期 {answer.result_date} 早于采样日期 {sample} the result date is before the sample date"
+        )
     # Every typed field must follow WHO nomenclature at its locus: a typo (`A*02:0x`) is asked again
     # with the field and the reason, like a broken date rule, instead of failing the run in grading.
     for column in HLA_COLUMNS:
@@ -146,41 +152,53 @@ def check_high_res_result(step: Answered, answer: HighResResult) -> None:
 def check_exam_booked(step: Answered, answer: ExamBooked) -> None:
     sample = sample_date(step)
     if answer.exam_date < sample:
-        raise ValidationError(f"the exam date {answer.exam_date} is before the sample date {sample}")
+        raise ValidationError(
+            f"体检日期 {answer.exam_date} 早于采样日期 {sample} the exam date is before the sample date"
+        )
 
 
 def check_exam_result(step: Answered, answer: ExamResult) -> None:
     booked = step.earlier(StepKey.EXAM_BOOKED)
     exam_date = date.fromisoformat(booked["exam_date"]) if booked else sample_date(step)
-    _not_in_future(answer.result_date, "the result date")
+    _not_in_future(answer.result_date, "结果日期 the result date")
     if answer.result_date < exam_date:
-        raise ValidationError(f"the result date {answer.result_date} is before the exam date {exam_date}")
+        raise ValidationError(
+            f"结果日期 {answer.result_date} 早于体检日期 {exam_date} the result date is before the exam date"
+        )
     panel = answer.panel.model_dump()
     unticked = [name for name, value in panel.items() if value is False]
     if answer.result == "passed" and unticked:
-        raise ValidationError(f"result is passed but these panel items are not ticked: {', '.join(unticked)}")
+        raise ValidationError(
+            f"结果为合格，但以下项目未勾选 result is passed but not ticked: {', '.join(unticked)}"
+        )
     if answer.result == "deferred" and answer.deferred_until <= answer.result_date:
-        raise ValidationError("a deferral needs an until date after the result date")
+        raise ValidationError(
+            "暂缓需要晚于结果日期的截止日期 a deferral needs an until date after the result date"
+        )
     if answer.result != "passed" and not answer.reason.strip():
-        raise ValidationError(f"a {answer.result} exam needs a reason")
+        raise ValidationError(f"体检结果 {answer.result} 需要填写原因 a {answer.result} exam needs a reason")
 
 
 def check_donation_booked(step: Answered, answer: DonationBooked) -> None:
     result = step.earlier(StepKey.EXAM_RESULT)
     if result is not None and answer.collection_date < date.fromisoformat(result["result_date"]):
-        raise ValidationError("the collection date is before the exam result")
+        raise ValidationError("采集日期早于体检结果日期 the collection date is before the exam result")
     if answer.product == "PBSC":
         days = (answer.collection_date - answer.gcsf_start).days
         if not GCSF_DAYS_MIN <= days <= GCSF_DAYS_MAX:
             raise ValidationError(
-                f"PBSC collection is {days} days after G-CSF starts; expected 4–5 days of G-CSF first"
+                f"外周血采集在动员剂开始后第 {days} 天，应为 4–5 天"
+                f" PBSC collection is {days} days after G-CSF starts; expected 4–5 days of G-CSF first"
             )
 
 
 def check_donation_completed(step: Answered, answer: DonationCompleted) -> None:
     if not answer.completed:
-        raise ValidationError("the collection is not completed: answer again when it is, or close the case")
-    _not_in_future(answer.collected_on, "the collection date")
+        raise ValidationError(
+            "采集尚未完成：完成后再回答，或结案"
+            " the collection is not completed: answer again when it is, or close the case"
+        )
+    _not_in_future(answer.collected_on, "采集日期 the collection date")
     booked = step.earlier(StepKey.DONATION_BOOKED)
     if booked is not None and answer.collected_on < date.fromisoformat(booked["gcsf_start"]):
-        raise ValidationError("the collection date is before G-CSF started")
+        raise ValidationError("采集日期早于动员剂开始日期 the collection date is before G-CSF started")

@@ -100,9 +100,9 @@ def test_bad_answer_is_explained_in_the_log_and_asked_again(wired: Session) -> N
         }
         coordinator.answer(run.id, backwards)
         _key, description = coordinator.answer(run.id, {**backwards, "available_to": TODAY})
-        assert "Not accepted: available until is before available from" in description
+        assert "Not accepted: 可捐献截止日早于起始日 available until is before available from" in description
         assert running.result(timeout=60) == "advanced"
-    assert "not accepted: available until is before available from" in _logs(run.id)
+    assert "not accepted: 可捐献截止日早于起始日 available until is before available from" in _logs(run.id)
     records = wired.exec(select(CaseRecord).where(CaseRecord.case_id == case.id)).all()
     assert len(records) == 1 and records[0].data["available_to"] == TODAY
 
@@ -130,7 +130,7 @@ def test_exam_date_before_the_sample_date_leaves_the_case_unchanged(wired: Sessi
             },
         )
         assert running.result(timeout=60) == "closed"
-    assert f"exam date {early} is before the sample date {TODAY}" in _logs(run.id)
+    assert f"体检日期 {early} 早于采样日期 {TODAY} the exam date is before the sample date" in _logs(run.id)
     wired.expire_all()
     closed = wired.get(DonorCase, case.id)
     assert closed is not None and (closed.status, closed.closed_reason) == ("closed", "medical_deferral")

@@ -275,7 +275,9 @@ def test_bad_answers_are_explained_and_leave_the_case_unchanged(session: Session
         record_high_res_result(
             session=session, case_id=case.id, answer=early.model_copy(update={"result_date": today()})
         )
-    with pytest.raises(ValidationError, match="exam date .* is before the sample date"):
+    with pytest.raises(
+        ValidationError, match="体检日期 .* 早于采样日期 .* the exam date is before the sample date"
+    ):
         book_exam(
             session=session,
             case_id=case.id,

@@ -165,7 +165,7 @@ def test_registry_status_moves_are_checked_and_audited(session: Session) -> None
     change_registry_status(session=session, donor=donor, to=RegistryStatus.ACTIVE, actor="lab", at=at)
     with pytest.raises(ValidationError, match="needs an `until`"):
         change_registry_status(session=session, donor=donor, to=RegistryStatus.DEFERRED, actor="a")
-    with pytest.raises(IllegalTransitionError, match="allowed: deferred, retired, withdrawn"):
+    with pytest.raises(IllegalTransitionError, match="allowed: deceased, deferred, retired, withdrawn"):
         change_registry_status(session=session, donor=donor, to=RegistryStatus.REGISTERED, actor="a")
     events = session.exec(select(StageEvent).where(StageEvent.donor_id == donor.id)).all()
     assert [(e.from_state, e.to_state, e.at) for e in events] == [("registered", "active", at)]
