@@ -7,6 +7,7 @@ from models.cases.alerts import (
     alert_spear,
     form_answered,
 )
+from models.cases.browse import CaseFilter, CasePage, CaseRow, search_cases
 from models.cases.claims import CLAIM_ENTITY, claim_case, release_case, release_claim
 from models.cases.follow_ups import FOLLOW_UP_SCHEDULE, follow_up_dates
 from models.cases.forms import (
@@ -42,6 +43,14 @@ from models.cases.pipeline import (
     CloseReason,
     StepKey,
     allowed_case_moves,
+)
+from models.cases.reveals import (
+    REVEAL_REASONS,
+    ContactDetails,
+    ContactReveal,
+    RevealRow,
+    list_reveals,
+    reveal_contact,
 )
 from models.cases.screening import ensure_search, screen_candidates
 from models.cases.stages import (
@@ -80,6 +89,16 @@ from models.cases.transitions import (
 )
 
 __all__ = [
+    "REVEAL_REASONS",
+    "CaseFilter",
+    "CasePage",
+    "CaseRow",
+    "ContactDetails",
+    "ContactReveal",
+    "RevealRow",
+    "list_reveals",
+    "reveal_contact",
+    "search_cases",
     "CASE_MOVES",
     "CLAIM_ENTITY",
     "CMDP_HIGH_RES_RESERVATION_WORKING_DAYS",
