@@ -7,8 +7,8 @@ from models.cases.alerts import (
     alert_spear,
     form_answered,
 )
-from models.cases.browse import CaseFilter, CasePage, CaseRow, search_cases
-from models.cases.claims import CLAIM_ENTITY, claim_case, release_case, release_claim
+from models.cases.browse import CaseFilter, CasePage, CaseRow, drive_choices, search_cases
+from models.cases.claims import CLAIM_ENTITY, claim_case, ensure_startable, release_case, release_claim
 from models.cases.follow_ups import FOLLOW_UP_SCHEDULE, follow_up_dates
 from models.cases.forms import (
     ContactAnswer,
@@ -99,6 +99,7 @@ __all__ = [
     "list_reveals",
     "reveal_contact",
     "search_cases",
+    "drive_choices",
     "CASE_MOVES",
     "CLAIM_ENTITY",
     "CMDP_HIGH_RES_RESERVATION_WORKING_DAYS",
@@ -146,6 +147,7 @@ __all__ = [
     "claim_case",
     "close_case",
     "ensure_search",
+    "ensure_startable",
     "describe_case",
     "enter_stage",
     "follow_up_dates",

@@ -14,7 +14,7 @@ from sqlmodel import Session, col, select
 from models.cases.tables import DonorCase, PatientSearch
 from models.registry import Donor, RecruitmentEvent
 
-__all__ = ["CaseFilter", "CasePage", "CaseRow", "search_cases"]
+__all__ = ["CaseFilter", "CasePage", "CaseRow", "drive_choices", "search_cases"]
 
 MAX_PER_PAGE = 200
 
@@ -123,3 +123,15 @@ def search_cases(
         page=page,
         per_page=per_page,
     )
+
+
+def drive_choices(*, session: Session, limit: int = 500) -> list[tuple[int, str]]:
+    """The recruitment drives to filter by, the latest first: (id, "2021-06-14 name")."""
+    drives = session.exec(
+        select(RecruitmentEvent)
+        .order_by(col(RecruitmentEvent.held_on).desc(), col(RecruitmentEvent.id).desc())
+        .limit(limit)
+    ).all()
+    return [
+        (drive.id, f"{drive.held_on.isoformat()} {drive.name}") for drive in drives if drive.id is not None
+    ]
