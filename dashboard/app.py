@@ -17,7 +17,9 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
+from dashboard import actions, waiting  # noqa: F401  (their routes join cases_pages)
 from dashboard.api import api
+from dashboard.cases import cases_pages
 from dashboard.config import DashboardConfig
 from dashboard.i18n import LANGS, pick_lang
 from dashboard.pages import pages, public
@@ -54,6 +56,7 @@ def create_app(config: DashboardConfig) -> FastAPI:
     app.mount("/static", StaticFiles(directory=Path(__file__).with_name("static")), name="static")
     app.include_router(public)
     app.include_router(pages)
+    app.include_router(cases_pages)
     app.include_router(api)
     app.add_exception_handler(LoginRequired, _to_login)
     app.add_exception_handler(HTTPException, _http_error)

@@ -20,4 +20,8 @@ class DashboardConfig:
     session_max_age: int = 12 * 3600  # seconds a login lasts without a request
     throttle: Throttle = field(default_factory=Throttle)
     prefect_ui_url: str = ""  # the nav's link to the Prefect UI; empty: none
+    # Prefect's REST API (…/api): the runs waiting for an answer, starting a deployment. Empty: none
+    # (the pages say Prefect is not reachable).
+    prefect_api_url: str = ""
+    prefect_timeout: float = 5.0  # seconds a Prefect call may take before the page gives up on it
     clock: Callable[[], datetime] = utcnow

@@ -371,7 +371,7 @@ def dashboard_secret(settings: Settings | None = None) -> str:
 
 
 def dashboard_app(settings: Settings | None = None) -> FastAPI:
-    """The dashboard with this installation's database, cookie key, throttle and Prefect UI link."""
+    """The dashboard with this installation's database, cookie key, throttle, Prefect UI link and API."""
     from dashboard import DashboardConfig, create_app
     from models.accounts import Throttle
 
@@ -389,5 +389,6 @@ def dashboard_app(settings: Settings | None = None) -> FastAPI:
                 window=timedelta(minutes=settings.login_window_minutes),
             ),
             prefect_ui_url=settings.prefect_ui_url,
+            prefect_api_url=settings.prefect_api_url,
         )
     )

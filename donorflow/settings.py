@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     # Where coordinators open the Prefect UI: the links in their alerts. Empty: the `make up` server on
     # this machine (http://127.0.0.1:<prefect_port>); set it when they reach it by another name.
     prefect_ui_url: str = Field(default="", description="Prefect UI address used in coordinator alerts")
+    # Prefect's REST API as the dashboard calls it ("waiting for me", starting re-mobilisation). Empty:
+    # the `make up` server on this machine (http://127.0.0.1:<prefect_port>/api, donorflow/up.py).
+    prefect_api_url: str = Field(default="", description="Prefect API the dashboard calls")
     prefect_database_url: str = Field(
         default="",
         description="the `make up` Prefect server's database; empty: SQLite under var/prefect (one user). "
@@ -145,6 +148,8 @@ class Settings(BaseSettings):
     def _default_prefect_ui_url(self) -> Settings:
         url = self.prefect_ui_url or f"http://127.0.0.1:{self.prefect_port}"
         self.prefect_ui_url = url.rstrip("/")
+        api = self.prefect_api_url or f"http://127.0.0.1:{self.prefect_port}/api"
+        self.prefect_api_url = api.rstrip("/")
         return self
 
     # TEST ONLY: the flow process kills itself (SIGKILL) after a stage's commit, before its events are

@@ -7,7 +7,8 @@ from models.cases.alerts import (
     alert_spear,
     form_answered,
 )
-from models.cases.claims import CLAIM_ENTITY, claim_case, release_case, release_claim
+from models.cases.browse import CaseFilter, CasePage, CaseRow, drive_choices, search_cases
+from models.cases.claims import CLAIM_ENTITY, claim_case, ensure_startable, release_case, release_claim
 from models.cases.follow_ups import FOLLOW_UP_SCHEDULE, follow_up_dates
 from models.cases.forms import (
     ContactAnswer,
@@ -42,6 +43,14 @@ from models.cases.pipeline import (
     CloseReason,
     StepKey,
     allowed_case_moves,
+)
+from models.cases.reveals import (
+    REVEAL_REASONS,
+    ContactDetails,
+    ContactReveal,
+    RevealRow,
+    list_reveals,
+    reveal_contact,
 )
 from models.cases.screening import ensure_search, screen_candidates
 from models.cases.stages import (
@@ -80,6 +89,17 @@ from models.cases.transitions import (
 )
 
 __all__ = [
+    "REVEAL_REASONS",
+    "CaseFilter",
+    "CasePage",
+    "CaseRow",
+    "ContactDetails",
+    "ContactReveal",
+    "RevealRow",
+    "list_reveals",
+    "reveal_contact",
+    "search_cases",
+    "drive_choices",
     "CASE_MOVES",
     "CLAIM_ENTITY",
     "CMDP_HIGH_RES_RESERVATION_WORKING_DAYS",
@@ -127,6 +147,7 @@ __all__ = [
     "claim_case",
     "close_case",
     "ensure_search",
+    "ensure_startable",
     "describe_case",
     "enter_stage",
     "follow_up_dates",

@@ -15,7 +15,7 @@ from models.cases.tables import DonorCase
 from models.cases.transitions import get_case
 from models.core import ConflictError, IllegalTransitionError, ValidationError, audit_event, utcnow
 
-__all__ = ["CLAIM_ENTITY", "claim_case", "release_case", "release_claim"]
+__all__ = ["CLAIM_ENTITY", "claim_case", "ensure_startable", "release_case", "release_claim"]
 
 # Claims are audited as StageEvents of entity "claim" (the funnel counts only "case" and "donor" events):
 # from_state is the case's stage, to_state what happened, flow_run_id the run that held the claim.
@@ -141,3 +141,21 @@ def release_claim(*, session: Session, case_id: str, actor: str, reason: str) ->
     if not _set_claim(session, case_id, expected=holder, flow_run_id=None, event=event):
         raise ConflictError(f"case {case_id} changed hands while releasing it: look again")
     return holder
+
+
+def ensure_startable(*, session: Session, case_id: str, stage: str) -> DonorCase:
+    """Before a coordinator starts a stage flow for a case (the dashboard's "start re-mobilisation"): the
+    case is active, at `stage` and held by no run; otherwise a ValidationError or ConflictError saying why
+    (the flow's own claim would refuse it too, but only after a run was made)."""
+    case = get_case(session=session, case_id=case_id)
+    if case.status != CaseStatus.ACTIVE:
+        raise IllegalTransitionError(
+            f"案例已结案 case {case_id} is closed ({case.closed_reason or case.stage})"
+        )
+    if case.stage != stage:
+        raise IllegalTransitionError(
+            f"案例处于 {case.stage} 阶段，不是 {stage} case {case_id} is at {case.stage}"
+        )
+    if case.live_run_id is not None:
+        raise ConflictError(f"案例已有运行中的流程 case {case_id} is held by run {case.live_run_id}")
+    return case

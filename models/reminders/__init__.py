@@ -3,6 +3,7 @@ through the outbox once, and the coordinators' tasks; recording a follow-up and 
 No Prefect here (flows/reminders.py runs it daily, flows/follow_up.py asks for a follow-up's answers)."""
 
 from models.reminders.availability import record_availability
+from models.reminders.case_file import CaseFile, MessageLine, case_file
 from models.reminders.config import ReminderConfig
 from models.reminders.deceased import DECEASED_CASE_TASK, DeathRecorded, record_death
 from models.reminders.engine import KINDS, Plan, RunResult, plan, run
@@ -27,6 +28,9 @@ from models.reminders.spear_report import SpearReport, SpearRow, spear_report
 from models.reminders.tables import CoordinatorTask, Reminder
 
 __all__ = [
+    "CaseFile",
+    "MessageLine",
+    "case_file",
     "DECEASED_CASE_TASK",
     "FOLLOW_UP_KINDS",
     "KINDS",
