@@ -277,11 +277,13 @@ def test_a_typo_in_the_high_res_result_is_asked_again_prefilled_and_the_fix_adva
         defaults = {name: field.get("default") for name, field in schema["properties"].items()}
         assert {name: defaults[name] for name in typo} == typo  # the previous answer, to correct
         assert schema["properties"]["a_2"]["title"] == "A (2)"  # labels kept in the prefilled form
-        assert description.startswith(r'**未接受：A (2): "A\*02:0x"')  # escaped: markdown keeps the *
+        assert description.startswith(
+            r'**未接受 Not accepted: A (2): "A\*02:0x"'
+        )  # escaped: markdown keeps the *
         assert "Not accepted: A (2)" in description and description.count("未接受") == 1
         # The reason also tops the coordinator field: the default UI hides a long form's description.
         on_top = schema["properties"]["coordinator"]["description"]
-        assert on_top.startswith(r'**未接受：A (2): "A\*02:0x"') and f"case {case.id}" in on_top
+        assert on_top.startswith(r'**未接受 Not accepted: A (2): "A\*02:0x"') and f"case {case.id}" in on_top
         coordinator.answer(run.id, {**typo, "a_2": "A*02:01"})
         assert running.result(timeout=60) == "advanced"
     wired.expire_all()
