@@ -50,22 +50,29 @@ def _member_code(session: Session, case_id: str) -> str:
 def start_remobilisation(request: Request, session: DbSession, user: Worker, case_id: str) -> Response:
     config = config_of(request)
     try:
-        ensure_startable(session=session, case_id=case_id, stage=CaseStage.SCREENED.value)
+        case = ensure_startable(session=session, case_id=case_id, stage=CaseStage.SCREENED.value)
     except NotFoundError:
         raise HTTPException(status.HTTP_404_NOT_FOUND) from None
     except DonorflowError as exc:
         code, problem = problem_of(exc)
         return case_page(request, session, case_id, status_code=code, error=problem)
+    # Keyed by the case's version: pressed again (or by a second coordinator) before the run has claimed
+    # the case, Prefect gives back the same run; once a run took and released the case (cancelled, the
+    # claim freed), the version moved on and a new start is a new run. Found walking the workbench: two
+    # presses made two runs, and the second failed in Prefect with a conflict.
+    key = f"dashboard:remobilise:{case_id}:v{case.version}"
     session.rollback()  # nothing written: end the read before the (slower) call to Prefect
     try:
-        run_id = PrefectApi(config.prefect_api_url, config.prefect_timeout).start_deployment(
-            *REMOBILISE, {"case_id": case_id}
+        run_id, new = PrefectApi(config.prefect_api_url, config.prefect_timeout).start_deployment(
+            *REMOBILISE, {"case_id": case_id}, idempotency_key=key
         )
     except PrefectUnavailable:
         problem = ("cases.error.prefect", {"api": config.prefect_api_url or "—"})
         return case_page(
             request, session, case_id, status_code=status.HTTP_503_SERVICE_UNAVAILABLE, error=problem
         )
+    if not new:
+        return _done(request, case_id, "cases.done.remobilise_already", run=run_id)
     log.info("remobilise run %s started for case %s by user %s", run_id, case_id, user.id)
     return _done(request, case_id, "cases.done.remobilise", run=run_id)
 

@@ -46,6 +46,13 @@ class Translator:
         self.lang = lang
         self._messages = catalogue(lang)
 
+    def label(self, group: str, value: object) -> str:
+        """A stored value's name in this language (`close_reason`, `not_selected` → 未被选中); the value
+        itself when the catalogue has none (a new value shows as stored rather than not at all)."""
+        if value is None or value == "":
+            return ""
+        return self._messages.get(f"{group}.{value}", str(value))
+
     def __call__(self, key: str, **values: object) -> str:
         text = self._messages.get(key)
         if text is None:

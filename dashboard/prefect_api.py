@@ -112,19 +112,24 @@ class PrefectApi:
             case_id=_case_of(run),
         )
 
-    def start_deployment(self, flow: str, deployment: str, parameters: dict[str, Any]) -> str:
+    def start_deployment(
+        self, flow: str, deployment: str, parameters: dict[str, Any], idempotency_key: str | None = None
+    ) -> tuple[str, bool]:
         """A new flow run of the deployment `flow/deployment` (what `donorflow up` does for the demo's
-        funnel report, donorflow/up.py); its id."""
+        funnel report, donorflow/up.py): its id, and whether it is new. With an `idempotency_key` the
+        server gives back the run already made under that key instead of a second one (201 new, 200 the
+        existing run): a button pressed twice before the first run claimed its case starts one run."""
         if not self.api_url:
             raise PrefectUnavailable("no Prefect API URL configured")
         try:
             with self._client() as client:
                 found = client.get(f"/deployments/name/{flow}/{deployment}")
                 found.raise_for_status()
-                created = client.post(
-                    f"/deployments/{found.json()['id']}/create_flow_run", json={"parameters": parameters}
-                )
+                body: dict[str, Any] = {"parameters": parameters}
+                if idempotency_key is not None:
+                    body["idempotency_key"] = idempotency_key
+                created = client.post(f"/deployments/{found.json()['id']}/create_flow_run", json=body)
                 created.raise_for_status()
-                return str(created.json()["id"])
+                return str(created.json()["id"]), created.status_code == httpx.codes.CREATED
         except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
             raise PrefectUnavailable(type(exc).__name__) from None

@@ -8,9 +8,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import case as sa_case
 from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
+from models.cases.pipeline import CaseStatus
 from models.cases.tables import DonorCase, PatientSearch
 from models.registry import Donor, RecruitmentEvent
 
@@ -99,7 +101,13 @@ def search_cases(
     )
     total = session.exec(select(func.count()).select_from(base.subquery())).one()
     rows = session.exec(
-        base.order_by(col(DonorCase.stage_entered_at), col(DonorCase.id))
+        # Open cases before closed ones (the list opens unfiltered: 2,500 closed demo cases from 2020 came
+        # first, found walking the workbench), then the longest-waiting at its stage first.
+        base.order_by(
+            sa_case((col(DonorCase.status) == CaseStatus.ACTIVE, 0), else_=1),
+            col(DonorCase.stage_entered_at),
+            col(DonorCase.id),
+        )
         .offset((page - 1) * per_page)
         .limit(per_page)
     ).all()

@@ -217,6 +217,24 @@ def test_the_case_page_shows_the_member_masked_its_trail_messages_and_runs(
     assert client.get(f"/cases/{uuid.uuid4()}").status_code == 404
 
 
+def test_open_cases_come_before_closed_ones_and_stored_values_read_in_chinese(
+    client: TestClient, session: Session
+) -> None:
+    closed, _ = _case(session, CaseStage.REMOBILISING, status="closed")
+    closed.closed_reason = "not_selected"
+    closed.stage_entered_at = NOW - timedelta(days=400)  # the oldest: first if order were by time alone
+    session.add(closed)
+    session.commit()
+    open_case, _ = _case(session, CaseStage.EXAM)
+    _log_in(client, session, "李老师", Role.COORDINATOR)
+    listed = client.get("/cases").text
+    assert listed.index(open_case.id[:8]) < listed.index(closed.id[:8])
+    assert "未被选中" in listed and "not_selected" not in listed
+    page = client.get(f"/cases/{closed.id}").text
+    assert "未被选中" in page and "可检索" in page  # the close reason, the member's registry status
+    assert "未被选中" not in client.get("/cases?lang=en").text and "not selected" in client.get("/cases").text
+
+
 def test_a_reveal_is_recorded_shown_once_and_listed_for_admins(client: TestClient, session: Session) -> None:
     case, donor = _case(session)
     token = _log_in(client, session, "李老师", Role.COORDINATOR)
@@ -335,17 +353,22 @@ def test_start_remobilisation_creates_a_run_of_the_deployment_through_prefects_a
     httpserver.expect_request("/api/deployments/name/remobilise/remobilise", method="GET").respond_with_json(
         {"id": deployment, "name": "remobilise", "flow_id": str(uuid.uuid4()), "parameters": {}}
     )
-    httpserver.expect_request(
-        f"/api/deployments/{deployment}/create_flow_run",
-        method="POST",
-        json={"parameters": {"case_id": case.id}},
-    ).respond_with_json(
-        {"id": run_id, "name": f"remobilise-case-{case.id}", "state_type": "SCHEDULED"}, status=201
-    )
+    key = f"dashboard:remobilise:{case.id}:v{case.version}"
+    run = {"id": run_id, "name": f"remobilise-case-{case.id}", "state_type": "SCHEDULED"}
+    create = {"parameters": {"case_id": case.id}, "idempotency_key": key}
+    path = f"/api/deployments/{deployment}/create_flow_run"
+    httpserver.expect_oneshot_request(path, method="POST", json=create).respond_with_json(run, status=201)
+    # Prefect answers a known idempotency key with the run it made then (200, not 201).
+    httpserver.expect_oneshot_request(path, method="POST", json=create).respond_with_json(run, status=200)
     token = _log_in(client, session, "李老师", Role.COORDINATOR)
     done = client.post(f"/cases/{case.id}/remobilise", data={"csrf_token": token})
     assert done.status_code == 303
-    assert run_id in client.get(f"/cases/{case.id}").text
+    page = client.get(f"/cases/{case.id}").text
+    assert run_id in page and "已启动再动员" in page
+    again = client.post(f"/cases/{case.id}/remobilise", data={"csrf_token": token})
+    assert again.status_code == 303
+    page = client.get(f"/cases/{case.id}").text
+    assert run_id in page and "未重复启动" in page
     httpserver.check_assertions()
 
 
