@@ -76,14 +76,25 @@ def funnel_period(start: str, end: str) -> tuple[date, date]:
         try:
             days.append(date.fromisoformat(text.strip()))
         except ValueError:
-            raise ValidationError(f"{which}: {text!r} is not a date (YYYY-MM-DD)") from None
+            raise ValidationError(f"{which}: 日期格式错误 {text!r} is not a date (YYYY-MM-DD)") from None
     _check_period(days[0], days[1])
     return days[0], days[1]
 
 
+# The days a period may cover: wider than any programme, narrow enough that the day after `to` and the
+# UTC bounds exist (9999-12-31 made the dashboard answer 500: found feeding it hostile periods).
+_EARLIEST, _LATEST = date(1900, 1, 1), date(2199, 12, 31)
+
+
 def _check_period(start: date, end: date) -> None:
     if end < start:
-        raise ValidationError(f"the period ends before it starts: to {end} is before from {start}")
+        raise ValidationError(
+            f"期间结束早于开始 the period ends before it starts: to {end} is before from {start}"
+        )
+    if start < _EARLIEST or end > _LATEST:
+        raise ValidationError(
+            f"期间须在 {_EARLIEST} 至 {_LATEST} 之间 the period must lie between {_EARLIEST} and {_LATEST}"
+        )
 
 
 def funnel_counts(*, session: Session, start: date, end: date, kind: str = "stem_cell") -> FunnelCounts:

@@ -60,6 +60,7 @@ def test_the_api_returns_what_donorflow_funnel_json_prints(
     [
         ({"from": "2021-13-01", "to": "2021-12-31"}, "not a date"),
         ({"from": "2021-02-01", "to": "2021-01-01"}, "ends before"),
+        ({"from": "0001-01-01", "to": "9999-12-31"}, "must lie between"),  # was a 500
     ],
 )
 def test_the_api_refuses_a_bad_period_with_422(
@@ -86,6 +87,8 @@ def test_the_page_shows_this_years_funnel_by_default_and_any_period_asked(
     assert (next_year["recruitment_events"], next_year["registered"]) == (1, 1)
     bad = client.get("/?from=2022-01-01&to=2021-01-01")
     assert bad.status_code == 400 and "日期无效" in bad.text
+    endless = client.get("/?from=0001-01-01&to=9999-12-31")  # was a 500
+    assert endless.status_code == 400 and "日期无效" in endless.text
 
 
 def test_the_language_switch_is_kept_in_a_cookie(client: TestClient, session: Session) -> None:

@@ -13,9 +13,12 @@ from models.core import ValidationError
 @pytest.mark.parametrize(
     ("start", "end", "message"),
     [
-        ("2021-13-01", "2021-12-31", "from: '2021-13-01' is not a date"),
-        ("2021-01-01", "31.12.2021", "to: '31.12.2021' is not a date"),
-        ("2021-12-31", "2021-01-01", "the period ends before it starts"),
+        ("2021-13-01", "2021-12-31", "from: 日期格式错误 '2021-13-01' is not a date"),
+        ("2021-01-01", "31.12.2021", "to: 日期格式错误 '31.12.2021' is not a date"),
+        ("2021-12-31", "2021-01-01", "期间结束早于开始 the period ends before it starts"),
+        # 9999-12-31 made the dashboard answer 500 (the day after it does not exist).
+        ("0001-01-01", "9999-12-31", "期间须在 1900-01-01 至 2199-12-31 之间"),
+        ("2021-01-01", "2200-01-01", "the period must lie between 1900-01-01 and 2199-12-31"),
     ],
 )
 def test_a_typed_period_that_is_not_one_is_our_validation_error(start: str, end: str, message: str) -> None:
