@@ -45,7 +45,7 @@ integration: install
 
 # Two workers, one test file each at a time (module fixtures such as the demo-year replay run once).
 test: lint browser
-	DONORFLOW_TEST_REQUIRE_POSTGRES=1 DONORFLOW_TEST_REQUIRE_BROWSER=1 $(BIN)/python -m pytest -q -n 2 --dist loadfile
+	DONORFLOW_TEST_REQUIRE_POSTGRES=1 DONORFLOW_TEST_REQUIRE_BROWSER=1 $(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=15
 
 up: install
 	$(BIN)/donorflow up
