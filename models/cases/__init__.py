@@ -7,6 +7,24 @@ from models.cases.alerts import (
     alert_spear,
     form_answered,
 )
+from models.cases.analytics import (
+    AVAILABILITY_ANCHORS,
+    DROPOUT_CATEGORIES,
+    DURATION_STAGES,
+    OUTCOME_STAGES,
+    Availability,
+    DistrictOutcome,
+    DriveOutcome,
+    Dropouts,
+    PeriodFunnel,
+    StageDuration,
+    availability,
+    district_outcomes,
+    drive_outcomes,
+    dropouts,
+    period_funnel,
+    stage_durations,
+)
 from models.cases.claims import CLAIM_ENTITY, claim_case, release_case, release_claim
 from models.cases.follow_ups import FOLLOW_UP_SCHEDULE, follow_up_dates
 from models.cases.forms import (
@@ -80,6 +98,22 @@ from models.cases.transitions import (
 )
 
 __all__ = [
+    "AVAILABILITY_ANCHORS",
+    "DROPOUT_CATEGORIES",
+    "DURATION_STAGES",
+    "OUTCOME_STAGES",
+    "Availability",
+    "DistrictOutcome",
+    "DriveOutcome",
+    "Dropouts",
+    "PeriodFunnel",
+    "StageDuration",
+    "availability",
+    "district_outcomes",
+    "drive_outcomes",
+    "dropouts",
+    "period_funnel",
+    "stage_durations",
     "CASE_MOVES",
     "CLAIM_ENTITY",
     "CMDP_HIGH_RES_RESERVATION_WORKING_DAYS",
