@@ -19,6 +19,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from dashboard.api import api
 from dashboard.config import DashboardConfig
+from dashboard.funnel_pages import funnel_api, funnel_pages
 from dashboard.i18n import LANGS, pick_lang
 from dashboard.pages import pages, public
 from dashboard.render import page
@@ -55,6 +56,8 @@ def create_app(config: DashboardConfig) -> FastAPI:
     app.include_router(public)
     app.include_router(pages)
     app.include_router(api)
+    app.include_router(funnel_pages)
+    app.include_router(funnel_api)
     app.add_exception_handler(LoginRequired, _to_login)
     app.add_exception_handler(HTTPException, _http_error)
     app.middleware("http")(_language_and_headers)
