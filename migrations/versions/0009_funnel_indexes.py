@@ -21,7 +21,9 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     with op.batch_alter_table("stage_event", schema=None) as batch_op:
-        batch_op.create_index("ix_stage_event_at_cover", ["at", "entity", "to_state", "from_state", "case_id"])
+        batch_op.create_index(
+            "ix_stage_event_at_cover", ["at", "entity", "to_state", "from_state", "case_id"]
+        )
         batch_op.create_index("ix_stage_event_case_state", ["case_id", "to_state", "at"])
         batch_op.create_index("ix_stage_event_state_at", ["to_state", "at"])
 
