@@ -63,7 +63,7 @@ class Period:
 
     @property
     def label(self) -> str:
-        """ "2021" for a calendar year (the usual comparison, and short enough for a column header)."""
+        """A calendar year as its number (the usual comparison, short enough for a column header)."""
         if (self.start.month, self.start.day, self.end.month, self.end.day) == (1, 1, 12, 31):
             if self.start.year == self.end.year:
                 return str(self.start.year)
