@@ -21,6 +21,7 @@ from dashboard import actions, waiting  # noqa: F401  (their routes join cases_p
 from dashboard.api import api
 from dashboard.cases import cases_pages
 from dashboard.config import DashboardConfig
+from dashboard.funnel_pages import funnel_api, funnel_pages
 from dashboard.i18n import LANGS, pick_lang
 from dashboard.pages import pages, public
 from dashboard.render import page
@@ -58,6 +59,8 @@ def create_app(config: DashboardConfig) -> FastAPI:
     app.include_router(pages)
     app.include_router(cases_pages)
     app.include_router(api)
+    app.include_router(funnel_pages)
+    app.include_router(funnel_api)
     app.add_exception_handler(LoginRequired, _to_login)
     app.add_exception_handler(HTTPException, _http_error)
     app.middleware("http")(_language_and_headers)

@@ -1,8 +1,8 @@
-"""The HTML pages: log in, log out, the funnel. Later pages join `pages` (login and CSRF come with it)."""
+"""The HTML pages: log in, log out. Later pages join `pages` (login and CSRF come with it); the funnel
+page is dashboard/funnel_pages.py."""
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Query, Request, status
@@ -11,8 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from dashboard.render import page
 from dashboard.security import DbSession, check_csrf, config_of, log_in, page_user
 from models.accounts import LoginOutcome, attempt_login
-from models.cases import FUNNEL_KEYS, funnel_counts, funnel_period
-from models.core import ValidationError, local_date, transaction
+from models.core import transaction
 
 __all__ = ["pages", "public"]
 
@@ -89,31 +88,4 @@ def logout(request: Request) -> Response:
     return RedirectResponse("/login?bye=1", status_code=status.HTTP_303_SEE_OTHER)
 
 
-@pages.get("/", response_class=HTMLResponse, include_in_schema=False)
-def funnel_page(
-    request: Request,
-    session: DbSession,
-    from_: Annotated[str | None, Query(alias="from", max_length=40)] = None,
-    to: Annotated[str | None, Query(max_length=40)] = None,
-) -> HTMLResponse:
-    """The funnel for a period (default: this year in Shanghai), the same counts as `donorflow funnel`."""
-    year = local_date(config_of(request).clock()).year
-    start_text = from_ or date(year, 1, 1).isoformat()
-    end_text = to or date(year, 12, 31).isoformat()
-    try:
-        start, end = funnel_period(start_text, end_text)
-    except ValidationError as exc:
-        return page(
-            request,
-            "funnel.html",
-            status_code=status.HTTP_400_BAD_REQUEST,
-            error=("funnel.bad_period", {"detail": str(exc)}),
-            start=start_text,
-            end=end_text,
-            rows=[],
-        )
-    counts = funnel_counts(session=session, start=start, end=end)
-    values = counts.model_dump()
-    rates = counts.conversion()
-    rows = [(key, values[key], rates.get(key)) for key in FUNNEL_KEYS]
-    return page(request, "funnel.html", start=start.isoformat(), end=end.isoformat(), rows=rows)
+# The funnel page (`/`) is dashboard/funnel_pages.py.

@@ -7,11 +7,11 @@ from __future__ import annotations
 import copy
 import logging
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, Literal, Protocol, TypeVar
 from uuid import UUID
 
 from prefect.client.orchestration import get_client
@@ -22,9 +22,10 @@ from prefect.flow_runs import pause_flow_run, suspend_flow_run
 from prefect.input import RunInput
 from prefect.input.actions import create_flow_run_input, delete_flow_run_input, read_flow_run_input
 from prefect.logging import get_run_logger
-from pydantic import TypeAdapter, create_model
+from pydantic import Field, TypeAdapter, create_model
 
 import hla
+from models.accounts import coordinator_names
 from models.cases import (
     Outcome,
     StepKey,
@@ -142,7 +143,13 @@ def escape_markdown(text: str) -> str:
     return _MARKDOWN.sub(r"\\\1", text)
 
 
-def prefilled(form: type[F], description: str, values: Mapping[str, Any], note: str = "") -> type[F]:
+def prefilled(
+    form: type[F],
+    description: str,
+    values: Mapping[str, Any],
+    note: str = "",
+    coordinators: Sequence[str] = (),
+) -> type[F]:
     """The form with `values` shown filled in, and `note` (markdown) on top of the coordinator field.
 
     Like RunInput.with_initial_data, but keeping each field's title, description and position
@@ -154,9 +161,14 @@ def prefilled(form: type[F], description: str, values: Mapping[str, Any], note: 
 
     `note` goes into the coordinator field's description because Prefect's default (V1) resume dialog
     squeezes the markdown description of a long form to nothing, while it always shows field descriptions.
+
+    `coordinators`: the names the coordinator field offers (a dropdown: `Literal[...]`, issue 12 item 8),
+    so the audit log names each person the one way their login does; empty (no staff in the database
+    yet: a fresh install, the tests) leaves the free-text field. A previous answer naming someone no
+    longer on the list is not shown: the coordinator picks again.
     """
     fields: dict[str, Any] = {}
-    for name in {*values, *(["coordinator"] if note else [])}:
+    for name in {*values, *(["coordinator"] if note or coordinators else [])}:
         original = form.model_fields[name]
         info = copy.copy(original)
         if name in values:
@@ -169,10 +181,37 @@ def prefilled(form: type[F], description: str, values: Mapping[str, Any], note: 
                 info.default, info.default_factory = value, None
         if name == "coordinator" and note:
             info.description = f"{note}\n\n{original.description or ''}".strip()
+        if name == "coordinator" and coordinators:
+            fields[name] = _coordinator_choice(info, values.get(name), coordinators, note)
+            continue
         fields[name] = (original.annotation, info)
     model = create_model(form.__name__, __base__=form, **fields)
     model._description = description  # what with_initial_data sets
     return model
+
+
+_PICK_YOUR_NAME = (
+    "请选择您的名字：记入本案例的审计日志（名单来自工作台的协调员与管理员账号）。"
+    " Pick your name: it goes into the case's audit log (the workbench's coordinators and admins)."
+)
+
+
+def _coordinator_choice(info: Any, previous: object, names: Sequence[str], note: str) -> tuple[Any, Any]:
+    """The coordinator field as a dropdown of `names`, keeping its title and position; required, and
+    shown filled in with the previous answer only when that name is still on the list."""
+    extra = dict(info.json_schema_extra) if isinstance(info.json_schema_extra, dict) else {}
+    extra.pop("default", None)
+    if isinstance(previous, str) and previous in names:
+        extra["default"] = previous
+    description = f"{note}\n\n{_PICK_YOUR_NAME}".strip() if note else _PICK_YOUR_NAME
+    choice: Any = Literal.__getitem__(tuple(names))
+    return choice, Field(title=info.title, description=description, json_schema_extra=extra)
+
+
+def _coordinators() -> list[str]:
+    """Active coordinators and admins, read when a form is shown (a new colleague appears at once)."""
+    with session() as db_session:
+        return coordinator_names(session=db_session)
 
 
 def ask(
@@ -192,7 +231,7 @@ def ask(
     initial: dict[str, Any] = form_defaults(form)
     if previous is not None:
         initial |= {name: getattr(previous, name) for name in form.model_fields}
-    with_initial = prefilled(form, description, initial, note)
+    with_initial = prefilled(form, description, initial, note, coordinators=_coordinators())
     if waiting is not None and waiting.case_id is not None:
         _alert_waiting(waiting.case_id, key, waiting.what)
     if _deployed():

@@ -15,6 +15,7 @@ __all__ = [
     "FIRST_ADMIN",
     "add_user",
     "check_name",
+    "coordinator_names",
     "ensure_first_admin",
     "find_user",
     "issue_token",
@@ -129,3 +130,15 @@ def ensure_first_admin(*, session: Session, password: str) -> bool:
         return False
     add_user(session=session, name=FIRST_ADMIN, role=Role.ADMIN, password=password)
     return True
+
+
+def coordinator_names(*, session: Session) -> list[str]:
+    """The names a coordinator form offers (issue 12 item 8): active coordinators and admins, sorted, so
+    the audit log names each person one way instead of however they typed their name that day."""
+    return list(
+        session.exec(
+            select(User.name)
+            .where(col(User.active), col(User.role).in_([Role.COORDINATOR.value, Role.ADMIN.value]))
+            .order_by(col(User.name))
+        ).all()
+    )

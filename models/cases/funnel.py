@@ -18,7 +18,9 @@ __all__ = [
     "FUNNEL_KEYS",
     "FunnelCounts",
     "OverdueCase",
+    "event_counts",
     "funnel_counts",
+    "funnel_from_events",
     "funnel_period",
     "list_overdue",
     "overdue_cases",
@@ -100,22 +102,35 @@ def _check_period(start: date, end: date) -> None:
 def funnel_counts(*, session: Session, start: date, end: date, kind: str = "stem_cell") -> FunnelCounts:
     """Funnel counts of whole local days `start` to `end`, inclusive; ValidationError if `end` < `start`."""
     _check_period(start, end)
+    return funnel_from_events(
+        session=session, start=start, end=end, events=event_counts(session, start, end), kind=kind
+    )
+
+
+def event_counts(session: Session, start: date, end: date) -> dict[tuple[str, str], int]:
+    """(entity, to_state) → audit events of the period: one grouped scan that every count of the funnel
+    (and the dashboard's completed collections) is read from."""
     low, high = _utc_bounds(start, end)
-    drives = session.exec(
-        select(func.count())
-        .select_from(RecruitmentEvent)
-        .where(RecruitmentEvent.kind == kind, col(RecruitmentEvent.held_on).between(start, end))
-    ).one()
     rows = session.exec(
         select(StageEvent.entity, StageEvent.to_state, func.count())
         .where(col(StageEvent.at) >= low, col(StageEvent.at) < high)
         .group_by(StageEvent.entity, StageEvent.to_state)
     ).all()
-    counts = {(entity, state): n for entity, state, n in rows}
+    return {(entity, state): n for entity, state, n in rows}
+
+
+def funnel_from_events(
+    *, session: Session, start: date, end: date, events: dict[tuple[str, str], int], kind: str = "stem_cell"
+) -> FunnelCounts:
+    drives = session.exec(
+        select(func.count())
+        .select_from(RecruitmentEvent)
+        .where(RecruitmentEvent.kind == kind, col(RecruitmentEvent.held_on).between(start, end))
+    ).one()
     return FunnelCounts(
         recruitment_events=drives,
-        registered=counts.get(("donor", RegistryStatus.REGISTERED.value), 0),
-        **{key: counts.get(("case", stage.value), 0) for key, stage in _CASE_KEYS.items()},
+        registered=events.get(("donor", RegistryStatus.REGISTERED.value), 0),
+        **{key: events.get(("case", stage.value), 0) for key, stage in _CASE_KEYS.items()},
     )
 
 

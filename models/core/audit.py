@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Index
 from sqlmodel import Field, SQLModel
 
 from models.core.db import UtcDateTime, utcnow
@@ -20,6 +21,14 @@ class StageEvent(SQLModel, table=True):
     """Append-only audit of every case stage change and every registry status change. Never updated."""
 
     __tablename__ = "stage_event"
+    # The funnel dashboard's aggregates (issue 12, migration 0010, bench/funnel.py): a period's events by
+    # time with what they count (index-only on SQLite and PostgreSQL), a case's stages for the days spent
+    # in each, a period's closures by stage.
+    __table_args__ = (
+        Index("ix_stage_event_at_cover", "at", "entity", "to_state", "from_state", "case_id"),
+        Index("ix_stage_event_case_state", "case_id", "to_state", "at"),
+        Index("ix_stage_event_state_at", "to_state", "at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     entity: str = Field(max_length=8)  # "donor" | "case"

@@ -13,6 +13,7 @@ from starlette.routing import BaseRoute
 
 from dashboard import DashboardConfig, create_app
 from dashboard.api import api
+from dashboard.funnel_pages import funnel_api, funnel_pages
 from dashboard.pages import pages, public
 from models.core import make_engine
 
@@ -34,12 +35,14 @@ def test_pages_need_a_login_the_api_a_token_and_forms_a_csrf_token() -> None:
     engine = make_engine("sqlite://")  # no tables: nothing here may reach the database
     app = create_app(DashboardConfig(session_factory=lambda: Session(engine), secret_key="x"))
     client = TestClient(app, follow_redirects=False)
-    assert {path for _, path in _routes(pages.routes)} >= {"/", "/logout"}
-    for method, path in _routes(pages.routes):
+    page_routes = _routes([*pages.routes, *funnel_pages.routes])
+    assert {path for _, path in page_routes} >= {"/", "/logout", "/export/{name}.{fmt}"}
+    for method, path in page_routes:
         response = client.request(method, path)
         assert (response.status_code, response.headers["location"][:7]) == (303, "/login?"), path
-    assert _routes(api.routes)
-    for method, path in _routes(api.routes):
+    api_routes = _routes([*api.routes, *funnel_api.routes])
+    assert len(api_routes) > 6
+    for method, path in api_routes:
         assert client.request(method, path.replace("{", "").replace("}", "")).status_code == 401, path
     posts = [path for method, path in _routes(public.routes) if method == "POST"]
     assert posts == ["/login"]

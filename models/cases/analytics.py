@@ -1,0 +1,420 @@
+"""The funnel's breakdowns for the dashboard (issue 12 item 6): a period's funnel with completed
+collections, drives and districts, drop-out reasons, days in each stage, availability at re-mobilisation.
+
+Every query aggregates in the database (GROUP BY, window functions) on SQLite and PostgreSQL alike and
+returns counts, drive names and districts only: no member is named. The definitions are the ones in
+docs/FUNNEL.md and on the dashboard page; DESIGN.md §3 gives the funnel's own.
+
+Periods are whole Asia/Shanghai days, inclusive, as for `funnel_counts`.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import Float, case, distinct, func, literal_column, or_
+from sqlalchemy import select as columns
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import aliased
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.functions import FunctionElement
+from sqlmodel import Session, col, select
+
+from models.cases.funnel import FunnelCounts, _check_period, _utc_bounds, event_counts, funnel_from_events
+from models.cases.pipeline import CaseStage, CloseReason
+from models.core import StageEvent
+from models.registry import Donor, RecruitmentEvent
+
+__all__ = [
+    "AVAILABILITY_ANCHORS",
+    "DROPOUT_CATEGORIES",
+    "DURATION_STAGES",
+    "OUTCOME_STAGES",
+    "Availability",
+    "DistrictOutcome",
+    "DriveOutcome",
+    "Dropouts",
+    "PeriodFunnel",
+    "StageDuration",
+    "availability",
+    "district_outcomes",
+    "drive_outcomes",
+    "dropouts",
+    "period_funnel",
+    "stage_durations",
+]
+
+# The stages a case waits in; "completed" and "closed" are ends, not stays.
+DURATION_STAGES = (
+    CaseStage.SCREENED,
+    CaseStage.REMOBILISING,
+    CaseStage.HIGH_RES_TYPING,
+    CaseStage.EXAM,
+    CaseStage.DONATION,
+    CaseStage.FOLLOW_UP,
+)
+
+# Issue 12 item 6 names five drop-out categories; the two other close reasons are rare and shown as
+# "other" (a duplicate case; a donor lost to follow-up after the donation, issue 11).
+DROPOUT_CATEGORIES = ("unreachable", "declined", "medical", "not_selected", "patient_cancelled", "other")
+_CATEGORY_OF = {
+    CloseReason.UNREACHABLE.value: "unreachable",
+    CloseReason.DECLINED.value: "declined",
+    CloseReason.MEDICAL_DEFERRAL.value: "medical",
+    CloseReason.NOT_SELECTED.value: "not_selected",
+    CloseReason.PATIENT_CANCELLED.value: "patient_cancelled",
+    CloseReason.DUPLICATE.value: "other",
+    CloseReason.LOST_TO_FOLLOW_UP.value: "other",
+}
+# The member's own reasons: they say whether the member was available. Not selected, patient cancelled
+# and duplicates are the patient's or the centre's side and leave the availability denominator.
+_MEMBER_REASONS = (CloseReason.UNREACHABLE, CloseReason.DECLINED, CloseReason.MEDICAL_DEFERRAL)
+
+# Availability anchors (DESIGN.md §6, a 2024 US registry study in the NMDP style): 54 % of members were
+# available at confirmatory typing (our re-mobilisation, which ends in the high-res sample) and 68 % at
+# work-up (our pre-donation exam).
+AVAILABILITY_ANCHORS = {CaseStage.REMOBILISING.value: 0.54, CaseStage.EXAM.value: 0.68}
+_NEXT = {
+    CaseStage.REMOBILISING.value: CaseStage.HIGH_RES_TYPING.value,
+    CaseStage.EXAM.value: CaseStage.DONATION.value,
+}
+
+# Which stages a drive's members reached, counted as distinct members (a member screened for three
+# patients counts once): the question is which drives produce members who later donate.
+OUTCOME_STAGES = (
+    CaseStage.SCREENED,
+    CaseStage.REMOBILISING,
+    CaseStage.HIGH_RES_TYPING,
+    CaseStage.EXAM,
+    CaseStage.DONATION,
+    CaseStage.FOLLOW_UP,  # entered after the collection was completed: "donated"
+)
+
+
+class PeriodFunnel(BaseModel):
+    """The seven counts, completed collections beside donations, and the conversions (DESIGN.md §3)."""
+
+    start: date
+    end: date
+    counts: FunnelCounts
+    completed_collections: int  # cases entering follow_up: the collection was completed
+    conversion: dict[str, float | None]  # each case stage over the one before, from re-mobilisations
+    collected_of_donations: float | None  # completed collections ÷ cases cleared for donation
+    registered_per_drive: float | None  # registrations ÷ drives held (not a conversion: other people)
+
+
+class DriveOutcome(BaseModel):
+    drive_id: int
+    name: str
+    held_on: date
+    district: str | None
+    registered: int  # members who signed up at the drive (withdrawn ones too: counts are kept)
+    reached: dict[str, int]  # stage → distinct members of the drive who ever entered it (to date)
+
+
+class DistrictOutcome(BaseModel):
+    district: str | None
+    drives: int
+    registered: int
+    reached: dict[str, int]
+
+
+class Dropouts(BaseModel):
+    stage: str
+    by_category: dict[str, int]  # DROPOUT_CATEGORIES → cases closed at this stage
+    total: int
+
+
+class StageDuration(BaseModel):
+    stage: str
+    stays: int  # stays in the stage that ended in the period (moved on or closed)
+    median_days: float | None
+    p90_days: float | None
+
+
+class Availability(BaseModel):
+    stage: str  # remobilising (confirmatory typing) | exam (work-up)
+    available: int  # moved on to the next stage
+    unavailable: int  # closed for the member's own reasons (unreachable, declined, medical)
+    by_reason: dict[str, int]
+    excluded: int  # closed for the patient's or the centre's reasons: not a question of availability
+    share: float | None  # available ÷ (available + unavailable)
+    anchor: float
+
+
+def _ratio(numerator: int, denominator: int) -> float | None:
+    return round(numerator / denominator, 4) if denominator else None
+
+
+def period_funnel(*, session: Session, start: date, end: date) -> PeriodFunnel:
+    _check_period(start, end)
+    events = event_counts(session, start, end)  # one scan of the period for all eight counts
+    counts = funnel_from_events(session=session, start=start, end=end, events=events)
+    collected = events.get(("case", CaseStage.FOLLOW_UP.value), 0)
+    return PeriodFunnel(
+        start=start,
+        end=end,
+        counts=counts,
+        completed_collections=collected,
+        conversion=counts.conversion(),
+        collected_of_donations=_ratio(collected, counts.donations),
+        registered_per_drive=round(counts.registered / counts.recruitment_events, 1)
+        if counts.recruitment_events
+        else None,
+    )
+
+
+def _reached_rows(session: Session, start: date, end: date, group: Any) -> dict[tuple[Any, str], int]:
+    """(group value, stage) → distinct members of the period's stem-cell drives who entered the stage."""
+    stages = [stage.value for stage in OUTCOME_STAGES]
+    rows = session.exec(
+        select(group, StageEvent.to_state, func.count(distinct(col(StageEvent.donor_id))))
+        .select_from(StageEvent)
+        .join(Donor, col(Donor.id) == StageEvent.donor_id)
+        .join(RecruitmentEvent, col(RecruitmentEvent.id) == Donor.event_id)
+        .where(
+            StageEvent.entity == "case",
+            col(StageEvent.to_state).in_(stages),
+            RecruitmentEvent.kind == "stem_cell",
+            col(RecruitmentEvent.held_on).between(start, end),
+        )
+        .group_by(group, StageEvent.to_state)
+    ).all()
+    return {(key, stage): n for key, stage, n in rows}
+
+
+def drive_outcomes(*, session: Session, start: date, end: date) -> list[DriveOutcome]:
+    """The stem-cell drives held in the period, each with how far its members went (to date)."""
+    _check_period(start, end)
+    drives = session.execute(
+        columns(
+            col(RecruitmentEvent.id),
+            col(RecruitmentEvent.name),
+            col(RecruitmentEvent.held_on),
+            col(RecruitmentEvent.district),
+            func.count(col(Donor.id)),
+        )
+        .select_from(RecruitmentEvent)
+        .outerjoin(Donor, col(Donor.event_id) == RecruitmentEvent.id)
+        .where(col(RecruitmentEvent.kind) == "stem_cell", col(RecruitmentEvent.held_on).between(start, end))
+        .group_by(
+            col(RecruitmentEvent.id),
+            col(RecruitmentEvent.name),
+            col(RecruitmentEvent.held_on),
+            col(RecruitmentEvent.district),
+        )
+        .order_by(col(RecruitmentEvent.held_on), col(RecruitmentEvent.id))
+    ).all()
+    reached = _reached_rows(session, start, end, col(RecruitmentEvent.id))
+    return [
+        DriveOutcome(
+            drive_id=drive_id,
+            name=name,
+            held_on=held_on,
+            district=district,
+            registered=registered,
+            reached={stage.value: reached.get((drive_id, stage.value), 0) for stage in OUTCOME_STAGES},
+        )
+        for drive_id, name, held_on, district, registered in drives
+        if drive_id is not None
+    ]
+
+
+def district_outcomes(*, session: Session, start: date, end: date) -> list[DistrictOutcome]:
+    """The same, summed by the drive's district (members of several drives of a district count once
+    per drive, as they signed up once: a member has one drive)."""
+    _check_period(start, end)
+    district = col(RecruitmentEvent.district)
+    rows = session.exec(
+        select(district, func.count(distinct(col(RecruitmentEvent.id))), func.count(col(Donor.id)))
+        .select_from(RecruitmentEvent)
+        .outerjoin(Donor, col(Donor.event_id) == RecruitmentEvent.id)
+        .where(RecruitmentEvent.kind == "stem_cell", col(RecruitmentEvent.held_on).between(start, end))
+        .group_by(district)
+    ).all()
+    reached = _reached_rows(session, start, end, district)
+    outcomes = [
+        DistrictOutcome(
+            district=name,
+            drives=drives,
+            registered=registered,
+            reached={stage.value: reached.get((name, stage.value), 0) for stage in OUTCOME_STAGES},
+        )
+        for name, drives, registered in rows
+    ]
+    # Most donors first, then most members; a drive without a district last.
+    return sorted(
+        outcomes,
+        key=lambda o: (
+            -o.reached[CaseStage.FOLLOW_UP.value],
+            -o.registered,
+            o.district is None,
+            o.district or "",
+        ),
+    )
+
+
+def _close_reason() -> ColumnElement[str | None]:
+    """The close reason of a `closed` audit row, in SQL: close_case writes it first in `reason`
+    ("declined" or "declined: <note>"), so no join to the case is needed — the case table's lookups
+    were most of the drop-out query's time (bench/funnel.py). LIKE and CASE are the same on both
+    databases; "_" in a reason matches itself among these values."""
+    reason = col(StageEvent.reason)
+    return case(
+        *(
+            ((reason == r.value) | reason.like(f"{r.value}:%"), literal_column(f"'{r.value}'"))
+            for r in CloseReason
+        ),
+        else_=literal_column("NULL"),
+    )
+
+
+def dropouts(*, session: Session, start: date, end: date) -> list[Dropouts]:
+    """Cases closed in the period, by the stage they were at and the category of their close reason."""
+    _check_period(start, end)
+    low, high = _utc_bounds(start, end)
+    reason = _close_reason()
+    rows = session.exec(
+        select(StageEvent.from_state, reason, func.count())
+        .where(
+            StageEvent.entity == "case",
+            StageEvent.to_state == "closed",
+            col(StageEvent.at) >= low,
+            col(StageEvent.at) < high,
+        )
+        .group_by(col(StageEvent.from_state), reason)
+    ).all()
+    table = {stage.value: dict.fromkeys(DROPOUT_CATEGORIES, 0) for stage in DURATION_STAGES}
+    for stage, why, n in rows:
+        if stage in table:
+            table[stage][_CATEGORY_OF.get(why or "", "other")] += n
+    return [
+        Dropouts(stage=stage, by_category=cats, total=sum(cats.values())) for stage, cats in table.items()
+    ]
+
+
+class _days_between(FunctionElement[float]):
+    """Days from the first timestamp to the second, fractional (SQLite: julianday; PostgreSQL: epoch)."""
+
+    type = Float()
+    inherit_cache = True
+
+
+@compiles(_days_between, "sqlite")
+def _days_sqlite(element: _days_between, compiler: Any, **kw: Any) -> str:
+    first, second = list(element.clauses)
+    return f"(julianday({compiler.process(second, **kw)}) - julianday({compiler.process(first, **kw)}))"
+
+
+@compiles(_days_between, "postgresql")
+def _days_postgresql(element: _days_between, compiler: Any, **kw: Any) -> str:
+    first, second = (compiler.process(clause, **kw) for clause in element.clauses)
+    return f"(EXTRACT(EPOCH FROM ({second} - {first})) / 86400.0)"
+
+
+def stage_durations(*, session: Session, start: date, end: date) -> list[StageDuration]:
+    """Median and 90th percentile of days spent in each stage, over the stays that ended in the period.
+
+    A case enters each stage once (the pipeline only moves forward), so a stay is the event entering the
+    stage joined with the case's event leaving it (from_state = the stage). Percentiles are nearest-rank
+    (the value at rank ⌈p·n⌉ of the sorted stays), picked in the database with ROW_NUMBER and COUNT
+    windows, which SQLite (3.25+) and PostgreSQL both have; no stay is loaded into Python.
+    """
+    _check_period(start, end)
+    low, high = _utc_bounds(start, end)
+    entered = aliased(StageEvent)
+    left = aliased(StageEvent)
+    days = _days_between(entered.at, left.at)
+    stays = (
+        select(
+            entered.to_state.label("stage"),  # type: ignore[attr-defined]
+            days.label("days"),
+            func.row_number().over(partition_by=entered.to_state, order_by=days).label("rank"),
+            func.count().over(partition_by=entered.to_state).label("n"),
+        )
+        .select_from(left)
+        # coalesce() on a NOT NULL column changes nothing but keeps SQLite's planner off the to_state index
+        # (a handful of values: each stay scanned every "screened" event, 12 s for 20 k cases) and on the
+        # case_id index, which finds a case's few events at once; PostgreSQL picks case_id either way.
+        .join(
+            entered,
+            (col(entered.case_id) == left.case_id) & (func.coalesce(entered.to_state, "") == left.from_state),
+        )
+        .where(
+            left.entity == "case",  # the entering event has the same case_id: a case's event too
+            col(left.at) >= low,
+            col(left.at) < high,
+        )
+        .subquery()
+    )
+    rank, n = stays.c.rank, stays.c.n
+    median_rank: ColumnElement[int] = (n + 1) // 2  # ⌈n/2⌉
+    p90_rank: ColumnElement[int] = (n * 9 + 9) // 10  # ⌈9n/10⌉
+    rows = session.exec(
+        select(
+            stays.c.stage,
+            func.max(n),
+            func.max(case((rank == median_rank, stays.c.days))),
+            func.max(case((rank == p90_rank, stays.c.days))),
+        )
+        .where(or_(rank == median_rank, rank == p90_rank))
+        .group_by(stays.c.stage)
+    ).all()
+    found = {stage: (count, median, p90) for stage, count, median, p90 in rows}
+    result = []
+    for stage in DURATION_STAGES:
+        count, median, p90 = found.get(stage.value, (0, None, None))
+        result.append(
+            StageDuration(
+                stage=stage.value,
+                stays=count,
+                median_days=None if median is None else round(float(median), 1),
+                p90_days=None if p90 is None else round(float(p90), 1),
+            )
+        )
+    return result
+
+
+def availability(*, session: Session, start: date, end: date) -> list[Availability]:
+    """Of the members whose re-mobilisation (or work-up exam) ended in the period, the share available:
+    moved on ÷ (moved on + closed for unreachable, declined or medical reasons). Closed as not selected,
+    patient cancelled or duplicate: the member's availability was never the question, so left out."""
+    _check_period(start, end)
+    low, high = _utc_bounds(start, end)
+    reason = case((col(StageEvent.to_state) == "closed", _close_reason()), else_=literal_column("NULL"))
+    rows = session.exec(
+        select(StageEvent.from_state, StageEvent.to_state, reason, func.count())
+        .where(
+            StageEvent.entity == "case",
+            col(StageEvent.from_state).in_(list(_NEXT)),
+            col(StageEvent.at) >= low,
+            col(StageEvent.at) < high,
+        )
+        .group_by(StageEvent.from_state, StageEvent.to_state, reason)
+    ).all()
+    member_reasons = [r.value for r in _MEMBER_REASONS]
+    result = []
+    for stage, following in _NEXT.items():
+        available = sum(n for s, to, _r, n in rows if s == stage and to == following)
+        by_reason = {
+            r: sum(n for s, to, why, n in rows if s == stage and to == "closed" and why == r)
+            for r in member_reasons
+        }
+        excluded = sum(
+            n for s, to, why, n in rows if s == stage and to == "closed" and why not in member_reasons
+        )
+        unavailable = sum(by_reason.values())
+        result.append(
+            Availability(
+                stage=stage,
+                available=available,
+                unavailable=unavailable,
+                by_reason=by_reason,
+                excluded=excluded,
+                share=_ratio(available, available + unavailable),
+                anchor=AVAILABILITY_ANCHORS[stage],
+            )
+        )
+    return result
