@@ -133,6 +133,7 @@ def fill(engine: Engine, cases: int) -> int:
                     "updated_at": at,
                 }
             )
+            entered: datetime | None = None  # when the case entered the stage it now leaves
             for source, target, when in trail:
                 batch_events.append(
                     {
@@ -144,8 +145,10 @@ def fill(engine: Engine, cases: int) -> int:
                         "at": when,
                         "recorded_at": when,
                         "actor": "bench",
+                        "from_state_since": entered,
                     }
                 )
+                entered = when
             if len(batch_cases) >= CHUNK:
                 events += _flush(connection, batch_cases, batch_events)
         events += _flush(connection, batch_cases, batch_events)

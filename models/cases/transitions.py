@@ -182,6 +182,7 @@ def close_case(
         donor_id=case.donor_id,
         case_id=case.id,
         from_state=stage.value,
+        from_state_since=case.stage_entered_at,
         to_state="closed",
         at=when,
         actor=actor,
@@ -243,6 +244,8 @@ def _case_event(
         donor_id=case.donor_id,
         case_id=case.id,
         from_state=from_stage.value if from_stage else None,
+        # The stage being left was entered then (read before the UPDATE moves stage_entered_at on).
+        from_state_since=case.stage_entered_at if from_stage else None,
         to_state=to.value,
         at=at,
         actor=actor,

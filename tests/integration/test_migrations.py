@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -83,3 +83,48 @@ def test_0004_remasks_old_id_masks_and_clears_withdrawn_members(backend: str, tm
         "ZZ21-000003": "",
         "ZZ21-000004": "410102************",
     }
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_0011_gives_rows_written_before_it_the_time_their_case_entered_the_stage_it_left(
+    backend: str, tmp_path: Path
+) -> None:
+    from sqlmodel import Session
+
+    from models.cases import CaseStage, CloseReason, advance_case, close_case
+    from models.core import StageEvent, transaction
+    from tests.e2e.served import screened_case
+
+    with fresh_database(backend, tmp_path) as url:
+        engine = make_engine(url)
+        case_id = screened_case(engine)  # opened as the screening does: its first audit row
+        with Session(engine) as session:
+            opened = datetime.now(UTC)  # the case was opened just now (screened_case)
+            with transaction(session):
+                for n, stage in enumerate((CaseStage.REMOBILISING, CaseStage.HIGH_RES_TYPING), start=1):
+                    advance_case(
+                        session=session,
+                        case_id=case_id,
+                        to=stage,
+                        actor="t",
+                        at=opened + timedelta(days=5 * n),
+                    )
+                close_case(
+                    session=session,
+                    case_id=case_id,
+                    reason=CloseReason.NOT_SELECTED,
+                    actor="t",
+                    at=opened + timedelta(days=20),
+                )
+        table = StageEvent.__table__  # type: ignore[attr-defined]
+        query = select(table.c.from_state, table.c.from_state_since).where(table.c.case_id == case_id)
+        with engine.connect() as connection:
+            written = sorted(connection.execute(query).all(), key=str)
+        config = alembic_config(url)
+        command.downgrade(config, "0010")  # the column goes: the rows are as before 0011
+        command.upgrade(config, "head")
+        with engine.connect() as connection:
+            backfilled = sorted(connection.execute(query).all(), key=str)
+        engine.dispose()
+    assert backfilled == written
+    assert [since is not None for state, since in written if state is not None] == [True, True, True]
