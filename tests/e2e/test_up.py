@@ -1,9 +1,13 @@
 """`donorflow up` stops cleanly: Ctrl-C, SIGTERM and SIGHUP stop every child (the Prefect server, the
 served deployments, the dashboard) within 15 s, and if `donorflow up` itself is killed its children notice
-and exit within 10 s. No port stays bound.
+and exit within 10 s. No port stays bound. And the topology it starts works end to end in a browser: the
+dashboard starts re-mobilisation, the run suspends, /waiting links to it in the Prefect UI that
+`prefect server start` serves (the session `prefect_server` of tests/conftest.py is Prefect's test
+harness: API only, PREFECT_UI_ENABLED=0).
 
 A real `donorflow up --no-demo` per signal (~10–15 s to start: the Prefect server and the served
-deployments), on free loopback ports and an empty var dir. Linux: processes are found under /proc.
+deployments), on free loopback ports and an empty var dir; the browser walk and the kill of `up` itself
+share one. Linux: processes are found under /proc.
 """
 
 from __future__ import annotations
@@ -18,12 +22,18 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
 import httpx
 import pytest
+from playwright.sync_api import Locator, Page, expect
+from sqlalchemy import create_engine
+
+from tests.browser_support import log_in, screenshot
+from tests.e2e.served import screened_case
 
 pytestmark = [
     pytest.mark.slow,
@@ -88,10 +98,13 @@ class Up:
     dashboard_port: int
     children: set[int]
     lines: queue.Queue[str]
+    var_dir: Path
+    password: str  # the first admin's, as `up` printed it
 
 
-def _log_in_as_the_first_admin(said: str, dashboard_port: int) -> None:
-    """`up` printed the dashboard's URL and the first admin's generated password, and they work."""
+def _log_in_as_the_first_admin(said: str, dashboard_port: int) -> str:
+    """`up` printed the dashboard's URL and the first admin's generated password, and they work; the
+    password."""
     dashboard = f"http://127.0.0.1:{dashboard_port}"
     assert f"Dashboard:    {dashboard}" in said
     login = re.search(r"登录 Log in: admin / (\S+)", said)
@@ -104,12 +117,13 @@ def _log_in_as_the_first_admin(said: str, dashboard_port: int) -> None:
         )
         assert (answer.status_code, answer.headers["location"]) == (303, "/")
         assert "admin（管理员）" in client.get("/").text
+    return login.group(1)
 
 
-@pytest.fixture
-def up(tmp_path: Path) -> Iterator[Up]:
+@contextmanager
+def _started_up(tmp_path: Path) -> Iterator[Up]:
     """`donorflow up --no-demo`, started and waited for until it prints how to stop it; the dashboard it
-    started takes the first admin's printed login."""
+    started takes the first admin's printed login. Everything it started is killed on exit."""
     port, dashboard_port = _free_port(), _free_port()
     env = {key: value for key, value in os.environ.items() if not key.startswith(("PREFECT_", "DONORFLOW_"))}
     env |= {
@@ -145,13 +159,46 @@ def up(tmp_path: Path) -> Iterator[Up]:
         children = _descendants(process.pid)
         assert len(children) >= 3, "the Prefect server, the served deployments and the dashboard are children"
         assert not _port_free(port) and not _port_free(dashboard_port)
-        _log_in_as_the_first_admin("".join(seen), dashboard_port)
-        yield Up(process, port, dashboard_port, children, lines)
+        password = _log_in_as_the_first_admin("".join(seen), dashboard_port)
+        yield Up(process, port, dashboard_port, children, lines, tmp_path / "var", password)
     finally:
         for pid in [process.pid, *children]:
             if _alive(pid):
                 os.kill(pid, signal.SIGKILL)
         process.wait()
+
+
+@pytest.fixture
+def up(tmp_path: Path) -> Iterator[Up]:
+    """An `up` of the test's own (the signal tests stop it)."""
+    with _started_up(tmp_path) as started:
+        yield started
+
+
+class _Reused:
+    """One `up` for the module's tests that leave it running and the last one, which kills it: each start
+    costs ~15 s of a suite over its budget. Started at first use, and again whenever a test finds it
+    stopped, so no test depends on another having run (or not) before it; only the cost does."""
+
+    def __init__(self, tmp_path_factory: pytest.TempPathFactory, stack: ExitStack) -> None:
+        self.tmp_path_factory, self.stack = tmp_path_factory, stack
+        self.current: Up | None = None
+
+    def get(self) -> Up:
+        if self.current is None or self.current.process.poll() is not None:
+            self.current = self.stack.enter_context(_started_up(self.tmp_path_factory.mktemp("up")))
+        return self.current
+
+
+@pytest.fixture(scope="module")
+def _reused(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Reused]:
+    with ExitStack() as stack:
+        yield _Reused(tmp_path_factory, stack)
+
+
+@pytest.fixture
+def reused_up(_reused: _Reused) -> Up:
+    return _reused.get()
 
 
 def _gone_within(pids: set[int], seconds: float) -> set[int]:
@@ -176,10 +223,66 @@ def test_a_signal_stops_up_and_every_child_within_15_seconds(up: Up, sig: signal
     print(f"{sig.name}: everything stopped in {time.monotonic() - started:.1f} s")  # noqa: T201
 
 
-def test_children_exit_within_10_seconds_when_up_itself_is_killed(up: Up) -> None:
+def _waiting_row(page: Page, dashboard: str, run_id: str) -> Locator:
+    """/waiting, reloaded until it lists `run_id`: the served deployments poll every 5 s, the run's process
+    starts, claims the case and suspends at the contact form."""
+    row = page.locator(f'table#waiting tr[data-run="{run_id}"]')
+    deadline = time.monotonic() + 120
+    while True:
+        page.goto(f"{dashboard}/waiting")
+        if row.count() == 1:
+            return row
+        assert time.monotonic() < deadline, f"run {run_id} never waited for the contact form"
+        time.sleep(1)
+
+
+def test_a_coordinator_starts_remobilisation_and_follows_waiting_to_the_run_in_the_prefect_ui(
+    reused_up: Up, page: Page
+) -> None:
+    """The topology `make up` starts: its dashboard starts the remobilise deployment through Prefect's
+    REST API, the served deployments run it until it suspends for the contact form, /waiting lists it
+    with what it asks, and its link opens the run in the Prefect UI that server serves, with Resume."""
+    up = reused_up
+    engine = create_engine(f"sqlite:///{up.var_dir / 'donorflow.db'}")
+    try:
+        case_id = screened_case(engine)
+    finally:
+        engine.dispose()
+    dashboard = f"http://127.0.0.1:{up.dashboard_port}"
+    page.goto(f"{dashboard}/cases/{case_id}")
+    log_in(page, "admin", up.password)
+    page.get_by_role("button", name="开始再动员").click()
+    notice = page.locator("p.notice")
+    expect(notice).to_contain_text("已启动再动员")
+    started = re.search(r"流程运行 ([0-9a-f-]{36})", notice.inner_text())
+    assert started, notice.inner_text()
+    run_id = started.group(1)
+    screenshot(page, "20-case-remobilise-started-zh-CN")
+
+    row = _waiting_row(page, dashboard, run_id)
+    expect(row.locator("td.asks")).to_have_text(
+        "第 1/3 次联系：联系上志愿者了吗？ Contact attempt 1 of 3: did you reach the member?"
+    )
+    expect(row.locator(f'a[href="/cases/{case_id}"]')).to_have_text(case_id[:8])
+    expect(row).to_contain_text("(Suspended)")
+    link = row.locator("a.resume")
+    run_name = link.inner_text()
+    screenshot(page, "21-waiting-zh-CN")
+
+    link.click()
+    expect(page).to_have_url(re.compile(rf"^http://127\.0\.0\.1:{up.port}/.*runs/flow-run/{run_id}"))
+    expect(page.get_by_text(run_name).first).to_be_visible(timeout=30_000)
+    expect(page.get_by_text("Suspended").first).to_be_visible()
+    expect(page.get_by_role("button", name="Resume")).to_be_visible()
+    screenshot(page, "22-prefect-ui-run-suspended")
+
+
+def test_children_exit_within_10_seconds_when_up_itself_is_killed(reused_up: Up) -> None:
+    up = reused_up
+    children = up.children | _descendants(up.process.pid)  # and whatever an earlier test made it start
     started = time.monotonic()
     up.process.kill()
     up.process.wait()
-    assert _gone_within(up.children, 10) == set()
+    assert _gone_within(children, 10) == set()
     assert _port_free(up.port) and _port_free(up.dashboard_port)
     print(f"SIGKILL: children gone in {time.monotonic() - started:.1f} s")  # noqa: T201
