@@ -18,8 +18,6 @@ from alembic import op
 
 import models.core.db
 
-_UTC = models.core.db.UtcDateTime
-
 revision: str = "0011"
 down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
@@ -42,8 +40,11 @@ def upgrade() -> None:
             sa.Column("from_state_since", models.core.db.UtcDateTime(timezone=True), nullable=True)
         )
     op.execute(sa.text(_BACKFILL))
+    with op.batch_alter_table("stage_event", schema=None) as batch_op:
+        batch_op.create_index("ix_stage_event_stays", ["at", "from_state", "from_state_since"], unique=False)
 
 
 def downgrade() -> None:
     with op.batch_alter_table("stage_event", schema=None) as batch_op:
+        batch_op.drop_index("ix_stage_event_stays")
         batch_op.drop_column("from_state_since")

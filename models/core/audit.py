@@ -28,6 +28,8 @@ class StageEvent(SQLModel, table=True):
         Index("ix_stage_event_at_cover", "at", "entity", "to_state", "from_state", "case_id"),
         Index("ix_stage_event_case_state", "case_id", "to_state", "at"),
         Index("ix_stage_event_state_at", "to_state", "at"),
+        # Days in stage: a period's moves out of a stage with the entry time they carry, from the index.
+        Index("ix_stage_event_stays", "at", "from_state", "from_state_since"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

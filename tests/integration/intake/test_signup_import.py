@@ -177,7 +177,9 @@ def test_withdrawal_erases_personal_data_but_keeps_counts_and_audit(session: Ses
     donor = session.exec(select(Donor).where(Donor.code == code)).one()
     assert (donor.name, donor.phone, donor.email, donor.status) == (None, None, None, "withdrawn")
     assert donor.birth_date is not None and (donor.birth_date.month, donor.birth_date.day) == (1, 1)
-    states = session.exec(select(StageEvent.to_state).where(StageEvent.donor_id == donor.id)).all()
+    states = session.exec(
+        select(StageEvent.to_state).where(StageEvent.donor_id == donor.id).order_by(col(StageEvent.id))
+    ).all()
     assert list(states) == ["registered", "withdrawn"]
     public = json.loads(show_donor(session=session, code=code).model_dump_json())
     assert public["name"] == "" and public["status"] == "withdrawn"

@@ -152,7 +152,9 @@ def test_availability_is_checked_every_2_years_and_a_pause_holds_it_until_its_en
     for day in (date(2027, 6, 1), date(2027, 8, 31)):
         assert run_day(engine, day).as_dict()["enqueued"] == {}
     assert run_day(engine, date(2027, 9, 1)).as_dict()["enqueued"] == {"availability_check": 1}
-    event = session.exec(select(StageEvent).where(StageEvent.donor_id == donor.id)).all()[-1]
+    event = session.exec(
+        select(StageEvent).where(StageEvent.donor_id == donor.id).order_by(col(StageEvent.id))
+    ).all()[-1]
     assert event.reason == "availability: paused until 2027-09-01" and event.actor == "coordinator:test"
     with pytest.raises(ValidationError):
         record_availability(
