@@ -146,6 +146,7 @@ def fill(engine: Engine, cases: int) -> int:
                         "recorded_at": when,
                         "actor": "bench",
                         "from_state_since": entered,
+                        "stage_days": None if entered is None else (when - entered).total_seconds() / 86400,
                     }
                 )
                 entered = when

@@ -29,7 +29,7 @@ class StageEvent(SQLModel, table=True):
         Index("ix_stage_event_case_state", "case_id", "to_state", "at"),
         Index("ix_stage_event_state_at", "to_state", "at"),
         # Days in stage: a period's moves out of a stage with the entry time they carry, from the index.
-        Index("ix_stage_event_stays", "at", "from_state", "from_state_since"),
+        Index("ix_stage_event_stays", "at", "from_state", "stage_days"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -47,6 +47,7 @@ class StageEvent(SQLModel, table=True):
     # stage are read from one row (the funnel's days-in-stage over 1 M cases: a self-join of the audit log
     # took 1–11 s, bench/funnel.py). None on a case's first row and on a member's rows.
     from_state_since: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    stage_days: float | None = None  # at − from_state_since in days: counted without parsing timestamps
 
 
 class StageEventPublic(SQLModel):
@@ -91,6 +92,7 @@ def audit_values(
         "reason": None if reason is None else mask_text(reason)[:_REASON_MAX],
         "flow_run_id": flow_run_id,
         "from_state_since": from_state_since,
+        "stage_days": None if from_state_since is None else (at - from_state_since).total_seconds() / 86400,
     }
 
 
