@@ -23,5 +23,5 @@ class DashboardConfig:
     # Prefect's REST API (…/api): the runs waiting for an answer, starting a deployment. Empty: none
     # (the pages say Prefect is not reachable).
     prefect_api_url: str = ""
-    prefect_timeout: float = 5.0  # seconds a Prefect call may take before the page gives up on it
+    prefect_timeout: float = 10.0  # seconds a Prefect call may take before the page gives up on it
     clock: Callable[[], datetime] = utcnow

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -28,6 +29,16 @@ _MOST_WAITING = 200
 
 class PrefectUnavailable(Exception):
     """Prefect's API did not answer, or not as expected (the page says so instead of a 500)."""
+
+
+class _Retryable(Exception):
+    """An answer worth asking again (5xx; a deployment not registered yet)."""
+
+
+def _raise_for(response: httpx.Response, *, retry_not_found: bool) -> None:
+    if response.status_code >= 500 or (retry_not_found and response.status_code == 404):
+        raise _Retryable(f"HTTP {response.status_code}")
+    response.raise_for_status()
 
 
 @dataclass(frozen=True)
@@ -113,23 +124,46 @@ class PrefectApi:
         )
 
     def start_deployment(
-        self, flow: str, deployment: str, parameters: dict[str, Any], idempotency_key: str | None = None
+        self,
+        flow: str,
+        deployment: str,
+        parameters: dict[str, Any],
+        idempotency_key: str | None = None,
+        attempts: int = 3,
     ) -> tuple[str, bool]:
         """A new flow run of the deployment `flow/deployment` (what `donorflow up` does for the demo's
         funnel report, donorflow/up.py): its id, and whether it is new. With an `idempotency_key` the
         server gives back the run already made under that key instead of a second one (201 new, 200 the
-        existing run): a button pressed twice before the first run claimed its case starts one run."""
+        existing run): a button pressed twice before the first run claimed its case starts one run.
+
+        With a key, a call that may not have reached the server, or reached it and got no answer (a
+        timeout, a refused connection, a 5xx, the deployment not registered yet while `make up` starts)
+        is made again, up to `attempts` times: the key makes that safe, and a run created before a lost
+        answer is given back, not made twice. (Found by the e2e test in a full, busy run: a start refused
+        with "无法连接 Prefect" that a second press would have made.)"""
         if not self.api_url:
             raise PrefectUnavailable("no Prefect API URL configured")
-        try:
-            with self._client() as client:
-                found = client.get(f"/deployments/name/{flow}/{deployment}")
-                found.raise_for_status()
-                body: dict[str, Any] = {"parameters": parameters}
-                if idempotency_key is not None:
-                    body["idempotency_key"] = idempotency_key
-                created = client.post(f"/deployments/{found.json()['id']}/create_flow_run", json=body)
-                created.raise_for_status()
-                return str(created.json()["id"]), created.status_code == httpx.codes.CREATED
-        except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
-            raise PrefectUnavailable(type(exc).__name__) from None
+        tries = attempts if idempotency_key is not None else 1
+        for attempt in range(1, tries + 1):
+            try:
+                return self._create_run(flow, deployment, parameters, idempotency_key)
+            except (httpx.TransportError, _Retryable) as exc:
+                if attempt == tries:
+                    raise PrefectUnavailable(type(exc).__name__) from None
+                time.sleep(0.5 * attempt)
+            except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+                raise PrefectUnavailable(type(exc).__name__) from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _create_run(
+        self, flow: str, deployment: str, parameters: dict[str, Any], idempotency_key: str | None
+    ) -> tuple[str, bool]:
+        with self._client() as client:
+            found = client.get(f"/deployments/name/{flow}/{deployment}")
+            _raise_for(found, retry_not_found=True)
+            body: dict[str, Any] = {"parameters": parameters}
+            if idempotency_key is not None:
+                body["idempotency_key"] = idempotency_key
+            created = client.post(f"/deployments/{found.json()['id']}/create_flow_run", json=body)
+            _raise_for(created, retry_not_found=False)
+            return str(created.json()["id"]), created.status_code == httpx.codes.CREATED

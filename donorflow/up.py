@@ -109,6 +109,24 @@ def _wait_healthy(
     raise RuntimeError(f"{what} did not answer within {timeout:.0f} s; see {log}")
 
 
+def _wait_registered(api: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 120) -> None:
+    """Until the served process has registered the deployments (`serve` registers them together;
+    `remobilise` answering by name stands for all): the URLs are printed when a coordinator can start a
+    run, not seconds before (found by the e2e test in a busy full run: the dashboard's "start
+    re-mobilisation", pressed as soon as `up` printed, found no deployment)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{api}/deployments/name/remobilise/remobilise", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if process.poll() is not None:
+            raise RuntimeError(f"the served deployments stopped while starting; see {log}")
+        time.sleep(0.5)
+    raise RuntimeError(f"the deployments were not registered within {timeout:.0f} s; see {log}")
+
+
 class _Stop(Exception):
     """Ctrl-C, SIGTERM or SIGHUP reached `donorflow up`: stop everything, in order."""
 
@@ -228,6 +246,7 @@ def _run(echo: Callable[[str], None], demo: bool, stopping: threading.Event) -> 
             )
             if demo:
                 threading.Thread(target=_show_demo_funnel, args=(api, stopping), daemon=True).start()
+            _wait_registered(api, served, logs / "deployments.log")
             dashboard = _start_dashboard(stack, settings, env, logs)
             if dashboard is None:
                 echo(f"a dashboard already answers at {dashboard_url(settings)}: using it")

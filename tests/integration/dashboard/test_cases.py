@@ -385,7 +385,29 @@ def test_start_remobilisation_of_a_held_case_is_a_conflict_and_of_no_prefect_a_5
     httpserver.expect_request("/api/deployments/name/remobilise/remobilise").respond_with_data("", status=500)
     down = client.post(f"/cases/{free.id}/remobilise", data={"csrf_token": token})
     assert down.status_code == 503 and "无法连接 Prefect" in down.text
-    assert len(httpserver.log) == 1  # the held case never reached Prefect
+    assert len(httpserver.log) == 3  # the free case's lookup, tried 3 times; the held one never reached it
+
+
+def test_a_start_that_prefect_answered_with_a_5xx_is_made_again_under_the_same_key_once(
+    client: TestClient, session: Session, httpserver: HTTPServer
+) -> None:
+    case, _ = _case(session)
+    deployment, run_id = str(uuid.uuid4()), str(uuid.uuid4())
+    httpserver.expect_request("/api/deployments/name/remobilise/remobilise", method="GET").respond_with_json(
+        {"id": deployment, "name": "remobilise", "flow_id": str(uuid.uuid4()), "parameters": {}}
+    )
+    create = {
+        "parameters": {"case_id": case.id},
+        "idempotency_key": f"dashboard:remobilise:{case.id}:v{case.version}",
+    }
+    path = f"/api/deployments/{deployment}/create_flow_run"
+    httpserver.expect_oneshot_request(path, method="POST", json=create).respond_with_data("busy", status=503)
+    run = {"id": run_id, "name": f"remobilise-case-{case.id}", "state_type": "SCHEDULED"}
+    httpserver.expect_oneshot_request(path, method="POST", json=create).respond_with_json(run, status=201)
+    token = _log_in(client, session, "李老师", Role.COORDINATOR)
+    assert client.post(f"/cases/{case.id}/remobilise", data={"csrf_token": token}).status_code == 303
+    assert run_id in client.get(f"/cases/{case.id}").text
+    httpserver.check_assertions()
 
 
 def test_waiting_lists_suspended_runs_oldest_first_with_what_they_ask_beside_overdue_cases(
