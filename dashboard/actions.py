@@ -18,7 +18,7 @@ from dashboard.cases import Worker, case_page, cases_pages, problem_of
 from dashboard.prefect_api import PrefectApi, PrefectUnavailable
 from dashboard.render import page
 from dashboard.security import DbSession, config_of
-from models.cases import CaseStage, describe_case, ensure_startable, release_claim
+from models.cases import CaseStage, describe_case, ensure_startable, record_run_request, release_claim
 from models.core import DonorflowError, NotFoundError, Session, local_date, transaction
 from models.outreach import set_opt_out, withdraw_member
 from models.reminders import record_death
@@ -73,6 +73,8 @@ def start_remobilisation(request: Request, session: DbSession, user: Worker, cas
         )
     if not new:
         return _done(request, case_id, "cases.done.remobilise_already", run=run_id)
+    with transaction(session):
+        record_run_request(session=session, case_id=case_id, flow_run_id=run_id, actor=user.name)
     log.info("remobilise run %s started for case %s by user %s", run_id, case_id, user.id)
     return _done(request, case_id, "cases.done.remobilise", run=run_id)
 

@@ -26,7 +26,14 @@ from models.cases.analytics import (
     stage_durations,
 )
 from models.cases.browse import CaseFilter, CasePage, CaseRow, drive_choices, search_cases
-from models.cases.claims import CLAIM_ENTITY, claim_case, ensure_startable, release_case, release_claim
+from models.cases.claims import (
+    CLAIM_ENTITY,
+    claim_case,
+    ensure_startable,
+    record_run_request,
+    release_case,
+    release_claim,
+)
 from models.cases.follow_ups import FOLLOW_UP_SCHEDULE, follow_up_dates
 from models.cases.forms import (
     ContactAnswer,
@@ -200,6 +207,7 @@ __all__ = [
     "record_high_res_result",
     "record_sample",
     "release_case",
+    "record_run_request",
     "release_claim",
     "replayed_outcome",
     "screen_candidates",

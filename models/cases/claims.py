@@ -128,6 +128,27 @@ def release_case(
     return _set_claim(session, case_id, expected=holder, flow_run_id=None, event=event)
 
 
+def record_run_request(*, session: Session, case_id: str, flow_run_id: str, actor: str) -> None:
+    """Audit that `actor` started a stage run for the case from the workbench (the run's own claim and
+    stage move are audited as `flow:…`; this row names the person who asked for it). In the caller's
+    transaction; a `claim` event, so the funnel does not count it."""
+    case = get_case(session=session, case_id=case_id)
+    session.add(
+        audit_event(
+            entity=CLAIM_ENTITY,
+            donor_id=case.donor_id,
+            case_id=case.id,
+            from_state=case.stage,
+            to_state="requested",
+            at=utcnow(),
+            actor=actor,
+            reason="started from the workbench",
+            flow_run_id=flow_run_id,
+        )
+    )
+    session.flush()
+
+
 def release_claim(*, session: Session, case_id: str, actor: str, reason: str) -> str:
     """A coordinator frees a stuck case (its run is gone or will never be answered); audited with who,
     when, why and which run held it. Returns that run's id."""

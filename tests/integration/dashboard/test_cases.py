@@ -364,11 +364,20 @@ def test_start_remobilisation_creates_a_run_of_the_deployment_through_prefects_a
     done = client.post(f"/cases/{case.id}/remobilise", data={"csrf_token": token})
     assert done.status_code == 303
     page = client.get(f"/cases/{case.id}").text
-    assert run_id in page and "已启动再动员" in page
+    assert run_id in page and "已启动再动员" in page and "从工作台启动" in page  # the audit trail says who
+    [asked] = session.exec(select(StageEvent).where(StageEvent.to_state == "requested")).all()
+    assert (asked.entity, asked.actor, asked.flow_run_id, asked.from_state) == (
+        "claim",
+        "李老师",
+        run_id,
+        "screened",
+    )
     again = client.post(f"/cases/{case.id}/remobilise", data={"csrf_token": token})
     assert again.status_code == 303
     page = client.get(f"/cases/{case.id}").text
     assert run_id in page and "未重复启动" in page
+    session.expire_all()
+    assert len(session.exec(select(StageEvent).where(StageEvent.to_state == "requested")).all()) == 1
     httpserver.check_assertions()
 
 
