@@ -8,14 +8,22 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 import uvicorn
 from fastapi import FastAPI
 from playwright.sync_api import Browser, Page, expect, sync_playwright
+from sqlmodel import Session
+
+from dashboard import DashboardConfig, create_app
+from models.core import make_engine
+from tests.databases import fresh_database
+
+T = TypeVar("T")
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "var" / "test-output" / "screenshots"
@@ -80,6 +88,24 @@ def served(app: FastAPI) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@contextmanager
+def served_dashboard(directory: Path, seed: Callable[[Session], T], **config: Any) -> Iterator[tuple[str, T]]:
+    """The dashboard on a fresh SQLite database in `directory`, filled by `seed(session)`, served on a free
+    port; yields its base URL and what `seed` returned. `config`: more DashboardConfig fields."""
+    with fresh_database("sqlite", directory) as url:
+        engine = make_engine(url)
+        try:
+            with Session(engine) as session:
+                seeded = seed(session)
+            settings = DashboardConfig(
+                session_factory=lambda: Session(engine), secret_key="browser-test", **config
+            )
+            with served(create_app(settings)) as base:
+                yield base, seeded
+        finally:
+            engine.dispose()
 
 
 def screenshot(page: Page, name: str) -> Path:

@@ -9,45 +9,35 @@ import pytest
 from playwright.sync_api import Page, expect
 from sqlmodel import Session
 
-from dashboard import DashboardConfig, create_app
 from models.accounts import Role
 from models.cases import CaseStage
-from models.core import make_engine
 from models.registry import Donor
-from tests.browser_support import log_in, screenshot, served
+from tests.browser_support import log_in, screenshot, served_dashboard
 from tests.dashboard_support import PASSWORD, add_small_year, add_staff
-from tests.databases import fresh_database
 from tests.factories import add_case
+
+
+def _cases_and_staff(session: Session) -> str:
+    """Cases, a coordinator and an admin; the code of the member whose phone the test reveals."""
+    add_small_year(session)
+    case = add_case(session, stage=CaseStage.REMOBILISING, name="张三丰")
+    donor = session.get(Donor, case.donor_id)
+    assert donor is not None
+    donor.city, donor.district = "郑州市", "金水区"
+    session.add(donor)
+    session.commit()
+    code = donor.code
+    add_staff(session, "李老师", Role.COORDINATOR)
+    add_staff(session, "管理员", Role.ADMIN)
+    return code
 
 
 @pytest.fixture(scope="module")
 def workbench(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     """The dashboard on a fresh SQLite database with cases, a coordinator and an admin; (url, code)."""
-    with fresh_database("sqlite", tmp_path_factory.mktemp("cases-browser")) as url:
-        engine = make_engine(url)
-        with Session(engine) as session:
-            add_small_year(session)
-            case = add_case(session, stage=CaseStage.REMOBILISING, name="张三丰")
-            donor = session.get(Donor, case.donor_id)
-            assert donor is not None
-            donor.city, donor.district = "郑州市", "金水区"
-            session.add(donor)
-            session.commit()
-            code = donor.code
-            add_staff(session, "李老师", Role.COORDINATOR)
-            add_staff(session, "管理员", Role.ADMIN)
-        app = create_app(
-            DashboardConfig(
-                session_factory=lambda: Session(engine),
-                secret_key="browser-test",
-                prefect_ui_url="http://127.0.0.1:9",
-            )
-        )
-        try:
-            with served(app) as base:
-                yield base, code
-        finally:
-            engine.dispose()
+    directory = tmp_path_factory.mktemp("cases-browser")
+    with served_dashboard(directory, _cases_and_staff, prefect_ui_url="http://127.0.0.1:9") as served:
+        yield served
 
 
 def test_search_a_member_code_open_the_case_reveal_the_phone_and_see_it_audited(

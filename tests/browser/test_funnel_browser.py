@@ -13,28 +13,21 @@ from openpyxl import load_workbook
 from playwright.sync_api import Page, expect
 from sqlmodel import Session
 
-from dashboard import DashboardConfig, create_app
 from models.accounts import Role
-from models.core import make_engine
-from tests.browser_support import log_in, screenshot, served
+from tests.browser_support import log_in, screenshot, served_dashboard
 from tests.dashboard_support import PASSWORD, add_staff
-from tests.databases import fresh_database
 from tests.funnel_support import add_funnel_year
+
+
+def _funnel_year_and_a_viewer(session: Session) -> None:
+    add_funnel_year(session)
+    add_staff(session, "看板", Role.VIEWER)
 
 
 @pytest.fixture(scope="module")
 def funnel_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with fresh_database("sqlite", tmp_path_factory.mktemp("funnel-browser")) as url:
-        engine = make_engine(url)
-        with Session(engine) as session:
-            add_funnel_year(session)
-            add_staff(session, "看板", Role.VIEWER)
-        app = create_app(DashboardConfig(session_factory=lambda: Session(engine), secret_key="browser-test"))
-        try:
-            with served(app) as base:
-                yield base
-        finally:
-            engine.dispose()
+    with served_dashboard(tmp_path_factory.mktemp("funnel-browser"), _funnel_year_and_a_viewer) as (base, _):
+        yield base
 
 
 def test_compare_two_years_and_download_a_table_as_csv_and_xlsx(page: Page, funnel_url: str) -> None:
