@@ -14,7 +14,7 @@ from typing import Annotated
 from fastapi import Form, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from dashboard.cases import Worker, case_page, cases_pages, problem_of
+from dashboard.cases import Worker, case_page, cases_pages, refused_page
 from dashboard.prefect_api import PrefectApi, PrefectUnavailable
 from dashboard.render import page
 from dashboard.security import DbSession, config_of
@@ -54,8 +54,7 @@ def start_remobilisation(request: Request, session: DbSession, user: Worker, cas
     except NotFoundError:
         raise HTTPException(status.HTTP_404_NOT_FOUND) from None
     except DonorflowError as exc:
-        code, problem = problem_of(exc)
-        return case_page(request, session, case_id, status_code=code, error=problem)
+        return refused_page(request, session, case_id, exc)
     # Keyed by the case's version: pressed again (or by a second coordinator) before the run has claimed
     # the case, Prefect gives back the same run; once a run took and released the case (cancelled, the
     # claim freed), the version moved on and a new start is a new run. Found walking the workbench: two
@@ -94,8 +93,7 @@ def release(
     except NotFoundError:
         raise HTTPException(status.HTTP_404_NOT_FOUND) from None
     except DonorflowError as exc:
-        code, problem = problem_of(exc)
-        return case_page(request, session, case_id, status_code=code, error=problem)
+        return refused_page(request, session, case_id, exc)
     return _done(request, case_id, "cases.done.release", run=held_by)
 
 
@@ -114,8 +112,7 @@ def opt_out(
         with transaction(session):
             set_opt_out(session=session, code=code, channel=channel, opted_out=undo != "1", actor=user.name)
     except DonorflowError as exc:
-        status_code, problem = problem_of(exc)
-        return case_page(request, session, case_id, status_code=status_code, error=problem)
+        return refused_page(request, session, case_id, exc)
     key = "cases.done.opt_in" if undo == "1" else "cases.done.opt_out"
     return _done(request, case_id, key, member=code, channel=channel)
 
@@ -147,8 +144,7 @@ def withdraw(
         with transaction(session):
             withdraw_member(session=session, code=code, actor=user.name)
     except DonorflowError as exc:
-        status_code, problem = problem_of(exc)
-        return case_page(request, session, case_id, status_code=status_code, error=problem)
+        return refused_page(request, session, case_id, exc)
     return _done(request, case_id, "cases.done.withdraw", member=code)
 
 
@@ -197,6 +193,5 @@ def death(
                 session=session, code=code, died_on=day, actor=user.name, at=config_of(request).clock()
             )
     except DonorflowError as exc:
-        status_code, problem = problem_of(exc)
-        return case_page(request, session, case_id, status_code=status_code, error=problem)
+        return refused_page(request, session, case_id, exc)
     return _done(request, case_id, "cases.done.death", member=code, day=day.isoformat())

@@ -28,7 +28,7 @@ from models.core import DonorflowError, NotFoundError, Session, transaction
 from models.outreach import MEMBER_CHANNELS
 from models.reminders import case_file
 
-__all__ = ["WORKERS", "case_page", "cases_pages", "problem_of"]
+__all__ = ["WORKERS", "case_page", "cases_pages", "refused_page"]
 
 cases_pages = APIRouter(dependencies=[Depends(page_user), Depends(check_csrf)])
 WORKERS = Depends(require_role(Role.COORDINATOR, Role.ADMIN))
@@ -38,7 +38,7 @@ _PER_PAGE = 50
 _Text = Annotated[str | None, Query(max_length=100)]
 
 
-def problem_of(exc: DonorflowError) -> tuple[int, tuple[str, dict[str, Any]]]:
+def _problem_of(exc: DonorflowError) -> tuple[int, tuple[str, dict[str, Any]]]:
     """A service's refusal as a status and a message (zh-CN first, the service's own words after it)."""
     kind = type(exc).__name__
     key, code = {
@@ -46,6 +46,12 @@ def problem_of(exc: DonorflowError) -> tuple[int, tuple[str, dict[str, Any]]]:
         "NotFoundError": ("cases.error.not_found", status.HTTP_404_NOT_FOUND),
     }.get(kind, ("cases.error.refused", status.HTTP_400_BAD_REQUEST))
     return code, (key, {"detail": str(exc)})
+
+
+def refused_page(request: Request, session: Session, case_id: str, exc: DonorflowError) -> HTMLResponse:
+    """The case page again, saying why a service refused (409 conflict, 404, 400 for a rule)."""
+    code, problem = _problem_of(exc)
+    return case_page(request, session, case_id, status_code=code, error=problem)
 
 
 def case_page(
@@ -144,8 +150,7 @@ def reveal(
     except NotFoundError:
         raise HTTPException(status.HTTP_404_NOT_FOUND) from None
     except DonorflowError as exc:
-        code, problem = problem_of(exc)
-        return case_page(request, session, case_id, status_code=code, error=problem)
+        return refused_page(request, session, case_id, exc)
     return case_page(request, session, case_id, contact=contact)
 
 
