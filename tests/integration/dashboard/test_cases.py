@@ -345,14 +345,20 @@ def test_recording_a_death_takes_the_date_on_the_confirmation_page(
     assert (event.actor, event.reason) == ("李老师", f"deceased on {date(2021, 7, 30).isoformat()}")
 
 
+def _remobilise_deployment(httpserver: HTTPServer) -> str:
+    """Prefect's answer to looking the remobilise deployment up by name; its id."""
+    deployment = str(uuid.uuid4())
+    httpserver.expect_request("/api/deployments/name/remobilise/remobilise", method="GET").respond_with_json(
+        {"id": deployment, "name": "remobilise", "flow_id": str(uuid.uuid4()), "parameters": {}}
+    )
+    return deployment
+
+
 def test_start_remobilisation_creates_a_run_of_the_deployment_through_prefects_api(
     client: TestClient, session: Session, httpserver: HTTPServer
 ) -> None:
     case, _ = _case(session)
-    deployment, run_id = str(uuid.uuid4()), str(uuid.uuid4())
-    httpserver.expect_request("/api/deployments/name/remobilise/remobilise", method="GET").respond_with_json(
-        {"id": deployment, "name": "remobilise", "flow_id": str(uuid.uuid4()), "parameters": {}}
-    )
+    deployment, run_id = _remobilise_deployment(httpserver), str(uuid.uuid4())
     key = f"dashboard:remobilise:{case.id}:v{case.version}"
     run = {"id": run_id, "name": f"remobilise-case-{case.id}", "state_type": "SCHEDULED"}
     create = {"parameters": {"case_id": case.id}, "idempotency_key": key}
@@ -401,10 +407,7 @@ def test_a_start_that_prefect_answered_with_a_5xx_is_made_again_under_the_same_k
     client: TestClient, session: Session, httpserver: HTTPServer
 ) -> None:
     case, _ = _case(session)
-    deployment, run_id = str(uuid.uuid4()), str(uuid.uuid4())
-    httpserver.expect_request("/api/deployments/name/remobilise/remobilise", method="GET").respond_with_json(
-        {"id": deployment, "name": "remobilise", "flow_id": str(uuid.uuid4()), "parameters": {}}
-    )
+    deployment, run_id = _remobilise_deployment(httpserver), str(uuid.uuid4())
     create = {
         "parameters": {"case_id": case.id},
         "idempotency_key": f"dashboard:remobilise:{case.id}:v{case.version}",
