@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, datetime
 
 import pytest
@@ -13,6 +12,7 @@ from models.cases import CaseStage, CloseReason, DonorCase, advance_case, close_
 from models.core import ConflictError, IllegalTransitionError, StageEvent, ValidationError, transaction
 from models.registry import RegistryStatus, change_registry_status
 from tests.factories import add_donor, add_search
+from tests.races import two_coordinators_at_once
 
 
 def _events(session: Session, case_id: str) -> list[StageEvent]:
@@ -125,33 +125,23 @@ def test_second_coordinator_gets_conflict_not_double_transition(session: Session
         case = open_case(session=session, search_id=search.id, donor_id=donor.id, actor="a")
     # The commit expired `case`: read its id here, so the threads never lazy-load through this session.
     case_id = case.id
-    both_loaded = threading.Barrier(2)
-    outcomes: list[str] = []
 
-    def coordinator(name: str) -> None:
-        with Session(engine) as own:
-            loaded = own.get(DonorCase, case_id)
-            assert loaded is not None
-            both_loaded.wait()  # both have read version 1 before either writes
-            try:
-                with transaction(own):  # the coordinator's step owns the unit of work
-                    advance_case(
-                        session=own,
-                        case_id=case_id,
-                        to=CaseStage.REMOBILISING,
-                        actor=name,
-                        expected_version=loaded.version,
-                    )
-                outcomes.append("won")
-            except ConflictError:
-                outcomes.append("conflict")
+    def read(own: Session) -> DonorCase:
+        loaded = own.get(DonorCase, case_id)
+        assert loaded is not None
+        return loaded  # held through the write: the session keeps the version read, as a form does
 
-    threads = [threading.Thread(target=coordinator, args=(f"coordinator:{n}",)) for n in ("li", "wang")]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert sorted(outcomes) == ["conflict", "won"]
+    def write(own: Session, name: str, loaded: DonorCase) -> None:
+        advance_case(
+            session=own,
+            case_id=case_id,
+            to=CaseStage.REMOBILISING,
+            actor=f"coordinator:{name}",
+            expected_version=loaded.version,
+        )
+
+    outcomes, _ = two_coordinators_at_once(engine, read, write)
+    assert outcomes == ["conflict", "won"]
     session.expire_all()
     moves = [e for e in _events(session, case_id) if e.to_state == "remobilising"]
     assert len(moves) == 1

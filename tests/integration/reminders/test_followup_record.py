@@ -3,7 +3,6 @@ follow-up completes the case, and two coordinators at once give one answer and o
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -23,6 +22,7 @@ from models.core import (
 from models.outreach import Outbox
 from models.reminders import CoordinatorTask, FollowUpAnswer, record_follow_up, spear_report
 from tests.factories import add_case
+from tests.races import two_coordinators_at_once
 
 DONATED = date(2015, 3, 2)
 NOW = datetime(2026, 3, 10, 4, tzinfo=UTC)  # past every follow-up of a 2015 donation
@@ -175,34 +175,24 @@ def test_two_coordinators_at_once_give_one_completion_and_one_conflict(
 ) -> None:
     """Both answer the last follow-up in their own connection, after both read the case."""
     case_id = _case_at_follow_up(session)
-    both_loaded = threading.Barrier(2)
-    outcomes: list[str] = []
 
-    def coordinator(name: str) -> None:
-        with Session(engine) as own:
-            loaded = own.get(DonorCase, case_id)
-            assert loaded is not None
-            both_loaded.wait()
-            try:
-                with transaction(own):
-                    record_follow_up(
-                        session=own,
-                        case_id=case_id,
-                        kind="year_10",
-                        answer=_answer(coordinator=name),
-                        actor=f"coordinator:{name}",
-                        now=NOW,
-                    )
-                outcomes.append("won")
-            except ConflictError:
-                outcomes.append("conflict")
+    def read(own: Session) -> DonorCase:
+        loaded = own.get(DonorCase, case_id)
+        assert loaded is not None
+        return loaded  # held through the write: the version read stays the session's
 
-    threads = [threading.Thread(target=coordinator, args=(n,)) for n in ("li", "wang")]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert sorted(outcomes) == ["conflict", "won"]
+    def write(own: Session, name: str, _seen: DonorCase) -> None:
+        record_follow_up(
+            session=own,
+            case_id=case_id,
+            kind="year_10",
+            answer=_answer(coordinator=name),
+            actor=f"coordinator:{name}",
+            now=NOW,
+        )
+
+    outcomes, _ = two_coordinators_at_once(engine, read, write)
+    assert outcomes == ["conflict", "won"]
     session.expire_all()
     completions = session.exec(
         select(StageEvent).where(StageEvent.case_id == case_id, StageEvent.to_state == "completed")
