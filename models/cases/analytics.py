@@ -14,11 +14,9 @@ from datetime import date
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import Float, case, distinct, func, literal_column
+from sqlalchemy import case, distinct, func, literal_column
 from sqlalchemy import select as columns
-from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement
-from sqlalchemy.sql.functions import FunctionElement
 from sqlmodel import Session, col, select
 
 from models.cases.funnel import FunnelCounts, _check_period, _utc_bounds, event_counts, funnel_from_events
@@ -292,25 +290,6 @@ def dropouts(*, session: Session, start: date, end: date) -> list[Dropouts]:
     return [
         Dropouts(stage=stage, by_category=cats, total=sum(cats.values())) for stage, cats in table.items()
     ]
-
-
-class _days_between(FunctionElement[float]):
-    """Days from the first timestamp to the second, fractional (SQLite: julianday; PostgreSQL: epoch)."""
-
-    type = Float()
-    inherit_cache = True
-
-
-@compiles(_days_between, "sqlite")
-def _days_sqlite(element: _days_between, compiler: Any, **kw: Any) -> str:
-    first, second = list(element.clauses)
-    return f"(julianday({compiler.process(second, **kw)}) - julianday({compiler.process(first, **kw)}))"
-
-
-@compiles(_days_between, "postgresql")
-def _days_postgresql(element: _days_between, compiler: Any, **kw: Any) -> str:
-    first, second = (compiler.process(clause, **kw) for clause in element.clauses)
-    return f"(EXTRACT(EPOCH FROM ({second} - {first})) / 86400.0)"
 
 
 def stage_durations(*, session: Session, start: date, end: date) -> list[StageDuration]:
