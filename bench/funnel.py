@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from models.cases import DonorCase, PatientSearch, dropouts, period_funnel, stage_durations  # noqa: E402
 from models.cases.funnel import _utc_bounds  # noqa: E402
-from models.core import StageEvent, make_engine  # noqa: E402
+from models.core import StageEvent, audit_values, make_engine  # noqa: E402
 from models.registry import Donor, RecruitmentEvent  # noqa: E402
 from tests.databases import fresh_database  # noqa: E402
 
@@ -135,19 +135,18 @@ def fill(engine: Engine, cases: int) -> int:
             )
             entered: datetime | None = None  # when the case entered the stage it now leaves
             for source, target, when in trail:
-                batch_events.append(
-                    {
-                        "entity": "case",
-                        "donor_id": donor_id,
-                        "case_id": case_id,
-                        "from_state": source,
-                        "to_state": target,
-                        "at": when,
-                        "recorded_at": when,
-                        "actor": "bench",
-                        "from_state_since": entered,
-                        "stage_days": None if entered is None else (when - entered).total_seconds() / 86400,
-                    }
+                batch_events.append(  # the rows the services write (stage_days derived in one place)
+                    audit_values(
+                        entity="case",
+                        donor_id=donor_id,
+                        case_id=case_id,
+                        from_state=source,
+                        to_state=target,
+                        at=when,
+                        recorded_at=when,
+                        actor="bench",
+                        from_state_since=entered,
+                    )
                 )
                 entered = when
             if len(batch_cases) >= CHUNK:
