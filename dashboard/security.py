@@ -3,7 +3,7 @@ and the CSRF token every POST form carries.
 
 Pages: the session cookie (Starlette's SessionMiddleware: signed with itsdangerous, HttpOnly,
 SameSite=Lax) holds the user's id and a CSRF token; the user is read from the database on every request,
-so a deactivated user is out at the next click. A page without a login answers 303 to /login.
+so a deactivated user, or one whose password was changed, is out at the next click. A page without a login answers 303 to /login.
 API: `Authorization: Bearer <token>` only, never the cookie (so no CSRF there); 401 otherwise.
 CSRF (OWASP CSRF Prevention Cheat Sheet, synchroniser token): a random token per session, a hidden
 `csrf_token` field in every POST form, compared in constant time; missing or wrong → 403. Every POST page
@@ -12,6 +12,7 @@ route gets the check from its router, so a new form cannot forget it.
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from collections.abc import Callable, Iterator
 from typing import Annotated
@@ -81,18 +82,31 @@ async def check_csrf(request: Request) -> None:
         raise HTTPException(status.HTTP_403_FORBIDDEN, detail="csrf")
 
 
+def _password_stamp(user: User) -> str:
+    """A digest of the user's password hash, kept in the session: a new password (`donorflow users
+    password`) changes it, and every session logged in with the old one is out at its next click."""
+    return hashlib.sha256(user.password_hash.encode()).hexdigest()[:16]
+
+
 def log_in(request: Request, user: User) -> None:
     """A fresh session for `user`: whatever the anonymous session held (its CSRF token too) is dropped."""
     request.session.clear()
     request.session["uid"] = user.id
+    request.session["stamp"] = _password_stamp(user)
     csrf_token(request)
 
 
 def page_user(request: Request, session: DbSession) -> User:
     uid = request.session.get("uid")
     user = user_by_id(session=session, user_id=uid) if isinstance(uid, int) else None
+    stamp = request.session.get("stamp")
+    if user is not None and not (
+        isinstance(stamp, str) and secrets.compare_digest(stamp.encode(), _password_stamp(user).encode())
+    ):
+        user = None  # the password changed since this session logged in
     if user is None:
         request.session.pop("uid", None)
+        request.session.pop("stamp", None)
         raise LoginRequired
     request.state.user = user
     return user

@@ -16,15 +16,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import func
+from sqlalchemy import delete, func
 from sqlmodel import Session, col, select
 
 from models.accounts.credentials import hash_password, needs_rehash, verify_password
 from models.accounts.tables import NAME_MAX, LoginAttempt, User
 
-__all__ = ["LoginOutcome", "LoginResult", "Throttle", "attempt_login", "failures"]
+__all__ = ["ATTEMPTS_KEPT", "LoginOutcome", "LoginResult", "Throttle", "attempt_login", "failures"]
 
 log = logging.getLogger(__name__)
+
+ATTEMPTS_KEPT = timedelta(days=90)  # login tries are kept this long, then deleted at the next try
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,9 @@ def attempt_login(
     matches = verify_password(user.password_hash if user is not None else None, password)
     succeeded = bool(matches and user is not None and user.active)
     session.add(LoginAttempt(name=name, client=client, succeeded=succeeded, at=now))
+    # Tries older than the retention period go: the throttle looks back 15 minutes, a security review
+    # three months; the table must not grow for ever under a guessing client (it names clients).
+    session.execute(delete(LoginAttempt).where(col(LoginAttempt.at) < now - ATTEMPTS_KEPT))
     if not succeeded or user is None:
         session.flush()
         return LoginResult(LoginOutcome.FAILED)

@@ -10,18 +10,18 @@ Periods are whole Asia/Shanghai days, inclusive, as for `funnel_counts`.
 
 from __future__ import annotations
 
-from datetime import date
+from collections import Counter
+from datetime import date, timedelta
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import case, distinct, func, literal_column
+from sqlalchemy import distinct, func
 from sqlalchemy import select as columns
-from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
 from models.cases.funnel import FunnelCounts, _check_period, _utc_bounds, event_counts, funnel_from_events
 from models.cases.pipeline import CaseStage, CloseReason
-from models.core import StageEvent
+from models.core import StageDayCount, StageEvent, StageStayCount, add_months
 from models.registry import Donor, RecruitmentEvent
 
 __all__ = [
@@ -253,40 +253,24 @@ def district_outcomes(*, session: Session, start: date, end: date) -> list[Distr
     )
 
 
-def _close_reason() -> ColumnElement[str | None]:
-    """The close reason of a `closed` audit row, in SQL: close_case writes it first in `reason`
-    ("declined" or "declined: <note>"), so no join to the case is needed — the case table's lookups
-    were most of the drop-out query's time (bench/funnel.py). LIKE and CASE are the same on both
-    databases; "_" in a reason matches itself among these values."""
-    reason = col(StageEvent.reason)
-    return case(
-        *(
-            ((reason == r.value) | reason.like(f"{r.value}:%"), literal_column(f"'{r.value}'"))
-            for r in CloseReason
-        ),
-        else_=literal_column("NULL"),
-    )
-
-
 def dropouts(*, session: Session, start: date, end: date) -> list[Dropouts]:
-    """Cases closed in the period, by the stage they were at and the category of their close reason."""
+    """Cases closed in the period, by the stage they were at and the category of their close reason
+    (read from the day tally, models/core/tally.py: the reason close_case wrote first)."""
     _check_period(start, end)
-    low, high = _utc_bounds(start, end)
-    reason = _close_reason()
     rows = session.exec(
-        select(StageEvent.from_state, reason, func.count())
+        select(StageDayCount.from_state, StageDayCount.reason, func.sum(StageDayCount.n))
         .where(
-            StageEvent.entity == "case",
-            StageEvent.to_state == "closed",
-            col(StageEvent.at) >= low,
-            col(StageEvent.at) < high,
+            col(StageDayCount.day) >= start,
+            col(StageDayCount.day) <= end,
+            StageDayCount.entity == "case",
+            StageDayCount.to_state == "closed",
         )
-        .group_by(col(StageEvent.from_state), reason)
+        .group_by(StageDayCount.from_state, StageDayCount.reason)
     ).all()
     table = {stage.value: dict.fromkeys(DROPOUT_CATEGORIES, 0) for stage in DURATION_STAGES}
     for stage, why, n in rows:
         if stage in table:
-            table[stage][_CATEGORY_OF.get(why or "", "other")] += n
+            table[stage][_CATEGORY_OF.get(why, "other")] += int(n)
     return [
         Dropouts(stage=stage, by_category=cats, total=sum(cats.values())) for stage, cats in table.items()
     ]
@@ -295,31 +279,35 @@ def dropouts(*, session: Session, start: date, end: date) -> list[Dropouts]:
 def stage_durations(*, session: Session, start: date, end: date) -> list[StageDuration]:
     """Median and 90th percentile of days spent in each stage, over the stays that ended in the period.
 
-    A stay is a case's move out of the stage in the period; the move carries when the case entered that
-    stage and the days since (`from_state_since`, `stage_days`, migration 0011), so no self-join of the
-    audit log and no timestamp parsed. The database counts the
-    stays per stage and tenth of a day (the page shows days to one decimal); the nearest-rank percentiles
-    (the value at rank ⌈p·n⌉ of the sorted stays) are read off that histogram. Exact to the tenth shown,
-    since rounding keeps the order; it replaced two window sorts over every stay (1–13 s over 1 M cases on
-    SQLite, bench/funnel.py). No stay is loaded into Python, only a few hundred counts a stage.
+    A stay is a case's move out of the stage in the period; the move carries the days since the case
+    entered that stage (`stage_days`, migration 0011). The stays are counted per stage and tenth of a day
+    (the page shows days to one decimal): the whole months of the period from the month tally
+    (`stage_stay_count`, models/core/tally.py), a partial first or last month from the audit log itself.
+    The nearest-rank percentiles (the value at rank ⌈p·n⌉ of the sorted stays) are read off that
+    histogram: exact to the tenth shown, since rounding keeps the order. No stay is loaded into Python,
+    only a few hundred counts a stage (the log's window sorts took 1–13 s over 1 M cases on SQLite, its
+    grouped scan 5.5 s over ten years: bench/funnel.py).
     """
     _check_period(start, end)
-    low, high = _utc_bounds(start, end)
-    tenths = func.round(col(StageEvent.stage_days) * 10)
-    rows = session.exec(
-        select(StageEvent.from_state, tenths, func.count())
-        .where(
-            StageEvent.entity == "case",
-            col(StageEvent.at) >= low,
-            col(StageEvent.at) < high,
-            col(StageEvent.stage_days).is_not(None),
-        )
-        .group_by(StageEvent.from_state, tenths)
-    ).all()
+    first_whole = start if start.day == 1 else add_months(start.replace(day=1), 1)
+    past_whole = (end + timedelta(days=1)).replace(day=1)  # the first month not wholly in the period
+    counts: Counter[tuple[str, int]] = Counter()
+    if first_whole < past_whole:
+        rows = session.exec(
+            select(StageStayCount.stage, StageStayCount.tenths, func.sum(StageStayCount.n))
+            .where(col(StageStayCount.month) >= first_whole, col(StageStayCount.month) < past_whole)
+            .group_by(StageStayCount.stage, StageStayCount.tenths)
+        ).all()
+        counts.update({(stage, int(tenths)): int(n) for stage, tenths, n in rows})
+        edges = [(start, first_whole - timedelta(days=1)), (past_whole, end)]
+    else:
+        edges = [(start, end)]
+    for low_day, high_day in edges:
+        if low_day <= high_day:
+            counts.update(_logged_stays(session, low_day, high_day))
     histograms: dict[str, list[tuple[float, int]]] = {}
-    for stage, tenth, count in rows:
-        if stage is not None and tenth is not None:
-            histograms.setdefault(stage, []).append((float(tenth) / 10, int(count)))
+    for (stage, tenths), count in counts.items():
+        histograms.setdefault(stage, []).append((tenths / 10, count))
     result = []
     for stage in DURATION_STAGES:
         histogram = sorted(histograms.get(stage.value, []))
@@ -333,6 +321,25 @@ def stage_durations(*, session: Session, start: date, end: date) -> list[StageDu
             )
         )
     return result
+
+
+def _logged_stays(session: Session, start: date, end: date) -> Counter[tuple[str, int]]:
+    """(stage, tenths of a day) → moves out of the stage on whole days `start` to `end`, from the audit
+    log (its index `ix_stage_event_stays`), rounded as the month tally's trigger rounds them."""
+    low, high = _utc_bounds(start, end)
+    tenths = func.round(col(StageEvent.stage_days) * 10)
+    rows = session.exec(
+        select(StageEvent.from_state, tenths, func.count())
+        .where(
+            StageEvent.entity == "case",
+            col(StageEvent.at) >= low,
+            col(StageEvent.at) < high,
+            col(StageEvent.from_state).is_not(None),
+            col(StageEvent.stage_days).is_not(None),
+        )
+        .group_by(StageEvent.from_state, tenths)
+    ).all()
+    return Counter({(stage, int(value)): int(n) for stage, value, n in rows if stage is not None})
 
 
 def _nearest_rank(histogram: list[tuple[float, int]], rank: int) -> float | None:
@@ -350,18 +357,24 @@ def availability(*, session: Session, start: date, end: date) -> list[Availabili
     moved on ÷ (moved on + closed for unreachable, declined or medical reasons). Closed as not selected,
     patient cancelled or duplicate: the member's availability was never the question, so left out."""
     _check_period(start, end)
-    low, high = _utc_bounds(start, end)
-    reason = case((col(StageEvent.to_state) == "closed", _close_reason()), else_=literal_column("NULL"))
-    rows = session.exec(
-        select(StageEvent.from_state, StageEvent.to_state, reason, func.count())
-        .where(
-            StageEvent.entity == "case",
-            col(StageEvent.from_state).in_(list(_NEXT)),
-            col(StageEvent.at) >= low,
-            col(StageEvent.at) < high,
-        )
-        .group_by(StageEvent.from_state, StageEvent.to_state, reason)
-    ).all()
+    rows = [
+        (stage, to, why or None, int(n))
+        for stage, to, why, n in session.exec(
+            select(
+                StageDayCount.from_state,
+                StageDayCount.to_state,
+                StageDayCount.reason,
+                func.sum(StageDayCount.n),
+            )
+            .where(
+                col(StageDayCount.day) >= start,
+                col(StageDayCount.day) <= end,
+                StageDayCount.entity == "case",
+                col(StageDayCount.from_state).in_(list(_NEXT)),
+            )
+            .group_by(StageDayCount.from_state, StageDayCount.to_state, StageDayCount.reason)
+        ).all()
+    ]
     member_reasons = [r.value for r in _MEMBER_REASONS]
     result = []
     for stage, following in _NEXT.items():

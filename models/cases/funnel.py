@@ -11,7 +11,7 @@ from sqlmodel import Session, col, select
 
 from models.cases.pipeline import CaseStage
 from models.cases.tables import DonorCase
-from models.core import SHANGHAI, StageEvent, ValidationError
+from models.core import SHANGHAI, StageDayCount, ValidationError
 from models.registry import Donor, RecruitmentEvent, RegistryStatus
 
 __all__ = [
@@ -108,15 +108,14 @@ def funnel_counts(*, session: Session, start: date, end: date, kind: str = "stem
 
 
 def event_counts(session: Session, start: date, end: date) -> dict[tuple[str, str], int]:
-    """(entity, to_state) → audit events of the period: one grouped scan that every count of the funnel
-    (and the dashboard's completed collections) is read from."""
-    low, high = _utc_bounds(start, end)
+    """(entity, to_state) → audit events of the period: one read of the day tally (models/core/tally.py)
+    that every count of the funnel (and the dashboard's completed collections) is taken from."""
     rows = session.exec(
-        select(StageEvent.entity, StageEvent.to_state, func.count())
-        .where(col(StageEvent.at) >= low, col(StageEvent.at) < high)
-        .group_by(StageEvent.entity, StageEvent.to_state)
+        select(StageDayCount.entity, StageDayCount.to_state, func.sum(StageDayCount.n))
+        .where(col(StageDayCount.day) >= start, col(StageDayCount.day) <= end)
+        .group_by(StageDayCount.entity, StageDayCount.to_state)
     ).all()
-    return {(entity, state): n for entity, state, n in rows}
+    return {(entity, state): int(n) for entity, state, n in rows}
 
 
 def funnel_from_events(

@@ -13,6 +13,7 @@ from models.core.db import (
 )
 from models.core.errors import (
     BalanceExhaustedError,
+    BusyError,
     ConfigurationError,
     ConflictError,
     DonorflowError,
@@ -32,10 +33,12 @@ from models.core.masking import (
     mask_phone,
     mask_text,
 )
+from models.core.tally import StageDayCount, StageStayCount
 
 __all__ = [
     "SHANGHAI",
     "BalanceExhaustedError",
+    "BusyError",
     "ConfigurationError",
     "ConflictError",
     "DonorflowError",
@@ -46,8 +49,10 @@ __all__ = [
     "Session",
     "SessionFactory",
     "SheetError",
+    "StageDayCount",
     "StageEvent",
     "StageEventPublic",
+    "StageStayCount",
     "TransientDeliveryError",
     "UtcDateTime",
     "ValidationError",

@@ -9,8 +9,11 @@ from typing import Any
 
 from sqlalchemy import DateTime, event
 from sqlalchemy.engine import Dialect, Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, create_engine
+
+from models.core.errors import BusyError
 
 __all__ = [
     "Session",
@@ -76,6 +79,10 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
 SessionFactory = Callable[[], Session]
 
 
+# PostgreSQL's "deadlock detected" and "could not serialize access": the transaction was rolled back.
+_TRY_AGAIN = frozenset({"40P01", "40001"})
+
+
 @contextmanager
 def transaction(session: Session) -> Iterator[Session]:
     """The caller's unit of work on an open session: commit everything the block wrote, or nothing.
@@ -86,6 +93,17 @@ def transaction(session: Session) -> Iterator[Session]:
     try:
         yield session
         session.commit()
+    except OperationalError as exc:
+        session.rollback()
+        if getattr(exc.orig, "sqlstate", None) in _TRY_AGAIN:
+            # Two writers took the same rows' locks in opposite orders (the audit tallies' rows, say:
+            # models/core/tally.py) and PostgreSQL rolled this one back. Not chained: the driver's text
+            # names rows and processes, and the caller only needs to know to try again.
+            raise BusyError(
+                "数据库繁忙，本次操作未保存，请重试 the database was busy with another change: "
+                "nothing was saved, try again"
+            ) from None
+        raise
     except BaseException:
         session.rollback()
         raise

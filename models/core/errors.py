@@ -9,6 +9,7 @@ from __future__ import annotations
 __all__ = [
     "BalanceExhaustedError",
     "ConfigurationError",
+    "BusyError",
     "ConflictError",
     "DonorflowError",
     "IllegalTransitionError",
@@ -42,6 +43,11 @@ class ConfigurationError(DonorflowError):
 
 class ConflictError(DonorflowError):
     """Someone else changed the record first (stale version), or the record is busy."""
+
+
+class BusyError(ConflictError):
+    """The database ended our transaction for another's sake (PostgreSQL: deadlock detected, serialization
+    failure): nothing was written, and the same work tried again will normally go through."""
 
 
 class IllegalTransitionError(ValidationError):

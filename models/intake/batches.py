@@ -10,7 +10,7 @@ from typing import Protocol, TypeVar
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from models.core import ConflictError, transaction
+from models.core import BusyError, ConflictError, transaction
 
 __all__ = ["BATCH_TRIES", "ConcurrentChange", "Numbered", "run_in_batches"]
 
@@ -79,9 +79,16 @@ def _write_with_retry(
         try:
             with transaction(session):
                 result = write_batch(batch)
-        except (IntegrityError, ConcurrentChange) as exc:
-            # Never the IntegrityError's text: it carries the rows' values.
-            why = str(exc) if isinstance(exc, ConcurrentChange) else "another import added the same person"
+        except (IntegrityError, ConcurrentChange, BusyError) as exc:
+            # Never the IntegrityError's text: it carries the rows' values. BusyError: PostgreSQL rolled
+            # the batch back for a concurrent writer (a deadlock on the audit tallies' rows, say).
+            why = (
+                str(exc)
+                if isinstance(exc, ConcurrentChange)
+                else "the database was busy with another writer"
+                if isinstance(exc, BusyError)
+                else "another import added the same person"
+            )
             if attempt < tries:
                 log.info("batch of %d rows: %s; reading it again", len(batch), why)
                 continue

@@ -97,6 +97,15 @@ def test_a_success_clears_the_name_count(session: Session) -> None:
     assert _login(session, "li", PASSWORD, client="10.0.0.2", at=later) == "ok"
 
 
+def test_tries_older_than_ninety_days_are_deleted_at_the_next_try(session: Session) -> None:
+    add_staff(session, "li", Role.COORDINATOR)
+    for days in (200, 91, 89):
+        _login(session, "li", "wrong password", at=NOW - timedelta(days=days))
+    assert _login(session, "li", PASSWORD) == "ok"
+    kept = sorted(a.at for a in session.exec(select(LoginAttempt)).all())
+    assert kept == [NOW - timedelta(days=89), NOW]
+
+
 def test_one_client_guessing_across_names_is_locked_at_its_own_limit(session: Session) -> None:
     add_staff(session, "li", Role.COORDINATOR)
     for n in range(8):  # eight names, one failure each: no name is locked

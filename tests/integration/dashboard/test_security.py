@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlmodel import Session, select
 
-from models.accounts import LoginAttempt, Role, User
+from models.accounts import LoginAttempt, Role, User, set_password
 from models.core import transaction
 from tests.dashboard_support import PASSWORD, add_staff, csrf_of
 from tests.integration.dashboard.conftest import TestClient
@@ -70,6 +70,17 @@ def test_a_post_form_without_or_with_a_wrong_csrf_token_is_403(client: TestClien
     logged_out = client.post("/logout", data={"csrf_token": csrf_of(client.get("/").text)})
     assert (logged_out.status_code, logged_out.headers["location"]) == (303, "/login?bye=1")
     assert client.get("/").status_code == 303
+
+
+def test_a_new_password_logs_out_the_sessions_of_the_old_one(client: TestClient, session: Session) -> None:
+    add_staff(session, "li", Role.COORDINATOR)
+    assert _log_in(client, "li") == 303
+    assert client.get("/").status_code == 200
+    with transaction(session):
+        set_password(session=session, name="li", password="a-new-passphrase-2026")
+    assert client.get("/").status_code == 303  # the session of the old password is out
+    assert _log_in(client, "li", "a-new-passphrase-2026") == 303
+    assert client.get("/").status_code == 200
 
 
 def test_five_failures_throttle_the_login_with_429_and_a_zh_cn_message(
