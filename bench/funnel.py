@@ -261,7 +261,7 @@ def _same_durations(sql: Any, naive: dict[str, tuple[float, float]]) -> bool:
 def write_cost(engine: Engine, rows: int = 20_000) -> tuple[float, float]:
     """Seconds to insert `rows` audit rows in one bulk insert with the tally trigger, and without it (the
     trigger dropped afterwards, on this throw-away database): what the tallies cost every writer."""
-    case = {"entity": "case", "donor_id": 1, "case_id": None, "actor": "bench"}
+    case: dict[str, Any] = {"entity": "case", "donor_id": 1, "case_id": None, "actor": "bench"}
     at = datetime(2030, 1, 1, 2, tzinfo=UTC)
     batch = [
         audit_values(

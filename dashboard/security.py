@@ -2,8 +2,9 @@
 and the CSRF token every POST form carries.
 
 Pages: the session cookie (Starlette's SessionMiddleware: signed with itsdangerous, HttpOnly,
-SameSite=Lax) holds the user's id and a CSRF token; the user is read from the database on every request,
-so a deactivated user, or one whose password was changed, is out at the next click. A page without a login answers 303 to /login.
+SameSite=Lax) holds the user's id, a digest of the password hash and a CSRF token; the user is read from
+the database on every request, so a deactivated user, or one whose password was changed, is out at the
+next click. A page without a login answers 303 to /login.
 API: `Authorization: Bearer <token>` only, never the cookie (so no CSRF there); 401 otherwise.
 CSRF (OWASP CSRF Prevention Cheat Sheet, synchroniser token): a random token per session, a hidden
 `csrf_token` field in every POST form, compared in constant time; missing or wrong → 403. Every POST page

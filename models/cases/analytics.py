@@ -296,7 +296,7 @@ def stage_durations(*, session: Session, start: date, end: date) -> list[StageDu
         rows = session.exec(
             select(StageStayCount.stage, StageStayCount.tenths, func.sum(StageStayCount.n))
             .where(col(StageStayCount.month) >= first_whole, col(StageStayCount.month) < past_whole)
-            .group_by(StageStayCount.stage, StageStayCount.tenths)
+            .group_by(col(StageStayCount.stage), col(StageStayCount.tenths))
         ).all()
         counts.update({(stage, int(tenths)): int(n) for stage, tenths, n in rows})
         edges = [(start, first_whole - timedelta(days=1)), (past_whole, end)]

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 from alembic import command
-from sqlalchemy import insert, select
+from sqlalchemy import insert
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from donorflow.bootstrap import alembic_config
 from models.cases import dropouts, stage_durations
@@ -73,7 +73,7 @@ def _recount(engine: Engine) -> tuple[Counter[tuple[Any, ...]], Counter[tuple[An
     days: Counter[tuple[Any, ...]] = Counter()
     stays: Counter[tuple[Any, ...]] = Counter()
     with Session(engine) as session:
-        for event in session.exec(select(StageEvent)).scalars():
+        for event in session.exec(select(StageEvent)).all():
             local = event.at.astimezone(SHANGHAI).date()
             reason = ""
             if event.entity == "case" and event.to_state == "closed" and event.reason:
@@ -89,11 +89,11 @@ def _tallies(engine: Engine) -> tuple[Counter[tuple[Any, ...]], Counter[tuple[An
         days = Counter(
             {
                 (r.day, r.entity, r.to_state, r.from_state, r.reason): r.n
-                for r in session.exec(select(StageDayCount)).scalars()
+                for r in session.exec(select(StageDayCount)).all()
             }
         )
         stays = Counter(
-            {(r.month, r.stage, r.tenths): r.n for r in session.exec(select(StageStayCount)).scalars()}
+            {(r.month, r.stage, r.tenths): r.n for r in session.exec(select(StageStayCount)).all()}
         )
     return days, stays
 
@@ -123,7 +123,7 @@ def test_the_funnel_queries_over_the_tallies_agree_with_the_log_for_any_period(
     rng = random.Random(11)
     _write_in_every_way(engine, session, rng)
     with Session(engine) as reader:
-        events = list(reader.exec(select(StageEvent)).scalars())
+        events = list(reader.exec(select(StageEvent)).all())
     periods = [(date(2021, 1, 1), date(2021, 12, 31)), (date(2020, 12, 31), date(2021, 1, 1))]
     for _ in range(25):  # partial first and last months, single days, whole months, across the year
         low = date(2020, 12, 15) + timedelta(days=rng.randrange(430))
@@ -154,8 +154,8 @@ def test_writers_adding_to_the_same_tally_rows_at_once_lose_no_count(
 ) -> None:
     """Eight writers, each adding the same day's rows in its own transactions (on PostgreSQL they take the
     same tally rows' locks in turn): every row is counted."""
-    donor = add_donor(session)
-    assert donor.id is not None
+    donor_id = add_donor(session).id
+    assert donor_id is not None
     at = datetime(2021, 6, 1, 2, tzinfo=UTC)
     start = threading.Barrier(8)
     failures: list[BaseException] = []
@@ -164,7 +164,7 @@ def test_writers_adding_to_the_same_tally_rows_at_once_lose_no_count(
         rows = [
             audit_values(
                 entity="case",
-                donor_id=donor.id,
+                donor_id=donor_id,
                 from_state="remobilising",
                 to_state="closed" if k % 2 else "high_res_typing",
                 reason="declined" if k % 2 else None,
@@ -228,8 +228,8 @@ def test_two_writers_crossing_on_the_tally_rows_get_one_busy_error_and_lose_noth
     other commits. SQLite cannot get there (one writer at a time: the second waits for the first)."""
     if engine.dialect.name != "postgresql":
         pytest.skip("SQLite has one writer at a time: no two transactions hold tally rows at once")
-    donor = add_donor(session)
-    assert donor.id is not None
+    donor_id = add_donor(session).id
+    assert donor_id is not None
     day_a, day_b = datetime(2021, 6, 1, 2, tzinfo=UTC), datetime(2021, 6, 2, 2, tzinfo=UTC)
     both_wrote_once = threading.Barrier(2)
     outcomes: list[str] = []
@@ -240,7 +240,7 @@ def test_two_writers_crossing_on_the_tally_rows_get_one_busy_error_and_lose_noth
                 with transaction(own):
                     for n, at in enumerate((first, second)):
                         values = audit_values(
-                            entity="donor", donor_id=donor.id, to_state="registered", at=at, actor="t"
+                            entity="donor", donor_id=donor_id, to_state="registered", at=at, actor="t"
                         )
                         own.add(StageEvent(**values))
                         own.flush()
