@@ -40,6 +40,7 @@ from hla.reference import Reference
 __all__ = [
     "HAPLOTYPE_LOCI",
     "LEVELS",
+    "SHIPPED_HAPLOTYPES",
     "HaplotypeSet",
     "LikelihoodCalculator",
     "MatchLikelihood",
@@ -59,6 +60,9 @@ LEVELS: dict[str, tuple[str, ...]] = {
     "10/10": ("A", "B", "C", "DRB1", "DQB1"),
 }
 """The match levels reported (NMDP/CIBMTR): 6/6 A, B, DRB1; 8/8 with C; 10/10 with DQB1."""
+
+SHIPPED_HAPLOTYPES = Path(__file__).resolve().parent / "data" / "haplotypes-demo-synthetic.csv.gz"
+"""A SYNTHETIC set for tests and the demo (the demo registry's own model; see the file's header)."""
 
 MAX_DIPLOTYPES = 4_000_000
 """Beyond this many consistent diplotypes a typing is too ambiguous to expand here (ATLAS caps too)."""
