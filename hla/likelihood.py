@@ -96,6 +96,9 @@ class HaplotypeSet:
     """Haplotypes left out because an allele is not in the loaded allele list."""
     _protein_codes: dict[str, I64] = field(default_factory=dict, init=False, repr=False)
     _nulls: dict[str, npt.NDArray[np.bool_]] = field(default_factory=dict, init=False, repr=False)
+    _allowed: dict[tuple[str, Typing], npt.NDArray[np.bool_]] = field(
+        default_factory=dict, init=False, repr=False
+    )
 
     def __post_init__(self) -> None:
         for locus in self.loci:
@@ -166,7 +169,11 @@ class HaplotypeSet:
 
     # -- expansion ---------------------------------------------------------------------------------
     def _allows(self, locus: str, typing: Typing) -> npt.NDArray[np.bool_]:
-        """Per haplotype: whether its allele at ``locus`` is one the typing may stand for."""
+        """Per haplotype: whether its allele at ``locus`` is one the typing may stand for (cached: a
+        registry repeats its typings)."""
+        found = self._allowed.get((locus, typing))
+        if found is not None:
+            return found
         alleles = self.alleles[locus]
         if typing.kind is Kind.UNTYPED:
             allowed = np.ones(len(alleles), dtype=bool)
@@ -178,6 +185,8 @@ class HaplotypeSet:
                 dtype=bool,
             )
         result: npt.NDArray[np.bool_] = allowed[self.codes[locus]]
+        if len(self._allowed) < 100_000:
+            self._allowed[(locus, typing)] = result
         return result
 
     def diplotypes(self, genotype: Genotype) -> Diplotypes:

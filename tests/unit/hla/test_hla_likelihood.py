@@ -88,7 +88,9 @@ def expressed(a: str, b: str) -> list[str]:
     return sorted([a, b])
 
 
-def brute_force(records: list[tuple[dict[str, str], float]], patient: Genotype, donor: Genotype) -> dict:
+def brute_force(
+    records: list[tuple[dict[str, str], float]], patient: Genotype, donor: Genotype
+) -> dict[str, float | None]:
     total = sum(f for _, f in records)
     pairs = [(h1, h2, f1 * f2 / total**2) for (h1, f1), (h2, f2) in itertools.product(records, repeat=2)]
     ps = [(h1, h2, w) for h1, h2, w in pairs if consistent(patient, h1, h2)]
@@ -96,7 +98,7 @@ def brute_force(records: list[tuple[dict[str, str], float]], patient: Genotype, 
     norm = sum(w for *_, w in ps) * sum(w for *_, w in ds)
     if norm == 0:
         return dict.fromkeys(LEVEL_LOCI)
-    out = {}
+    out: dict[str, float | None] = {}
     for level, loci in LEVEL_LOCI.items():
         matched = 0.0
         for p1, p2, pw in ps:
