@@ -22,6 +22,7 @@ from sqlmodel import Session
 import hla
 import migrations
 from donorflow.settings import Settings
+from hla.likelihood import SHIPPED_HAPLOTYPES, HaplotypeSet, load_haplotypes
 from models.core import ConfigurationError, PiiMaskingFilter, install_record_masking, make_engine
 from models.intake import ImportPolicy, SheetLimits
 from models.matching import IndexFile, IndexStore
@@ -46,6 +47,7 @@ __all__ = [
     "dispatch_once",
     "get_engine",
     "get_settings",
+    "hla_haplotypes",
     "hla_index_store",
     "hla_reference",
     "id_salt",
@@ -193,6 +195,16 @@ def hla_reference() -> hla.Reference | None:
     """The optional IMGT/HLA and MAC tables (DONORFLOW_HLA_DATA_DIR); None means the built-in rules."""
     data_dir = get_settings().hla_data_dir
     return hla.load_reference(data_dir) if data_dir else None
+
+
+@lru_cache(maxsize=1)
+def hla_haplotypes() -> HaplotypeSet | None:
+    """The haplotype-frequency set for match likelihoods (DONORFLOW_HLA_HAPLOTYPES); None: not configured."""
+    settings = get_settings()
+    if not settings.hla_haplotypes:
+        return None
+    path = SHIPPED_HAPLOTYPES if settings.hla_haplotypes == "demo" else Path(settings.hla_haplotypes)
+    return load_haplotypes(path, hla_reference(), settings.hla_haplotype_population or None)
 
 
 def hla_index_store(settings: Settings | None = None) -> IndexStore:

@@ -300,27 +300,39 @@ def search(
             loci=wanted,
             max_mismatches=max_mismatches,
             limit=limit,
+            haplotypes=bootstrap.hla_haplotypes(),
         )
     if json_:
         _print_json([row.as_dict() for row in rows])
         return
+    # Match likelihood columns only when a haplotype-frequency set is configured (DONORFLOW_HLA_HAPLOTYPES).
+    levels = ["6/6", "8/8", "10/10"] if any(row.likelihood for row in rows) else []
+    sets = sorted({row.haplotype_set for row in rows if row.haplotype_set})
     table = Table(
         "member",
         "match",
         "certainty",
         *wanted,
-        title=f"{total} candidates within {max_mismatches} mismatches",
+        *(f"P({level})" for level in levels),
+        title=f"{total} candidates within {max_mismatches} mismatches"
+        + (f"; 全相合概率 match likelihood: {', '.join(sets)}" if sets else ""),
     )
     for row in rows:
         grades = row.result.as_dict()["loci"]
         assert isinstance(grades, dict)
+        chances = row.likelihood.levels if row.likelihood else {}
         table.add_row(
             row.code,
             f"{row.result.matched}/{row.result.of}",
             str(row.result.certainty),
             *(" ".join(grades[locus]) for locus in wanted),
+            *(_percent(chances.get(level)) for level in levels),
         )
     out.print(table)
+
+
+def _percent(value: float | None) -> str:
+    return "–" if value is None else f"{100 * value:.1f} %"
 
 
 @app.command("funnel")

@@ -71,6 +71,7 @@ def wire() -> None:
             max_contact_attempts=settings.max_contact_attempts,
             hla_index=bootstrap.hla_index_store(settings).open,
             hla_reference=bootstrap.hla_reference,
+            hla_haplotypes=bootstrap.hla_haplotypes,
             prefect_ui_url=settings.prefect_ui_url,
             before_relay=_kill_this_process if settings.fault_kill_before_relay else None,
         )

@@ -40,6 +40,13 @@ class Settings(BaseSettings):
     import_max_rows: int = Field(default=200_000, ge=1, description="most non-blank rows in a sheet")
     max_contact_attempts: int = Field(default=3, ge=1, le=10, description="re-mobilisation attempts")
     hla_data_dir: Path | None = Field(default=None, description="IMGT/HLA and MAC tables (optional)")
+    # Match likelihood for low-resolution members (issue 13 item 8): a haplotype-frequency file (ATLAS
+    # JSON or an NMDP-style A~C~B~DRB1~DQB1 table, gzipped or not), or "demo" for the shipped SYNTHETIC
+    # set; empty: no likelihood is computed.
+    hla_haplotypes: str = Field(default="", description="haplotype-frequency file, or 'demo' (synthetic)")
+    hla_haplotype_population: str = Field(
+        default="", description="the <population>_freq column to read (default: the first)"
+    )
     prefect_port: int = 4200
     # Where coordinators open the Prefect UI: the links in their alerts. Empty: the `make up` server on
     # this machine (http://127.0.0.1:<prefect_port>); set it when they reach it by another name.

@@ -25,6 +25,7 @@ from prefect.logging import get_run_logger
 from pydantic import Field, TypeAdapter, create_model
 
 import hla
+from hla.likelihood import HaplotypeSet
 from models.accounts import coordinator_names
 from models.cases import (
     Outcome,
@@ -80,6 +81,8 @@ class FlowConfig:
     hla_index: Callable[[Session], hla.HlaIndex] | None = None
     # The optional IMGT/HLA and MAC tables, loaded only when an ATLAS donor file needs them.
     hla_reference: Callable[[], hla.Reference | None] | None = None
+    # The haplotype-frequency set for match likelihoods (None, or returning None: not computed).
+    hla_haplotypes: Callable[[], HaplotypeSet | None] | None = None
     # Without a deployment a flow cannot suspend (the process would have nowhere to resume): it pauses
     # in-process instead, for this long. Deployed runs suspend and wait as long as it takes.
     pause_timeout_seconds: int = 3600

@@ -15,7 +15,7 @@ from flows.runtime import config, current_run_id, session
 from hla import Locus
 from models.cases import PatientSearchCreate, ensure_search, screen_candidates
 from models.core import Session, ValidationError
-from models.matching import patient_genotype, search_registry
+from models.matching import patient_genotype, remobilisation_order, search_registry
 
 __all__ = ["PatientSearchForm", "initial_screening"]
 
@@ -128,33 +128,55 @@ def initial_screening(
 def _search_here(
     db_session: Session, hla_text: str, loci: list[str], max_mismatches: int, top_k: int
 ) -> tuple[list[str], list[dict[str, object]]]:
-    """This registry's own search (DESIGN.md §4): the ranked codes and a masked table for the UI."""
-    opener = config().hla_index
+    """This registry's own search (DESIGN.md §4): the codes in the order their members are to be called
+    (most likely full match first, when a haplotype-frequency set is configured) and a masked table."""
+    flow_config = config()
+    opener = flow_config.hla_index
     if not hla_text.strip() or opener is None:
         raise ValidationError("no candidate codes and no patient HLA typing to search with")
-    patient = patient_genotype(hla_text)
+    index = opener(db_session)
+    patient = patient_genotype(hla_text, index.reference)
+    haplotypes = flow_config.hla_haplotypes() if flow_config.hla_haplotypes else None
     total, rows = search_registry(
         session=db_session,
-        index=opener(db_session),
+        index=index,
         patient=patient,
         loci=loci,
         max_mismatches=max_mismatches,
         limit=top_k,
+        haplotypes=haplotypes,
     )
     get_run_logger().info(
         "HLA search: %d members within %d mismatches; screening the best %d", total, max_mismatches, len(rows)
     )
-    table = [
-        {
+    called = remobilisation_order(rows)
+    call_order = {row.code: n for n, row in enumerate(called, start=1)}
+    table: list[dict[str, object]] = []
+    for n, row in enumerate(rows, start=1):
+        entry: dict[str, object] = {
             "rank": n,
+            "call_order": call_order[row.code],
             "member": row.code,
             "match": f"{row.result.matched}/{row.result.of}",
             "certainty": str(row.result.certainty),
             "mismatches": row.result.mismatches,
         }
-        for n, row in enumerate(rows, start=1)
-    ]
-    return [row.code for row in rows], table
+        if haplotypes is not None:
+            chances = row.likelihood.as_dict() if row.likelihood else {}
+            entry.update(
+                {
+                    "p_full": chances.get("full"),
+                    "p_6_6": chances.get("6/6"),
+                    "p_8_8": chances.get("8/8"),
+                    "p_10_10": chances.get("10/10"),
+                    "likelihood_note": chances.get("note", ""),
+                    "haplotype_set": row.haplotype_set,
+                }
+            )
+        table.append(entry)
+    # Cases open in call order: the workbench lists a stage's cases longest-waiting first, so the member
+    # most likely to be a full match is the first one a coordinator re-mobilises.
+    return [row.code for row in called], table
 
 
 def _slug(text: str) -> str:

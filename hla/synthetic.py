@@ -22,7 +22,7 @@ from hla.index import HlaIndex, Member
 from hla.nomenclature import LOCI, Kind, Typing, parse_typing, untyped
 from hla.reference import Reference
 
-__all__ = ["Population", "generate", "synthetic_reference"]
+__all__ = ["Population", "generate", "synthetic_haplotypes", "synthetic_reference"]
 
 I64 = npt.NDArray[np.int64]
 
@@ -194,6 +194,29 @@ def _catalogue(locus: str, pool: _Pool, reference: Reference) -> tuple[list[Typi
     return typings, {kind: np.array(v, dtype=np.int64) + 1 for kind, v in ids.items()}
 
 
+def _haplotype_table(pools: dict[str, _Pool]) -> tuple[dict[str, I64], npt.NDArray[np.float64]]:
+    """The haplotype table every synthetic population draws from: allele ids per locus, frequencies."""
+    structure = np.random.default_rng(12345)  # the haplotype table is shared by every population
+    haplotypes = {
+        locus: structure.choice(len(pool.names), size=_HAPLOTYPES, p=pool.frequency)
+        for locus, pool in pools.items()
+    }
+    return haplotypes, _zipf(structure, _HAPLOTYPES, 0.9)
+
+
+def synthetic_haplotypes(
+    loci: tuple[str, ...] = ("A", "B", "C", "DRB1", "DQB1"),
+) -> list[tuple[dict[str, str], float]]:
+    """The haplotypes :func:`generate` draws members from, as (locus -> allele, frequency) records over
+    ``loci``: the exact frequency set of the synthetic registry (duplicates left for the reader to sum)."""
+    pools = _pools(0)
+    haplotypes, weights = _haplotype_table(pools)
+    return [
+        ({locus: pools[locus].names[int(haplotypes[locus][h])] for locus in loci}, float(weights[h]))
+        for h in range(_HAPLOTYPES)
+    ]
+
+
 def generate(
     n: int,
     seed: int = 0,
@@ -207,12 +230,8 @@ def generate(
     ref = reference if reference is not None else synthetic_reference()
     pools = _pools(0)
     rng = np.random.default_rng(seed)
-    structure = np.random.default_rng(12345)  # the haplotype table is shared by every population
-    haplotypes = {
-        locus: structure.choice(len(pool.names), size=_HAPLOTYPES, p=pool.frequency)
-        for locus, pool in pools.items()
-    }
-    chosen = rng.choice(_HAPLOTYPES, size=(2, n), p=_zipf(structure, _HAPLOTYPES, 0.9))
+    haplotypes, weights = _haplotype_table(pools)
+    chosen = rng.choice(_HAPLOTYPES, size=(2, n), p=weights)
     resolution = rng.random(n)
     typings: dict[str, list[Typing]] = {}
     columns: dict[str, tuple[I64, I64]] = {}

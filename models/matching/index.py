@@ -16,6 +16,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 import hla
+from hla.likelihood import HaplotypeSet, LikelihoodCalculator, MatchLikelihood
 from models.core import StageEvent, ValidationError
 from models.matching.store import IndexStorage, SavedIndex, UnusableIndexError, Watermarks
 from models.registry import LOCUS_COLUMNS, POSITIONS, Donor, HlaTyping, RegistryStatus, column_name
@@ -24,6 +25,7 @@ __all__ = [
     "IndexStore",
     "MatchRow",
     "patient_genotype",
+    "remobilisation_order",
     "search_registry",
     "typing_columns",
     "typing_genotype",
@@ -73,9 +75,15 @@ def _sort_key(donor: Donor) -> int:
 class MatchRow:
     code: str
     result: hla.MatchResult
+    likelihood: MatchLikelihood | None = None
+    """P(6/6, 8/8, 10/10 allele match) from the haplotype-frequency set, when one is configured."""
+    haplotype_set: str = ""
 
     def as_dict(self) -> dict[str, object]:
-        return self.result.as_dict(self.code)
+        out = self.result.as_dict(self.code)
+        if self.likelihood is not None:
+            out["likelihood"] = {**self.likelihood.as_dict(), "set": self.haplotype_set}
+        return out
 
 
 class IndexStore:
@@ -197,15 +205,65 @@ def search_registry(
     loci: Sequence[str] = hla.DEFAULT_LOCI,
     max_mismatches: int = 0,
     limit: int = 20,
+    haplotypes: HaplotypeSet | None = None,
 ) -> tuple[int, list[MatchRow]]:
-    """Ranked candidates for a patient: (how many are within the allowance, the best `limit` of them)."""
+    """Ranked candidates for a patient: (how many are within the allowance, the best `limit` of them),
+    each with its match likelihood when a haplotype-frequency set is given (issue 13 item 8)."""
     try:
         found = index.search(patient, loci=tuple(loci), max_mismatches=max_mismatches, limit=limit)
     except hla.HlaError as exc:
         raise ValidationError(str(exc)) from exc
     keys = [hit.key for hit in found.hits]
     codes = dict(session.exec(select(Donor.id, Donor.code).where(col(Donor.id).in_(keys))).all())
-    return found.total, [MatchRow(codes[hit.key], hit.result) for hit in found.hits if hit.key in codes]
+    likelihoods: dict[int, MatchLikelihood] = {}
+    label = ""
+    if haplotypes is not None and keys:
+        calculator = LikelihoodCalculator(haplotypes, patient, tuple(loci))
+        for key, genotype in _latest_genotypes(session, keys, index.reference).items():
+            likelihoods[key] = calculator.against(genotype)
+        label = f"{haplotypes.source} {haplotypes.population}".strip()
+    return found.total, [
+        MatchRow(
+            codes[hit.key], hit.result, likelihoods.get(hit.key), label if hit.key in likelihoods else ""
+        )
+        for hit in found.hits
+        if hit.key in codes
+    ]
+
+
+def _latest_genotypes(
+    session: Session, keys: Sequence[int], reference: hla.Reference
+) -> dict[int, hla.Genotype]:
+    """The members' latest typings, as the index read them (a typing that no longer parses is left out)."""
+    latest = (
+        select(HlaTyping.donor_id, func.max(HlaTyping.id).label("typing_id"))
+        .where(col(HlaTyping.donor_id).in_(keys))
+        .group_by(col(HlaTyping.donor_id))
+        .subquery()
+    )
+    rows = session.exec(select(HlaTyping).join(latest, col(HlaTyping.id) == latest.c.typing_id))
+    found: dict[int, hla.Genotype] = {}
+    for typing in rows:
+        assert typing.donor_id is not None
+        try:
+            found[typing.donor_id] = typing_genotype(typing, reference)
+        except hla.HlaError:
+            continue
+    return found
+
+
+def remobilisation_order(rows: Sequence[MatchRow]) -> list[MatchRow]:
+    """Who is called first (DESIGN.md §4): the member most likely to be a full match at the searched loci,
+    then the search's own rank (a member without a likelihood keeps its rank, after those with one)."""
+    ranked = list(enumerate(rows))
+    ranked.sort(
+        key=lambda item: (
+            item[1].likelihood is None or item[1].likelihood.full is None,
+            -(item[1].likelihood.full or 0.0) if item[1].likelihood else 0.0,
+            item[0],
+        )
+    )
+    return [row for _, row in ranked]
 
 
 def typing_columns(text: str, reference: hla.Reference | None = None) -> dict[str, str]:

@@ -207,6 +207,42 @@ def test_screening_without_candidates_searches_the_registry_and_grades_each_case
     assert opened == {typed[0].id, typed[1].id}
 
 
+def test_screening_opens_cases_in_match_likelihood_order_most_likely_full_match_first(
+    wired: Session, tmp_path: Path
+) -> None:
+    """Issue 13 item 8: two low-resolution members rank alike (same age: the older record first); the one
+    more likely to be a full 8/8 match is re-mobilised first — its case is opened, and listed, first."""
+    from flows.screening import PatientSearchForm, initial_screening
+    from hla.likelihood import HaplotypeSet
+    from models.matching import IndexFile, IndexStore
+
+    haplotypes = HaplotypeSet.from_records(
+        [
+            ({"A": "02:01", "B": "40:01", "C": "03:04", "DRB1": "09:01"}, 0.10),
+            ({"A": "02:06", "B": "40:01", "C": "03:04", "DRB1": "09:01"}, 0.30),
+            ({"A": "24:02", "B": "46:01", "C": "01:02", "DRB1": "15:01"}, 0.30),
+            ({"A": "24:03", "B": "46:01", "C": "01:02", "DRB1": "15:01"}, 0.02),
+        ],
+        source="test-set",
+    )
+    store = IndexStore(IndexFile(tmp_path / "index.npz"))
+    runtime.configure(replace(runtime.config(), hla_index=store.open, hla_haplotypes=lambda: haplotypes))
+    unlikely, likely = (
+        add_donor(wired),
+        add_donor(wired),
+    )  # A*02: 02:01 one time in four; A*24: 24:02 15 in 16
+    for donor, columns in ((unlikely, {"a_1": "A*02"}), (likely, {"a_2": "A*24"})):
+        typing = {**PATIENT_COLUMNS, **columns}
+        wired.add(HlaTyping.model_validate({"donor_id": donor.id, "resolution": "low", **typing}))
+    wired.commit()
+    search = PatientSearchForm(
+        patient_code="P21-0043", centre="河南省肿瘤医院", hla=" ".join(PATIENT_COLUMNS.values())
+    )
+    assert initial_screening(search, "李老师", top_k=5, max_mismatches=0)["opened"] == 2
+    cases = wired.exec(select(DonorCase).order_by(col(DonorCase.stage_entered_at), col(DonorCase.id))).all()
+    assert [c.donor_id for c in cases] == [likely.id, unlikely.id]
+
+
 def _with_sample(session: Session, case: DonorCase) -> None:
     session.add(
         CaseRecord(

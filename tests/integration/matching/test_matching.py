@@ -13,9 +13,17 @@ from sqlmodel import Session, select
 
 import hla
 from donorflow.demo import SIGNUP_HEADER, signup_rows
+from hla.likelihood import HaplotypeSet
 from models.core import StageEvent, ValidationError
 from models.intake import ImportPolicy, import_signups
-from models.matching import IndexFile, IndexStore, patient_genotype, search_registry, typing_genotype
+from models.matching import (
+    IndexFile,
+    IndexStore,
+    patient_genotype,
+    remobilisation_order,
+    search_registry,
+    typing_genotype,
+)
 from models.registry import Donor, HlaTyping, withdraw_donor
 
 POLICY = ImportPolicy(id_salt=b"match", batch_size=100)
@@ -120,3 +128,43 @@ def test_patient_typing_errors_are_clear() -> None:
         patient_genotype("  ")
     gl = patient_genotype("A*02:01+A*24:02^B*40:01+B*46:01^DRB1*09:01+DRB1*15:01")
     assert set(gl.loci) >= {"A", "B", "DRB1"}
+
+
+# A haplotype-frequency set over the typings above: the low-resolution A*02 is A*02:01 (on the patient's
+# haplotype) three times in four, A*02:06 otherwise (issue 13 item 8).
+HAPLOTYPES = [
+    ({"A": "02:01", "B": "40:01", "C": "03:04", "DRB1": "09:01"}, 0.30),
+    ({"A": "24:02", "B": "46:01", "C": "01:02", "DRB1": "15:01"}, 0.30),
+    ({"A": "02:06", "B": "40:01", "C": "03:04", "DRB1": "09:01"}, 0.10),
+    ({"A": "11:01", "B": "58:01", "C": "03:02", "DRB1": "03:01"}, 0.15),
+    ({"A": "33:03", "B": "13:02", "C": "07:02", "DRB1": "12:02"}, 0.15),
+]
+
+
+def test_search_results_carry_the_match_likelihood_and_it_orders_remobilisation(
+    session: Session, tmp_path: Path
+) -> None:
+    import_signups(session=session, path=_sheet(tmp_path / "a.csv", 4), policy=POLICY)
+    store = IndexStore(IndexFile(tmp_path / "index.npz"))
+    haplotypes = HaplotypeSet.from_records(HAPLOTYPES, source="test-set")
+    _total, rows = search_registry(
+        session=session,
+        index=store.open(session),
+        patient=patient_genotype(PATIENT),
+        max_mismatches=1,
+        limit=10,
+        haplotypes=haplotypes,
+    )
+    by_typing = {row.result.as_dict()["certainty"]: row for row in rows if row.result.mismatches == 0}
+    assert by_typing["definite"].likelihood is not None and by_typing["definite"].likelihood.full == 1.0
+    low = by_typing["potential"].as_dict()["likelihood"]
+    assert low == {"6/6": 0.75, "8/8": 0.75, "10/10": None, "full": 0.75, "set": "test-set"}
+    mismatched = next(row for row in rows if row.result.mismatches == 1)
+    assert mismatched.likelihood is not None and mismatched.likelihood.full == 0.0
+    # Search rank: the allele match, the potential, the A antigen mismatch; called in likelihood order.
+    order = [row.likelihood.full for row in remobilisation_order(rows) if row.likelihood]
+    assert order == [1.0, 0.75, 0.0]
+    without = search_registry(
+        session=session, index=store.open(session), patient=patient_genotype(PATIENT), max_mismatches=1
+    )[1]
+    assert all(row.likelihood is None and "likelihood" not in row.as_dict() for row in without)
