@@ -47,8 +47,9 @@ integration: install
 test: lint browser
 	DONORFLOW_TEST_REQUIRE_POSTGRES=1 DONORFLOW_TEST_REQUIRE_BROWSER=1 $(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=15
 
+# The demo branch shows match likelihoods from the shipped SYNTHETIC haplotype set unless told otherwise.
 up: install
-	$(BIN)/donorflow up
+	DONORFLOW_HLA_HAPLOTYPES="$${DONORFLOW_HLA_HAPLOTYPES-demo}" $(BIN)/donorflow up
 
 bench: install
 	$(BIN)/python bench/import_signups.py

@@ -253,17 +253,28 @@ def _latest_genotypes(
 
 
 def remobilisation_order(rows: Sequence[MatchRow]) -> list[MatchRow]:
-    """Who is called first (DESIGN.md §4): the member most likely to be a full match at the searched loci,
-    then the search's own rank (a member without a likelihood keeps its rank, after those with one)."""
-    ranked = list(enumerate(rows))
-    ranked.sort(
-        key=lambda item: (
-            item[1].likelihood is None or item[1].likelihood.full is None,
-            -(item[1].likelihood.full or 0.0) if item[1].likelihood else 0.0,
-            item[0],
-        )
-    )
-    return [row for _, row in ranked]
+    """Who is called first (DESIGN.md §4): the member most likely to be a full match at the searched loci.
+
+    The grades decide where they can: every position an allele match is a full match (probability 1,
+    whatever the haplotype set knows), a mismatch at any position is not one (0). Otherwise the set's
+    probability; a member it cannot place (no likelihood: no set, or a typing the set does not explain)
+    comes after every member with a chance above 0 and before the certain non-matches. Ties keep the
+    search's own rank.
+    """
+
+    def chance(row: MatchRow) -> float | None:
+        if row.result.mismatches:
+            return 0.0
+        if row.result.certainty is hla.Certainty.DEFINITE:
+            return 1.0
+        return row.likelihood.full if row.likelihood is not None else None
+
+    def key(item: tuple[int, MatchRow]) -> tuple[int, float, int]:
+        p = chance(item[1])
+        tier = 1 if p is None else 0 if p > 0 else 2
+        return tier, -(p or 0.0), item[0]
+
+    return [row for _, row in sorted(enumerate(rows), key=key)]
 
 
 def typing_columns(text: str, reference: hla.Reference | None = None) -> dict[str, str]:
