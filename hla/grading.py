@@ -21,6 +21,8 @@ __all__ = [
     "Certainty",
     "Grade",
     "MatchResult",
+    "NullMatch",
+    "Rule",
     "best_pairing",
     "check_loci",
     "grade",
@@ -54,6 +56,34 @@ _RANK = {Grade.ALLELE: 0, Grade.POTENTIAL: 1, Grade.ANTIGEN: 2, Grade.MISMATCH: 
 GRADES: tuple[Grade, ...] = tuple(Grade)
 
 
+class Rule(StrEnum):
+    """The rule that decided one position's grade (kept for a WMDA-level ``details`` field)."""
+
+    SAME_PROTEIN = "same_protein"  # allele: the first two fields agree (WHO: same protein)
+    SAME_P_GROUP = "same_p_group"  # allele: same P group (WMDA hla_nom_p)
+    NULL_VS_NULL = "null_vs_null"  # allele: neither side expresses a protein here
+    CONSISTENT = "consistent"  # potential: low resolution, serology or ambiguity that overlaps
+    UNTYPED = "untyped"  # potential: a side was not typed at the locus
+    SAME_ANTIGEN = "same_antigen"  # antigen: same serological antigen (WMDA rel_dna_ser)
+    ASSOCIATED_ANTIGEN = "associated_antigen"  # antigen: associated antigens, B39 and B3901 (rel_ser_ser)
+    BROAD_SPLIT = "broad_split"  # antigen: a broad and its split, B16 and B39 (rel_ser_ser)
+    FIRST_FIELD = "first_field"  # antigen: same allele group, a side has no assigned serology
+    ANTIGEN_MISMATCH = "antigen_mismatch"  # mismatch: serological antigens differ (B62 vs B75)
+    FIRST_FIELD_MISMATCH = "first_field_mismatch"  # mismatch: different allele group, no serology
+    EXPRESSED_VS_NULL = "expressed_vs_null"  # mismatch: a protein against a null (nothing expressed)
+
+
+class NullMatch(StrEnum):
+    """Null alleles at a position (item 4): the grade is that of the expressed typings, this says so."""
+
+    EXPRESSED_VS_NULL = "expressed_vs_null"
+    """ATLAS ExpressingVsNull: one side's typing here is a null, graded as the locus's other typing."""
+    NULL_VS_NULL = "null_vs_null"
+    """Both sides' typings here are nulls."""
+    POSSIBLY_NULL = "possibly_null"
+    """An allele string or code here also lists a null (A*01:01/02N); graded on its expressed alleles."""
+
+
 class Certainty(StrEnum):
     DEFINITE = "definite"  # every position an allele match
     POTENTIAL = "potential"
@@ -65,6 +95,10 @@ class MatchResult:
 
     loci: tuple[str, ...]
     grades: tuple[tuple[Grade, Grade], ...]
+    rules: tuple[tuple[Rule, Rule], ...] = ()
+    """Per locus, per patient position, the rule that decided the grade (empty if not computed)."""
+    nulls: tuple[tuple[NullMatch | None, NullMatch | None], ...] = ()
+    """Per locus, per patient position, whether a null allele is involved (empty if not computed)."""
     allele_mismatches: int = field(init=False, compare=False)
     """Positions graded ``antigen``: same group, different protein."""
     antigen_mismatches: int = field(init=False, compare=False)
@@ -115,27 +149,58 @@ class MatchResult:
             antigen_mismatches=self.antigen_mismatches,
             certainty=str(self.certainty),
             loci={locus: [str(a), str(b)] for locus, (a, b) in zip(self.loci, self.grades, strict=True)},
+            # Added beside the four grades (their shape unchanged): loci where a null allele is involved,
+            # per patient position, e.g. {"C": [null, "expressed_vs_null"]}.
+            nulls={
+                locus: [None if a is None else str(a), None if b is None else str(b)]
+                for locus, (a, b) in zip(self.loci, self.nulls, strict=True)
+                if a is not None or b is not None
+            },
         )
         return out
 
 
 def grade_typing(patient: Typing, donor: Typing) -> Grade:
     """Grade one patient typing against one donor typing (both after :func:`expressed_pair`)."""
+    return grade_typing_rule(patient, donor)[0]
+
+
+def grade_typing_rule(patient: Typing, donor: Typing) -> tuple[Grade, Rule]:
+    """:func:`grade_typing` with the rule that decided it."""
     if patient.confirmed and donor.confirmed:  # the common high-resolution case, first
         if patient.proteins == donor.proteins:
-            return Grade.ALLELE
+            protein = next(iter(patient.proteins))
+            return Grade.ALLELE, Rule.SAME_P_GROUP if protein.endswith("P") else Rule.SAME_PROTEIN
     elif patient.kind is not Kind.EXPRESSED or donor.kind is not Kind.EXPRESSED:
         if patient.kind is Kind.UNTYPED or donor.kind is Kind.UNTYPED:
-            return Grade.POTENTIAL
+            return Grade.POTENTIAL, Rule.UNTYPED
         # Both express nothing here: nothing to mismatch; a null against a protein is a mismatch.
-        return Grade.ALLELE if patient.kind is donor.kind else Grade.MISMATCH
+        if patient.kind is donor.kind:
+            return Grade.ALLELE, Rule.NULL_VS_NULL
+        return Grade.MISMATCH, Rule.EXPRESSED_VS_NULL
     elif (
         not patient.proteins.isdisjoint(donor.proteins)
         or not patient.groups.isdisjoint(donor.allele_groups)
         or not donor.groups.isdisjoint(patient.allele_groups)
     ):
-        return Grade.POTENTIAL
-    return Grade.MISMATCH if patient.allele_groups.isdisjoint(donor.allele_groups) else Grade.ANTIGEN
+        return Grade.POTENTIAL, Rule.CONSISTENT
+    # Antigen level (WMDA matching framework): serological antigens from rel_dna_ser, compatible through
+    # broads, splits and associated antigens (rel_ser_ser); the first field where a side has none.
+    if patient.antigens.isdisjoint(donor.antigen_cover) and donor.antigens.isdisjoint(patient.antigen_cover):
+        serology = any(k.startswith("s:") for k in patient.antigens) and any(
+            k.startswith("s:") for k in donor.antigens
+        )
+        return Grade.MISMATCH, Rule.ANTIGEN_MISMATCH if serology else Rule.FIRST_FIELD_MISMATCH
+    shared = patient.antigens & donor.antigens
+    if any(k.startswith("s:") for k in shared):
+        return Grade.ANTIGEN, Rule.SAME_ANTIGEN
+    serology_links = {k for k in patient.antigens & donor.antigen_cover if k.startswith("s:")}
+    serology_links |= {k for k in donor.antigens & patient.antigen_cover if k.startswith("s:")}
+    if not serology_links:
+        return Grade.ANTIGEN, Rule.FIRST_FIELD
+    if not serology_links.isdisjoint(patient.associated | donor.associated):
+        return Grade.ANTIGEN, Rule.ASSOCIATED_ANTIGEN
+    return Grade.ANTIGEN, Rule.BROAD_SPLIT
 
 
 def expressed_pair(first: Typing, second: Typing) -> tuple[Typing, Typing]:
@@ -182,6 +247,42 @@ def grade_pair(patient: tuple[Typing, Typing], donor: tuple[Typing, Typing]) -> 
     return _BEST[grade_typing(p1, d1), grade_typing(p2, d2), grade_typing(p1, d2), grade_typing(p2, d1)]
 
 
+def _null_match(patient: Typing, donor: Typing) -> NullMatch | None:
+    p_null, d_null = patient.kind is Kind.NULL, donor.kind is Kind.NULL
+    if p_null and d_null:
+        return NullMatch.NULL_VS_NULL
+    if p_null or d_null:
+        return NullMatch.EXPRESSED_VS_NULL
+    if patient.possibly_null or donor.possibly_null:
+        return NullMatch.POSSIBLY_NULL
+    return None
+
+
+_NULL_ORDER = {None: 0, NullMatch.POSSIBLY_NULL: 1, NullMatch.EXPRESSED_VS_NULL: 2, NullMatch.NULL_VS_NULL: 3}
+
+
+def grade_pair_detail(
+    patient: tuple[Typing, Typing], donor: tuple[Typing, Typing]
+) -> tuple[tuple[Grade, Grade], tuple[Rule, Rule], tuple[NullMatch | None, NullMatch | None]]:
+    """:func:`grade_pair` with, per patient position, the rule that decided and the null involved.
+
+    The donor typing paired with each patient position is the one the best pairing chose; when both
+    pairings give the same grades, the one listing the null flags later wins, so the result does not
+    depend on the order the donor's typings were written in (the grades never do)."""
+    p1, p2 = expressed_pair(*patient)
+    d1, d2 = expressed_pair(*donor)
+    g11, g22, g12, g21 = (grade_typing_rule(p, d) for p, d in ((p1, d1), (p2, d2), (p1, d2), (p2, d1)))
+    grades = _BEST[g11[0], g22[0], g12[0], g21[0]]
+    options = []
+    for (a, b), (first, second) in (((g11, g22), (0, 1)), ((g12, g21), (1, 0))):
+        if (a[0], b[0]) == grades:
+            nulls = (_null_match(patient[0], donor[first]), _null_match(patient[1], donor[second]))
+            order = (_NULL_ORDER[nulls[0]], _NULL_ORDER[nulls[1]], a[1], b[1])
+            options.append((order, (a[1], b[1]), nulls))
+    _, rules, nulls = min(options)
+    return grades, rules, nulls
+
+
 def check_loci(loci: Iterable[str], patient: Genotype | None = None) -> tuple[str, ...]:
     """Validate requested loci (6/6 A,B,DRB1; 8/8 +C; 10/10 +DQB1; 12/12 +DPB1) in LOCI order."""
     wanted = tuple(loci)
@@ -198,7 +299,13 @@ def check_loci(loci: Iterable[str], patient: Genotype | None = None) -> tuple[st
 def grade(patient: Genotype, donor: Genotype, loci: Sequence[str] = DEFAULT_LOCI) -> MatchResult:
     """Grade a donor for a patient over ``loci``; a locus the donor lacks is untyped (potential)."""
     wanted = _checked(tuple(loci), patient.loci)
-    return MatchResult(wanted, tuple(grade_pair(patient[locus], donor[locus]) for locus in wanted))
+    details = [grade_pair_detail(patient[locus], donor[locus]) for locus in wanted]
+    return MatchResult(
+        wanted,
+        tuple(d[0] for d in details),
+        tuple(d[1] for d in details),
+        tuple(d[2] for d in details),
+    )
 
 
 @lru_cache(maxsize=256)

@@ -24,7 +24,7 @@ import numpy.typing as npt
 
 from hla.errors import IndexStateError
 from hla.genotype import Genotype
-from hla.grading import DEFAULT_LOCI, MatchResult, check_loci
+from hla.grading import DEFAULT_LOCI, MatchResult, check_loci, grade_pair_detail
 from hla.nomenclature import LOCI, NO_REFERENCE, Typing
 from hla.reference import Reference
 from hla.vocabulary import LocusVocabulary, pair_code_grades
@@ -34,7 +34,7 @@ __all__ = ["Hit", "HlaIndex", "Member", "SearchResult"]
 I64 = npt.NDArray[np.int64]
 U8 = npt.NDArray[np.uint8]
 _CHUNK = 1 << 16  # rows per scan step: a chunk's columns and sums stay in L2
-_FORMAT = 1
+_FORMAT = 2  # 2: pairs keep null typings; typings carry antigen keys
 _POOL: ThreadPoolExecutor | None = None
 
 
@@ -274,15 +274,23 @@ class HlaIndex:
         chosen = self._top(rows, sums, limit)
         hits = []
         for row in chosen.tolist():
-            grades = tuple(
-                pair_code_grades(int(tables[locus][1][self._pairs[locus][row]])) for locus in wanted
-            )
+            grades = []
+            rules = []
+            nulls = []
+            for locus in wanted:
+                pair = int(self._pairs[locus][row])
+                # The scan's grades; the rule and null flags come from grading the hit's stored typings
+                # (a handful of hits: the pure grader's detail costs microseconds each).
+                detail = grade_pair_detail(patient[locus], self.vocabularies[locus].pair_typings(pair))
+                grades.append(pair_code_grades(int(tables[locus][1][pair])))
+                rules.append(detail[1])
+                nulls.append(detail[2])
             hits.append(
                 Hit(
                     int(self._keys[row]),
                     int(self._sort_keys[row]),
                     int(self._registered[row]),
-                    MatchResult(wanted, grades),
+                    MatchResult(wanted, tuple(grades), tuple(rules), tuple(nulls)),
                 )
             )
         return SearchResult(len(rows), tuple(hits))

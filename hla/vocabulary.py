@@ -86,9 +86,11 @@ class LocusVocabulary:
         self._typing_ids: dict[Typing, int] = {}
         self._protein_ids: dict[str, int] = {}
         self._group_ids: dict[str, int] = {}
-        # CSR rows (entry, value id) for the three candidate sets of each typing.
+        self._antigen_ids: dict[str, int] = {}
+        # CSR rows (entry, value id) for the candidate sets of each typing.
         self._rows: dict[str, tuple[_Growable, _Growable]] = {
-            name: (_Growable(), _Growable()) for name in ("proteins", "groups", "allele_groups")
+            name: (_Growable(), _Growable())
+            for name in ("proteins", "groups", "allele_groups", "antigens", "antigen_cover")
         }
         self._confirmed = _Growable()  # protein id of a confirmed typing, else 0
         self._kind = _Growable()
@@ -112,6 +114,8 @@ class LocusVocabulary:
             ("proteins", typing.proteins, self._protein_ids),
             ("groups", typing.groups, self._group_ids),
             ("allele_groups", typing.allele_groups, self._group_ids),
+            ("antigens", typing.antigens, self._antigen_ids),
+            ("antigen_cover", typing.antigen_cover, self._antigen_ids),
         ):
             owners, targets = self._rows[name]
             for value in sorted(values):
@@ -131,20 +135,15 @@ class LocusVocabulary:
         return pair
 
     def pair_id(self, first: Typing, second: Typing) -> int:
-        """The id of a member's pair, after the null rule, unordered (grading does not see order)."""
-        a, b = expressed_pair(first, second)
-        ids = sorted((self.typing_id(a), self.typing_id(b)))
+        """The id of a member's pair, unordered (grading does not see order). Nulls are kept, so a hit can
+        say where one is; :meth:`pair_tables` applies the null rule."""
+        ids = sorted((self.typing_id(first), self.typing_id(second)))
         found = self._pair_ids.get((ids[0], ids[1]))
         return found if found is not None else self._new_pair(ids[0], ids[1])
 
     def pair_ids_from_typing_ids(self, first: I64, second: I64) -> I64:
         """Vectorised :meth:`pair_id` for ids of typings already in this vocabulary."""
-        kinds = self._kind.view()
-        null = list(Kind).index(Kind.NULL)
-        first_null, second_null = kinds[first] == null, kinds[second] == null
-        a = np.where(first_null & ~second_null, second, first)
-        b = np.where(second_null & ~first_null, first, second)
-        low, high = np.minimum(a, b), np.maximum(a, b)
+        low, high = np.minimum(first, second), np.maximum(first, second)
         width = len(self.typings)
         combined = low * width + high
         distinct, inverse = np.unique(combined, return_inverse=True)
@@ -183,9 +182,12 @@ class LocusVocabulary:
             | self._any("allele_groups", p_groups)
             | self._any("groups", p_all)
         )
-        same_group = self._any("allele_groups", p_all)
+        # Antigen level: the patient's antigens meet a donor's cover, or a donor's antigens the patient's.
+        same_antigen = self._any("antigen_cover", self._mask(patient.antigens, self._antigen_ids)) | self._any(
+            "antigens", self._mask(patient.antigen_cover, self._antigen_ids)
+        )
         out = np.full(n, _MISMATCH, dtype=np.uint8)
-        out[same_group] = _ANTIGEN
+        out[same_antigen] = _ANTIGEN
         out[consistent] = _POTENTIAL
         if patient.confirmed:
             protein = self._protein_ids.get(next(iter(patient.proteins)), -1)
@@ -214,12 +216,22 @@ class LocusVocabulary:
         """For every pair here: (packed 16*mismatches+potentials, code rank(p1)*4+rank(p2))."""
         p1, p2 = expressed_pair(p1, p2)
         g1, g2 = self.grades_against(p1), self.grades_against(p2)
-        a, b = self.pair_first.view(), self.pair_second.view()
+        first, second = self.pair_first.view(), self.pair_second.view()
+        # WMDA/ATLAS null rule on the donor side: a null next to an expressed typing is absent.
+        kinds = self._kind.view()
+        null = list(Kind).index(Kind.NULL)
+        first_null, second_null = kinds[first] == null, kinds[second] == null
+        a = np.where(first_null & ~second_null, second, first)
+        b = np.where(second_null & ~first_null, first, second)
         index = ((g1[a].astype(np.intp) * 4 + g2[b]) * 4 + g1[b]) * 4 + g2[a]
         code = PAIRING[index]
         packed = PACKED_OF_CODE[code]
         packed[0] = DEAD
         return packed, code
+
+    def pair_typings(self, pair: int) -> tuple[Typing, Typing]:
+        """The two typings of a stored pair (nulls included), for grading a hit in full."""
+        return self.typings[int(self.pair_first.data[pair])], self.typings[int(self.pair_second.data[pair])]
 
     # -- persistence ------------------------------------------------------------------------------
     def to_state(self) -> dict[str, Any]:
@@ -232,6 +244,10 @@ class LocusVocabulary:
                     sorted(t.allele_groups),
                     t.text,
                     t.serological,
+                    sorted(t.antigens),
+                    sorted(t.antigen_cover),
+                    sorted(t.associated),
+                    t.possibly_null,
                 ]
                 for t in self.typings
             ],
@@ -241,7 +257,9 @@ class LocusVocabulary:
     @classmethod
     def from_state(cls, locus: str, state: dict[str, Any]) -> LocusVocabulary:
         vocabulary = cls(locus)
-        for kind, proteins, groups, allele_groups, text, serological in state["typings"][1:]:
+        for row in state["typings"][1:]:
+            kind, proteins, groups, allele_groups, text, serological = row[:6]
+            antigens, cover, associated, possibly_null = row[6:]
             vocabulary.typing_id(
                 Typing(
                     locus,
@@ -251,6 +269,10 @@ class LocusVocabulary:
                     frozenset(allele_groups),
                     text,
                     serological,
+                    frozenset(antigens),
+                    frozenset(cover),
+                    frozenset(associated),
+                    possibly_null,
                 )
             )
         for first, second in list(zip(*state["pairs"], strict=True))[1:]:
