@@ -20,6 +20,7 @@ from sqlmodel import Session
 
 from donorflow import bootstrap
 from donorflow.cli_events import pipeline_app
+from donorflow.cli_hla import hla_app
 from donorflow.cli_notify import notify_app
 from donorflow.cli_reminders import followups_app, reminders_app
 from donorflow.cli_users import users_app
@@ -41,6 +42,7 @@ app.add_typer(pipeline_app, name="pipeline")
 app.add_typer(reminders_app, name="reminders")
 app.add_typer(followups_app, name="followups")
 app.add_typer(users_app, name="users")
+app.add_typer(hla_app, name="hla")
 
 # No markup or emoji codes: what we print is mostly user data (HLA cells, codes, reasons, file names), and
 # "[/x]" in a cell must print as written, not raise MarkupError after the import has committed.

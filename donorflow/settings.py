@@ -39,7 +39,10 @@ class Settings(BaseSettings):
     import_max_cell_chars: int = Field(default=1000, ge=1, description="longest cell accepted")
     import_max_rows: int = Field(default=200_000, ge=1, description="most non-blank rows in a sheet")
     max_contact_attempts: int = Field(default=3, ge=1, le=10, description="re-mobilisation attempts")
-    hla_data_dir: Path | None = Field(default=None, description="IMGT/HLA and MAC tables (optional)")
+    hla_data_dir: Path | None = Field(
+        default=None,
+        description="IMGT/HLA tables of a newer release; unset: the release shipped in the package",
+    )
     prefect_port: int = 4200
     # Where coordinators open the Prefect UI: the links in their alerts. Empty: the `make up` server on
     # this machine (http://127.0.0.1:<prefect_port>); set it when they reach it by another name.
