@@ -18,7 +18,9 @@ from donorflow import bootstrap
 
 __all__ = ["hla_app"]
 
-hla_app = typer.Typer(help="HLA 参考表 HLA reference tables (IPD-IMGT/HLA, NMDP codes).", no_args_is_help=True)
+hla_app = typer.Typer(
+    help="HLA 参考表 HLA reference tables (IPD-IMGT/HLA, NMDP codes).", no_args_is_help=True
+)
 JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
 
 # zh-CN first: what a coordinator reads.
@@ -38,9 +40,8 @@ _COUNT_LABELS = {
 @hla_app.command("tables")
 def tables(json_: JsonFlag = False) -> None:
     """显示已加载的 HLA 参考表 Show the HLA reference tables loaded: release, files, counts, cache."""
-    from donorflow.cli import _fail, _print_json, out
-
     import hla
+    from donorflow.cli import _fail, _print_json, out
 
     settings = bootstrap.get_settings()
     begin = time.perf_counter()
@@ -85,14 +86,15 @@ def tables(json_: JsonFlag = False) -> None:
 def import_macs(
     path: Annotated[
         Path,
-        typer.Argument(help="NMDP 编码表 The NMDP MAC file: numer.v3.txt, alpha.v3.txt or CODE<TAB>subtypes."),
+        typer.Argument(
+            help="NMDP 编码表 The NMDP MAC file: numer.v3.txt, alpha.v3.txt or CODE<TAB>subtypes."
+        ),
     ],
     json_: JsonFlag = False,
 ) -> None:
     """导入 NMDP 多等位基因编码表 Import the full NMDP multiple-allele-code table (optional)."""
-    from donorflow.cli import _fail, _print_json, out
-
     import hla
+    from donorflow.cli import _fail, _print_json, out
 
     if not path.is_file():
         _fail(f"文件不存在 no such file: {path}", 2)

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -273,6 +273,7 @@ class HlaIndex:
         rows, sums = self._scan(order, {locus: t[0] for locus, t in tables.items()}, threshold)
         chosen = self._top(rows, sums, limit)
         hits = []
+        details: dict[tuple[str, int], tuple[Any, ...]] = {}
         for row in chosen.tolist():
             grades = []
             rules = []
@@ -280,8 +281,11 @@ class HlaIndex:
             for locus in wanted:
                 pair = int(self._pairs[locus][row])
                 # The scan's grades; the rule and null flags come from grading the hit's stored typings
-                # (a handful of hits: the pure grader's detail costs microseconds each).
-                detail = grade_pair_detail(patient[locus], self.vocabularies[locus].pair_typings(pair))
+                # once per distinct pair (hits share pairs; the pure grader's detail costs microseconds).
+                detail = details.get((locus, pair))
+                if detail is None:
+                    typings = self.vocabularies[locus].pair_typings(pair)
+                    detail = details[(locus, pair)] = grade_pair_detail(patient[locus], typings)
                 grades.append(pair_code_grades(int(tables[locus][1][pair])))
                 rules.append(detail[1])
                 nulls.append(detail[2])

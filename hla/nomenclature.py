@@ -255,7 +255,9 @@ def _molecular(rest: str, locus: str, text: str, ref: Reference) -> list[_Candid
             new, reason = renamed
             if not new:
                 raise UnknownAlleleError(
-                    text, locus, f"{locus}*{rest} was deleted from IPD-IMGT/HLA ({reason or 'no reason given'})"
+                    text,
+                    locus,
+                    f"{locus}*{rest} was deleted from IPD-IMGT/HLA ({reason or 'no reason given'})",
                 )
             rest = new  # renamed (hla_nom.txt): read as the current name
     fields = rest.split(":")

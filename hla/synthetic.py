@@ -117,13 +117,12 @@ def synthetic_reference(tables: Reference | None = None) -> Reference:
     synthetic names the release lacks (``02:99N``) still parse and fall back to the first field."""
     pools = _pools(0)
     if tables is not None:
-        mac = {code: subtypes for code, subtypes in synthetic_reference().mac.items()}
         return Reference(
             p_groups=tables.p_groups,
             g_groups=tables.g_groups,
             serology=tables.serology,
             splits=tables.splits,
-            mac=mac,
+            mac=dict(synthetic_reference().mac),
             tce=tables.tce,
             allele_serology=tables.allele_serology,
             associated=tables.associated,

@@ -98,6 +98,7 @@ class LocusVocabulary:
         self.pair_second = _Growable()
         self.pair_count = _Growable()
         self._pair_ids: dict[tuple[int, int], int] = {}
+        self._expressed: tuple[I64, I64] | None = None
         self.typing_id(untyped(locus))
         self._new_pair(0, 0)  # pair 0: removed member (not registered: untyped+untyped is pair 1)
         del self._pair_ids[(0, 0)]
@@ -183,9 +184,9 @@ class LocusVocabulary:
             | self._any("groups", p_all)
         )
         # Antigen level: the patient's antigens meet a donor's cover, or a donor's antigens the patient's.
-        same_antigen = self._any("antigen_cover", self._mask(patient.antigens, self._antigen_ids)) | self._any(
-            "antigens", self._mask(patient.antigen_cover, self._antigen_ids)
-        )
+        same_antigen = self._any(
+            "antigen_cover", self._mask(patient.antigens, self._antigen_ids)
+        ) | self._any("antigens", self._mask(patient.antigen_cover, self._antigen_ids))
         out = np.full(n, _MISMATCH, dtype=np.uint8)
         out[same_antigen] = _ANTIGEN
         out[consistent] = _POTENTIAL
@@ -212,17 +213,26 @@ class LocusVocabulary:
         flags[hits] = True
         return flags
 
+    def _expressed_pairs(self) -> tuple[I64, I64]:
+        """Every stored pair after the WMDA/ATLAS null rule (a null next to an expressed typing is
+        absent), computed again only when pairs were added."""
+        size = self.pair_first.size
+        if self._expressed is None or len(self._expressed[0]) != size:
+            first, second = self.pair_first.view(), self.pair_second.view()
+            kinds = self._kind.view()
+            null = list(Kind).index(Kind.NULL)
+            first_null, second_null = kinds[first] == null, kinds[second] == null
+            self._expressed = (
+                np.where(first_null & ~second_null, second, first),
+                np.where(second_null & ~first_null, first, second),
+            )
+        return self._expressed
+
     def pair_tables(self, p1: Typing, p2: Typing) -> tuple[U8, U8]:
         """For every pair here: (packed 16*mismatches+potentials, code rank(p1)*4+rank(p2))."""
         p1, p2 = expressed_pair(p1, p2)
         g1, g2 = self.grades_against(p1), self.grades_against(p2)
-        first, second = self.pair_first.view(), self.pair_second.view()
-        # WMDA/ATLAS null rule on the donor side: a null next to an expressed typing is absent.
-        kinds = self._kind.view()
-        null = list(Kind).index(Kind.NULL)
-        first_null, second_null = kinds[first] == null, kinds[second] == null
-        a = np.where(first_null & ~second_null, second, first)
-        b = np.where(second_null & ~first_null, first, second)
+        a, b = self._expressed_pairs()
         index = ((g1[a].astype(np.intp) * 4 + g2[b]) * 4 + g1[b]) * 4 + g2[a]
         code = PAIRING[index]
         packed = PACKED_OF_CODE[code]

@@ -331,7 +331,7 @@ def test_grading_table(
         assert dict(zip(result.loci, result.rules, strict=True)) == detail["rules"], case
     nulls = dict(zip(result.loci, result.nulls, strict=True))
     # A row without null flags expects none: a null is never reported where there is none.
-    assert nulls == detail.get("nulls", {locus: (None, None) for locus in loci}), case
+    assert nulls == detail.get("nulls", dict.fromkeys(loci, (None, None))), case
 
 
 def test_table_has_forty_cases_with_unique_ids() -> None:
