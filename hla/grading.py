@@ -40,8 +40,8 @@ class Grade(StrEnum):
 
     ALLELE = "allele"  # same protein: two fields equal, or same P group with IMGT tables loaded
     POTENTIAL = "potential"  # consistent, not confirmed: low resolution, serology or ambiguity
-    ANTIGEN = "antigen"  # same allele group, different protein: an allele-level mismatch
-    MISMATCH = "mismatch"  # different allele group: an antigen-level mismatch
+    ANTIGEN = "antigen"  # same antigen (serology, else first field), different protein: allele-level mismatch
+    MISMATCH = "mismatch"  # different antigen: an antigen-level mismatch
 
     @property
     def rank(self) -> int:
@@ -100,9 +100,9 @@ class MatchResult:
     nulls: tuple[tuple[NullMatch | None, NullMatch | None], ...] = ()
     """Per locus, per patient position, whether a null allele is involved (empty if not computed)."""
     allele_mismatches: int = field(init=False, compare=False)
-    """Positions graded ``antigen``: same group, different protein."""
+    """Positions graded ``antigen``: same antigen, different protein."""
     antigen_mismatches: int = field(init=False, compare=False)
-    """Positions graded ``mismatch``: different allele group."""
+    """Positions graded ``mismatch``: different antigen (serological, else first field)."""
     potentials: int = field(init=False, compare=False)
     """Positions graded ``potential``."""
 

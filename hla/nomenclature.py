@@ -249,6 +249,14 @@ def _parse_part(part: str, locus: str | None, text: str, ref: Reference) -> tupl
 
 
 def _molecular(rest: str, locus: str, text: str, ref: Reference) -> list[_Candidate]:
+    if ":" not in rest and ref.old_names and len(rest.rstrip(_SUFFIXES)) >= 4:
+        # A name from before the April 2010 colons (Nomenclature_2009.txt): A*0201 is A*02:01.
+        table = ref.old_names.get(locus, {})
+        digits = rest.rstrip(_SUFFIXES)
+        suffix = rest[len(digits) :]
+        new = table.get(rest) or (table[digits] + suffix if digits in table else None)
+        if new is not None:
+            rest = new
     if ref.history and not ref.known(locus, tuple(rest.rstrip(_SUFFIXES).split(":"))):
         renamed = ref.current_name(locus, rest)
         if renamed is not None:

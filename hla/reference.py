@@ -8,6 +8,8 @@ reads whichever of these files the directory holds, each in its published format
 ``Allelelist.txt``  IMGT/HLA allele list (``AlleleID,Allele`` CSV): unknown names become errors.
 ``hla_nom.txt``     WMDA names with their history (``A*;02:01:08;20020930;20220131;02:1040;Sequence
                     renamed``): a renamed allele is read as its current name, a deleted one is an error.
+``Nomenclature_2009.txt``  names before the April 2010 colons (``A*0201010  A*02:01:01:01``): an old
+                    typing ``A*0201`` or ``Cw*0304`` is read as ``A*02:01``, ``C*03:04``.
 ``hla_nom_p.txt``   WMDA P groups (``A*;02:01:01:01/.../02:09;02:01P``): ``allele`` means same P group.
 ``hla_nom_g.txt``   WMDA G groups (``A*;01:01:01:01/...;01:01:01G``): ``A*01:01:01G`` typings.
 ``rel_dna_ser.txt`` WMDA allele -> serological equivalents (``A*;23:01:01;23;;;``).
@@ -67,13 +69,14 @@ _MAC_FILES = ("numer.v3.txt", "alpha.v3.txt", "mac.txt")
 _TABLE_FILES = (
     _ALLELE_FILE,
     "hla_nom.txt",
+    "Nomenclature_2009.txt",
     "hla_nom_p.txt",
     "hla_nom_g.txt",
     "rel_dna_ser.txt",
     "rel_ser_ser.txt",
     "dpb1_tce.txt",
 )
-_CACHE_FORMAT = 1
+_CACHE_FORMAT = 2
 _VERSION = re.compile(r"^#\s*version:\s*(?:IPD-IMGT/HLA\s*)?(\S+)")
 
 
@@ -107,6 +110,9 @@ class Reference:
     history: Mapping[str, Mapping[str, tuple[str, str]]] = field(default_factory=dict)
     """Deleted name -> (its current name or "", the reason), from hla_nom.txt: ``{"A": {"02:01:08":
     ("02:1040", "Sequence renamed")}}``."""
+    old_names: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    """Pre-2010 name (and each two- and three-field prefix of one) -> the 2010 name:
+    ``{"A": {"0201": "02:01", "02010101": "02:01:01:01"}}`` (Nomenclature_2009.txt)."""
     release: str = ""
     """The IPD-IMGT/HLA release the files name in their ``# version:`` header (empty: not stated)."""
     files: tuple[str, ...] = ()
@@ -158,6 +164,7 @@ class Reference:
             "serological_antigens": sum(len(table) for table in self.serology.values()),
             "broad_and_associated_antigens": sum(len(table) for table in self.splits.values()),
             "renamed_or_deleted_alleles": sum(len(table) for table in self.history.values()),
+            "pre_2010_names": sum(len(table) for table in self.old_names.values()),
             "mac_codes": len(self.mac),
             "dpb1_tce": len(self.tce),
         }
@@ -346,6 +353,36 @@ def _read_rel_dna_ser(
     return {loc: {ag: frozenset(a) for ag, a in table.items()} for loc, table in found.items()}, of_allele
 
 
+def _read_old_names(path: Path) -> dict[str, dict[str, str]]:
+    """Nomenclature_2009.txt: ``A*01010102N          A*01:01:01:02N`` per line after two header lines.
+    Prefixes are added where they are unambiguous: ``0101`` -> ``01:01``, ``010101`` -> ``01:01:01``."""
+    exact: dict[str, dict[str, str]] = {}
+    prefixes: dict[str, dict[str, str | None]] = {}
+    for number, line in _data_lines(path):
+        parts = line.split()
+        if len(parts) != 2 or "*" not in parts[0] or parts[1] == "None":
+            continue  # the header lines; None: deleted before 2010 (hla_nom.txt has those)
+        if "*" not in parts[1]:
+            raise ReferenceFileError(f"{path}:{number}: expected 'old name<spaces>new name', got {line!r}")
+        gene, old = parts[0].split("*", 1)
+        locus = _file_locus(path, number, gene)
+        if not locus:
+            continue
+        new = parts[1].split("*", 1)[1]
+        exact.setdefault(locus, {})[old] = new
+        fields = new.rstrip("NLSCAQ").split(":")
+        table = prefixes.setdefault(locus, {})
+        for depth in range(2, len(fields) + 1):
+            key, value = "".join(fields[:depth]), ":".join(fields[:depth])
+            table[key] = value if table.get(key, value) == value else None  # None: two readings
+    found: dict[str, dict[str, str]] = {}
+    for locus, table in prefixes.items():
+        names = {key: value for key, value in table.items() if value is not None}
+        names.update(exact.get(locus, {}))
+        found[locus] = names
+    return found
+
+
 def _read_history(path: Path) -> dict[str, dict[str, tuple[str, str]]]:
     """WMDA hla_nom: ``locus*;name;assigned;deleted;identical to;reason``; only deleted allele rows."""
     history: dict[str, dict[str, tuple[str, str]]] = {}
@@ -454,6 +491,7 @@ def load_reference(
         allele_serology=allele_serology,
         associated=associated,
         history=_read_history(path) if (path := p("hla_nom.txt")) else {},
+        old_names=_read_old_names(path) if (path := p("Nomenclature_2009.txt")) else {},
         release=next((r for r in map(_release_of, tables.values()) if r), ""),
         files=tuple(str(path) for path in used),
         fingerprint=fingerprint,

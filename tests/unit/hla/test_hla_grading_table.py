@@ -163,6 +163,15 @@ CASES: list[tuple[str, str, Any, Any, tuple[str, ...], dict[str, tuple[Grade, Gr
         ("A",),
         {"A": (AL, AL)},
     ),
+    # IPD-IMGT/HLA Nomenclature_2009.txt: a typing recorded before the April 2010 colons.
+    (
+        "pre-2010-name-read-as-2010-name",
+        SHIPPED,
+        "A*02:01+A*24:02^B*15:01+B*44:02",
+        "A*0201+A*2402^B*1501+B*4402",
+        ("A", "B"),
+        {"A": (AL, AL), "B": (AL, AL)},
+    ),
     # WMDA hla_nom_p: A*02:01 and A*02:09 share the 02:01P antigen-recognition domain.
     (
         "shipped-p-group-is-allele",

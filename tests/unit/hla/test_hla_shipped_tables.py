@@ -30,6 +30,7 @@ PUBLISHED_MD5 = {
     "hla_nom_p.txt.gz": "85d862e04e138f5eb9b985d5f1c2d0f0",
     "rel_dna_ser.txt.gz": "c00c22a1bfeb3f9a1a0e1281888e0f2b",
     "rel_ser_ser.txt.gz": "bcd5b596fe97a36831e5f05989c1e28e",
+    "Nomenclature_2009.txt.gz": "7ce5a2d98cbeffd61a30fb1776090a24",
 }
 
 
@@ -63,6 +64,14 @@ def test_renamed_allele_is_read_as_its_current_name(shipped: Reference) -> None:
     assert typing.text == "A*02:1040" and typing == parse_typing("A*02:1040", reference=shipped)
     old = parse_typing("A*0105N", reference=shipped)  # pre-2010 name, identical to A*01:04:01:01N
     assert old.text == "A*01:04:01:01N" and old.kind == "null"
+
+
+def test_names_from_before_2010_are_read_as_2010_names(shipped: Reference) -> None:
+    assert parse_typing("A*0201", reference=shipped).text == "A*02:01"
+    assert parse_typing("Cw*0304", reference=shipped).text == "C*03:04"
+    assert parse_typing("A*02101", reference=shipped).text == "A*02:101"  # 3-digit second field
+    assert parse_typing("A*2409N", reference=shipped).kind == "null"
+    assert parse_typing("A*020116", reference=shipped).text == "A*02:134"  # deleted 2007, renamed
 
 
 def test_deleted_allele_is_an_error_naming_it(shipped: Reference) -> None:
