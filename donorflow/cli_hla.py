@@ -32,6 +32,7 @@ _COUNT_LABELS = {
     "serological_antigens": "血清学抗原 serological antigens (rel_dna_ser)",
     "broad_and_associated_antigens": "宽抗原与相关抗原 broad / associated antigens (rel_ser_ser)",
     "renamed_or_deleted_alleles": "已更名或删除的等位基因 renamed or deleted alleles (hla_nom)",
+    "pre_2010_names": "2010 年前的旧命名 names before 2010 (Nomenclature_2009)",
     "mac_codes": "NMDP 多等位基因编码 NMDP MAC codes",
     "dpb1_tce": "DPB1 TCE 组 DPB1 TCE groups",
 }
@@ -72,8 +73,9 @@ def tables(json_: JsonFlag = False) -> None:
     table.add_row("目录 directory", str(summary["directory"]))
     for path in reference.files:
         table.add_row("文件 file", Path(path).name)
+    counts = reference.counts()
     for key, label in _COUNT_LABELS.items():
-        table.add_row(label, f"{reference.counts()[key]:,}")
+        table.add_row(label, f"{counts[key]:,}")
     table.add_row("指纹 fingerprint", reference.fingerprint)
     table.add_row("缓存 cache", str(summary["cache"] or "无 none (var dir not writable?)"))
     if not summary["mac_imported"] and not reference.mac:

@@ -31,6 +31,7 @@ def test_tables_show_the_shipped_release_and_its_cache(tmp_path: Path) -> None:
     assert shown.returncode == 0, shown.stderr
     assert f"IPD-IMGT/HLA {SHIPPED_RELEASE}" in shown.stdout and "版本 release" in shown.stdout
     assert "rel_dna_ser.txt.gz" in shown.stdout and "未导入 not imported" in shown.stdout
+    assert "names before 2010" in shown.stdout
     summary = json.loads(run(tmp_path, "hla", "tables", "--json").stdout)
     assert summary["release"] == SHIPPED_RELEASE and summary["counts"]["alleles"] > 30_000
     cache = Path(summary["cache"])
