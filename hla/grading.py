@@ -27,7 +27,11 @@ __all__ = [
     "check_loci",
     "grade",
     "grade_pair",
+    "grade_pair_detail",
     "grade_typing",
+    "grade_typing_rule",
+    "pair_detail",
+    "rule_of",
     "rank_key",
 ]
 
@@ -162,45 +166,54 @@ class MatchResult:
 
 def grade_typing(patient: Typing, donor: Typing) -> Grade:
     """Grade one patient typing against one donor typing (both after :func:`expressed_pair`)."""
-    return grade_typing_rule(patient, donor)[0]
-
-
-def grade_typing_rule(patient: Typing, donor: Typing) -> tuple[Grade, Rule]:
-    """:func:`grade_typing` with the rule that decided it."""
     if patient.confirmed and donor.confirmed:  # the common high-resolution case, first
         if patient.proteins == donor.proteins:
-            protein = next(iter(patient.proteins))
-            return Grade.ALLELE, Rule.SAME_P_GROUP if protein.endswith("P") else Rule.SAME_PROTEIN
+            return Grade.ALLELE
     elif patient.kind is not Kind.EXPRESSED or donor.kind is not Kind.EXPRESSED:
         if patient.kind is Kind.UNTYPED or donor.kind is Kind.UNTYPED:
-            return Grade.POTENTIAL, Rule.UNTYPED
+            return Grade.POTENTIAL
         # Both express nothing here: nothing to mismatch; a null against a protein is a mismatch.
-        if patient.kind is donor.kind:
-            return Grade.ALLELE, Rule.NULL_VS_NULL
-        return Grade.MISMATCH, Rule.EXPRESSED_VS_NULL
+        return Grade.ALLELE if patient.kind is donor.kind else Grade.MISMATCH
     elif (
         not patient.proteins.isdisjoint(donor.proteins)
         or not patient.groups.isdisjoint(donor.allele_groups)
         or not donor.groups.isdisjoint(patient.allele_groups)
     ):
-        return Grade.POTENTIAL, Rule.CONSISTENT
+        return Grade.POTENTIAL
     # Antigen level (WMDA matching framework): serological antigens from rel_dna_ser, compatible through
     # broads, splits and associated antigens (rel_ser_ser); the first field where a side has none.
     if patient.antigens.isdisjoint(donor.antigen_cover) and donor.antigens.isdisjoint(patient.antigen_cover):
-        serology = any(k.startswith("s:") for k in patient.antigens) and any(
-            k.startswith("s:") for k in donor.antigens
-        )
-        return Grade.MISMATCH, Rule.ANTIGEN_MISMATCH if serology else Rule.FIRST_FIELD_MISMATCH
-    shared = patient.antigens & donor.antigens
-    if any(k.startswith("s:") for k in shared):
-        return Grade.ANTIGEN, Rule.SAME_ANTIGEN
-    serology_links = {k for k in patient.antigens & donor.antigen_cover if k.startswith("s:")}
-    serology_links |= {k for k in donor.antigens & patient.antigen_cover if k.startswith("s:")}
-    if not serology_links:
-        return Grade.ANTIGEN, Rule.FIRST_FIELD
-    if not serology_links.isdisjoint(patient.associated | donor.associated):
-        return Grade.ANTIGEN, Rule.ASSOCIATED_ANTIGEN
-    return Grade.ANTIGEN, Rule.BROAD_SPLIT
+        return Grade.MISMATCH
+    return Grade.ANTIGEN
+
+
+def rule_of(grade: Grade, patient: Typing, donor: Typing) -> Rule:
+    """The rule that gave ``grade`` (from :func:`grade_typing` of the same two typings)."""
+    if grade is Grade.ALLELE:
+        if patient.kind is Kind.NULL:
+            return Rule.NULL_VS_NULL
+        return Rule.SAME_P_GROUP if next(iter(patient.proteins)).endswith("P") else Rule.SAME_PROTEIN
+    if grade is Grade.POTENTIAL:
+        return Rule.UNTYPED if Kind.UNTYPED in (patient.kind, donor.kind) else Rule.CONSISTENT
+    if grade is Grade.MISMATCH:
+        if patient.kind is not donor.kind:
+            return Rule.EXPRESSED_VS_NULL
+        both = patient.serology_keys and donor.serology_keys
+        return Rule.ANTIGEN_MISMATCH if both else Rule.FIRST_FIELD_MISMATCH
+    if not patient.serology_keys.isdisjoint(donor.serology_keys):
+        return Rule.SAME_ANTIGEN
+    links = (patient.serology_keys & donor.antigen_cover) | (donor.serology_keys & patient.antigen_cover)
+    if not links:
+        return Rule.FIRST_FIELD
+    if not links.isdisjoint(patient.associated | donor.associated):
+        return Rule.ASSOCIATED_ANTIGEN
+    return Rule.BROAD_SPLIT
+
+
+def grade_typing_rule(patient: Typing, donor: Typing) -> tuple[Grade, Rule]:
+    """:func:`grade_typing` with the rule that decided it."""
+    grade = grade_typing(patient, donor)
+    return grade, rule_of(grade, patient, donor)
 
 
 def expressed_pair(first: Typing, second: Typing) -> tuple[Typing, Typing]:
@@ -271,16 +284,43 @@ def grade_pair_detail(
     depend on the order the donor's typings were written in (the grades never do)."""
     p1, p2 = expressed_pair(*patient)
     d1, d2 = expressed_pair(*donor)
-    g11, g22, g12, g21 = (grade_typing_rule(p, d) for p, d in ((p1, d1), (p2, d2), (p1, d2), (p2, d1)))
-    grades = _BEST[g11[0], g22[0], g12[0], g21[0]]
+    straight = (grade_typing(p1, d1), grade_typing(p2, d2))
+    crossed = (grade_typing(p1, d2), grade_typing(p2, d1))
+    return pair_detail(patient, donor, straight, crossed)
+
+
+def pair_detail(
+    patient: tuple[Typing, Typing],
+    donor: tuple[Typing, Typing],
+    straight: tuple[Grade, Grade],
+    crossed: tuple[Grade, Grade],
+) -> tuple[tuple[Grade, Grade], tuple[Rule, Rule], tuple[NullMatch | None, NullMatch | None]]:
+    """:func:`grade_pair_detail` from the four grades already known (the index has them)."""
+    p1, p2 = expressed_pair(*patient)
+    d1, d2 = expressed_pair(*donor)
+    grades = _BEST[straight[0], straight[1], crossed[0], crossed[1]]
     options = []
-    for (a, b), (first, second) in (((g11, g22), (0, 1)), ((g12, g21), (1, 0))):
-        if (a[0], b[0]) == grades:
+    for pair, (first, second) in ((straight, (0, 1)), (crossed, (1, 0))):
+        if pair == grades:
             nulls = (_null_match(patient[0], donor[first]), _null_match(patient[1], donor[second]))
-            order = (_NULL_ORDER[nulls[0]], _NULL_ORDER[nulls[1]], a[1], b[1])
-            options.append((order, (a[1], b[1]), nulls))
-    _, rules, nulls = min(options)
-    return grades, rules, nulls
+            options.append(((_NULL_ORDER[nulls[0]], _NULL_ORDER[nulls[1]]), (first, second), nulls))
+    if len(options) == 2 and options[0][0] == options[1][0]:
+        # Same nulls both ways: the rules decide, so that donor order cannot change them either.
+        named = [
+            (
+                option,
+                (
+                    rule_of(grades[0], p1, (d1, d2)[option[1][0]]),
+                    rule_of(grades[1], p2, (d1, d2)[option[1][1]]),
+                ),
+            )
+            for option in options
+        ]
+        (_, _, nulls), rules = min(named, key=lambda item: (item[1][0], item[1][1]))
+        return grades, rules, nulls
+    _, (first, second), nulls = min(options)
+    donors = (d1, d2)
+    return grades, (rule_of(grades[0], p1, donors[first]), rule_of(grades[1], p2, donors[second])), nulls
 
 
 def check_loci(loci: Iterable[str], patient: Genotype | None = None) -> tuple[str, ...]:

@@ -24,7 +24,7 @@ import numpy.typing as npt
 
 from hla.errors import IndexStateError
 from hla.genotype import Genotype
-from hla.grading import DEFAULT_LOCI, MatchResult, check_loci, grade_pair_detail
+from hla.grading import DEFAULT_LOCI, GRADES, MatchResult, check_loci, pair_detail
 from hla.nomenclature import LOCI, NO_REFERENCE, Typing
 from hla.reference import Reference
 from hla.vocabulary import LocusVocabulary, pair_code_grades
@@ -268,9 +268,9 @@ class HlaIndex:
         if max_mismatches < 0 or (limit is not None and limit < 0):
             raise IndexStateError("max_mismatches and limit must not be negative")
         tables = {locus: self.vocabularies[locus].pair_tables(*patient[locus]) for locus in wanted}
-        order = self._scan_order(wanted, {locus: t[0] for locus, t in tables.items()})
+        order = self._scan_order(wanted, {locus: t.packed for locus, t in tables.items()})
         threshold = min(16 * (max_mismatches + 1), 32 * len(wanted) + 1)
-        rows, sums = self._scan(order, {locus: t[0] for locus, t in tables.items()}, threshold)
+        rows, sums = self._scan(order, {locus: t.packed for locus, t in tables.items()}, threshold)
         chosen = self._top(rows, sums, limit)
         hits = []
         details: dict[tuple[str, int], tuple[Any, ...]] = {}
@@ -280,13 +280,17 @@ class HlaIndex:
             nulls = []
             for locus in wanted:
                 pair = int(self._pairs[locus][row])
-                # The scan's grades; the rule and null flags come from grading the hit's stored typings
-                # once per distinct pair (hits share pairs; the pure grader's detail costs microseconds).
+                # The scan's grades; the rule and null flags are named from the grades the pair tables
+                # hold and the hit's stored typings, once per distinct pair (hits share pairs).
                 detail = details.get((locus, pair))
                 if detail is None:
-                    typings = self.vocabularies[locus].pair_typings(pair)
-                    detail = details[(locus, pair)] = grade_pair_detail(patient[locus], typings)
-                grades.append(pair_code_grades(int(tables[locus][1][pair])))
+                    vocabulary, table = self.vocabularies[locus], tables[locus]
+                    a, b = vocabulary.expressed_pair_ids(pair)
+                    straight = (GRADES[table.first[a]], GRADES[table.second[b]])
+                    crossed = (GRADES[table.first[b]], GRADES[table.second[a]])
+                    typings = vocabulary.pair_typings(pair)
+                    detail = details[(locus, pair)] = pair_detail(patient[locus], typings, straight, crossed)
+                grades.append(pair_code_grades(int(tables[locus].code[pair])))
                 rules.append(detail[1])
                 nulls.append(detail[2])
             hits.append(

@@ -90,6 +90,8 @@ class Typing:
     """An allele string or code that also lists a null allele (graded on its expressed alleles)."""
     confirmed: bool = field(default=False, init=False, compare=False)
     """Exactly one protein, typed by DNA, so an equal one is a definite allele match."""
+    serology_keys: frozenset[str] = field(default=frozenset(), init=False, compare=False)
+    """The ``s:`` antigens among ``antigens`` (empty: antigen level by the first field only)."""
 
     def __post_init__(self) -> None:
         confirmed = (
@@ -99,6 +101,7 @@ class Typing:
             and not self.serological
         )
         object.__setattr__(self, "confirmed", confirmed)
+        object.__setattr__(self, "serology_keys", frozenset(k for k in self.antigens if k.startswith("s:")))
 
     def __str__(self) -> str:
         return self.text

@@ -9,7 +9,7 @@ gathers one byte per member and locus.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -17,7 +17,7 @@ import numpy.typing as npt
 from hla.grading import GRADES, Grade, expressed_pair, pairing_table
 from hla.nomenclature import Kind, Typing, untyped
 
-__all__ = ["DEAD", "LocusVocabulary", "PACKED_OF_CODE", "pair_code_grades"]
+__all__ = ["DEAD", "LocusVocabulary", "PACKED_OF_CODE", "PairTables", "pair_code_grades"]
 
 U8 = npt.NDArray[np.uint8]
 I64 = npt.NDArray[np.int64]
@@ -53,6 +53,17 @@ PAIRING = _pairing_lookup()
 PACKED_OF_CODE = _packed_lookup()
 DEAD = 40
 """Packed value of a removed member's pair: 40 per locus exceeds any live total (<= 32 per locus)."""
+
+
+class PairTables(NamedTuple):
+    packed: U8
+    """Per pair: 16 * mismatches + potentials."""
+    code: U8
+    """Per pair: rank(grade at patient position 1) * 4 + rank(grade at position 2)."""
+    first: U8
+    """Per typing: the grade rank of the patient's first typing (after the null rule) against it."""
+    second: U8
+    """Per typing: the same for the patient's second typing."""
 
 
 def pair_code_grades(code: int) -> tuple[Grade, Grade]:
@@ -228,8 +239,9 @@ class LocusVocabulary:
             )
         return self._expressed
 
-    def pair_tables(self, p1: Typing, p2: Typing) -> tuple[U8, U8]:
-        """For every pair here: (packed 16*mismatches+potentials, code rank(p1)*4+rank(p2))."""
+    def pair_tables(self, p1: Typing, p2: Typing) -> PairTables:
+        """For every pair here: packed 16*mismatches+potentials and code rank(p1)*4+rank(p2); with the
+        patient's grades against every typing, which a hit's details reuse."""
         p1, p2 = expressed_pair(p1, p2)
         g1, g2 = self.grades_against(p1), self.grades_against(p2)
         a, b = self._expressed_pairs()
@@ -237,7 +249,12 @@ class LocusVocabulary:
         code = PAIRING[index]
         packed = PACKED_OF_CODE[code]
         packed[0] = DEAD
-        return packed, code
+        return PairTables(packed, code, g1, g2)
+
+    def expressed_pair_ids(self, pair: int) -> tuple[int, int]:
+        """The typing ids of a stored pair after the null rule, as :meth:`pair_tables` grades them."""
+        a, b = self._expressed_pairs()
+        return int(a[pair]), int(b[pair])
 
     def pair_typings(self, pair: int) -> tuple[Typing, Typing]:
         """The two typings of a stored pair (nulls included), for grading a hit in full."""
