@@ -42,7 +42,7 @@ from typing import Any
 
 from hla.errors import ReferenceFileError
 
-__all__ = ["SHIPPED_DIR", "SHIPPED_RELEASE", "Reference", "load_reference", "read_mac_file"]
+__all__ = ["SHIPPED_DIR", "SHIPPED_RELEASE", "MacTable", "Reference", "load_reference", "read_mac_file"]
 
 SHIPPED_RELEASE = "3.58.0"
 """The IPD-IMGT/HLA release shipped inside the package."""
@@ -416,21 +416,44 @@ def _read_rel_ser_ser(
     return found, associated
 
 
-def read_mac_file(path: str | Path) -> dict[str, tuple[str, ...]]:
+class MacTable(Mapping[str, tuple[str, ...]]):
+    """NMDP code -> subtypes, kept as the file's ``01/02`` strings and split when a code is looked up:
+    the full NMDP table has hundreds of thousands of codes, and one string each loads (and sits in
+    memory) several times cheaper than a tuple of strings each."""
+
+    __slots__ = ("raw",)
+
+    def __init__(self, raw: dict[str, str]) -> None:
+        self.raw = raw
+
+    def __getitem__(self, code: str) -> tuple[str, ...]:
+        return tuple(s for s in self.raw[code].split("/") if s)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.raw)
+
+    def __len__(self) -> int:
+        return len(self.raw)
+
+    def __contains__(self, code: object) -> bool:
+        return code in self.raw
+
+
+def read_mac_file(path: str | Path) -> Mapping[str, tuple[str, ...]]:
     """Read and check an NMDP MAC file (numer.v3.txt, alpha.v3.txt or ``CODE<TAB>subtypes``)."""
     return _read_mac(Path(path))
 
 
-def _read_mac(path: Path) -> dict[str, tuple[str, ...]]:
+def _read_mac(path: Path) -> MacTable:
     """NMDP numer.v3/alpha.v3 (headers, then ``[*]<TAB>CODE<TAB>SUBTYPES``) or plain ``CODE<TAB>SUBTYPES``."""
-    codes: dict[str, tuple[str, ...]] = {}
+    codes: dict[str, str] = {}
     for _number, line in _data_lines(path):
         match = _MAC_LINE.match(line)
         if match:  # header lines ("LAST UPDATED", "CODE SUBTYPE") do not match
-            codes[match.group(1)] = tuple(s for s in match.group(2).split("/") if s)
+            codes[match.group(1)] = match.group(2)
     if not codes:
         raise ReferenceFileError(f"{path}: no 'CODE<TAB>subtype/subtype' lines")
-    return codes
+    return MacTable(codes)
 
 
 def _read_tce(path: Path) -> dict[str, int]:
@@ -520,7 +543,7 @@ def _read_cache(path: Path) -> Reference | None:
         state: Any = marshal.loads(path.read_bytes())
         reference = object.__new__(Reference)
         for name in _stored_fields():
-            object.__setattr__(reference, name, state[name])
+            object.__setattr__(reference, name, MacTable(state[name]) if name == "mac" else state[name])
         for name in _DERIVED:
             object.__setattr__(reference, name, state[name])
         for name in ("cache", "_antigens_by_prefix", "_relatives"):
@@ -533,6 +556,8 @@ def _read_cache(path: Path) -> Reference | None:
 def _write_cache(path: Path, reference: Reference) -> None:
     """Plain dicts, tuples and frozensets in marshal form (no code is ever loaded from it)."""
     state = {name: _plain(getattr(reference, name)) for name in (*_stored_fields(), *_DERIVED)}
+    mac = reference.mac
+    state["mac"] = mac.raw if isinstance(mac, MacTable) else {code: "/".join(v) for code, v in mac.items()}
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")

@@ -137,3 +137,11 @@ def test_mac_file_beside_the_tables(tmp_path: Path) -> None:
     mac.write_text("not a code table\n")
     with pytest.raises(ReferenceFileError, match="no 'CODE<TAB>subtype"):
         read_mac_file(mac)
+
+
+def test_mac_codes_survive_the_cache(tmp_path: Path) -> None:
+    cold = load_reference(IMGT_DIR, cache_dir=tmp_path)
+    warm = load_reference(IMGT_DIR, cache_dir=tmp_path)
+    assert list(tmp_path.glob("*.marshal")) and dict(warm.mac) == dict(cold.mac)
+    assert warm.mac["XYZ"] == ("02:01", "24:02") and "ZZ" not in warm.mac and len(warm.mac) == 5
+    assert parse_typing("A*02:AB", reference=warm) == parse_typing("A*02:AB", reference=cold)
