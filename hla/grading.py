@@ -157,7 +157,9 @@ class MatchResult:
             # per patient position, e.g. {"C": [null, "expressed_vs_null"]}.
             nulls={
                 locus: [None if a is None else str(a), None if b is None else str(b)]
-                for locus, (a, b) in zip(self.loci, self.nulls, strict=True)
+                for locus, (a, b) in zip(
+                    self.loci, self.nulls or [(None, None)] * len(self.loci), strict=True
+                )
                 if a is not None or b is not None
             },
         )
