@@ -5,7 +5,8 @@ Public surface (names kept stable for models/, flows/ and the CLI):
 - :data:`LOCI` — ``("A", "B", "C", "DRB1", "DQB1", "DPB1")``, the values of the :data:`Locus` literal.
 - :func:`parse_typing(text, locus=None, reference=None) <parse_typing>` -> :class:`Typing` — one WHO
   typing (``A*02:01``, ``A*02:01:01:02L``, ``A*02``, ``A*02:XX``, ``A*02:AB``, ``A*02:01/02:06``,
-  ``A2``, ``DR15``, ``A*01:01:01G``/``A*02:01P`` with tables); ``locus`` names the lab column.
+  its abbreviation ``A*02:01/06``, ``A2``, ``DR15``, ``A*01:01:01G``/``A*02:01P`` with tables, renamed
+  and pre-2010 names such as ``A*0201`` through the tables' history); ``locus`` names the lab column.
   Malformed text raises :class:`TypingError`, e.g. ``"A*02:0x" at A: field 2 is not a number``.
 - :func:`parse_genotype(mapping_or_glstring, reference=None) <parse_genotype>` -> :class:`Genotype`.
 - :func:`grade(patient, donor, loci=DEFAULT_LOCI) <grade>` -> :class:`MatchResult` (per locus two
