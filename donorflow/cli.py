@@ -314,15 +314,34 @@ def search(
         title=f"{total} candidates within {max_mismatches} mismatches",
     )
     for row in rows:
-        grades = row.result.as_dict()["loci"]
-        assert isinstance(grades, dict)
+        shown = row.result.as_dict()
+        grades, nulls = shown["loci"], shown["nulls"]
+        assert isinstance(grades, dict) and isinstance(nulls, dict)
         table.add_row(
             row.code,
             f"{row.result.matched}/{row.result.of}",
             str(row.result.certainty),
-            *(" ".join(grades[locus]) for locus in wanted),
+            *(
+                " ".join(
+                    grade + _NULL_MARKS.get(flag, "")
+                    for grade, flag in zip(grades[locus], nulls.get(locus, [None, None]), strict=True)
+                )
+                for locus in wanted
+            ),
         )
     out.print(table)
+    if any(row.result.as_dict()["nulls"] for row in rows):
+        out.print(
+            "(无效 null): 该位点含无效等位基因 a null allele at this position, graded as the other typing"
+        )
+
+
+# A position involving a null allele keeps its grade; the mark says so (issue 13: nulls visible).
+_NULL_MARKS = {
+    "expressed_vs_null": "(无效 null)",
+    "null_vs_null": "(均无效 null/null)",
+    "possibly_null": "(或无效 null?)",
+}
 
 
 @app.command("funnel")
