@@ -24,7 +24,7 @@ import migrations
 from donorflow.settings import Settings
 from models.core import ConfigurationError, PiiMaskingFilter, install_record_masking, make_engine
 from models.intake import ImportPolicy, SheetLimits
-from models.matching import IndexFile, IndexStore
+from models.matching import IndexFile, IndexStore, use_hla_reference
 from models.outreach import parse_quiet_hours
 from models.registry import Donor
 from models.reminders import Plan, ReminderConfig, RunResult, plan, run
@@ -202,6 +202,9 @@ def hla_reference() -> hla.Reference:
     return hla.load_reference(
         data_dir, mac_file=mac if mac.is_file() else None, cache_dir=hla_cache_dir(settings)
     )
+
+
+use_hla_reference(hla_reference)  # case grades read typings with the tables the search uses
 
 
 def hla_cache_dir(settings: Settings | None = None) -> Path:

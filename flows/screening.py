@@ -132,10 +132,13 @@ def _search_here(
     opener = config().hla_index
     if not hla_text.strip() or opener is None:
         raise ValidationError("no candidate codes and no patient HLA typing to search with")
-    patient = patient_genotype(hla_text)
+    index = opener(db_session)
+    # Read the patient with the tables the index was built with (P groups, serology, history): a typing
+    # read without them would compare 02:01 against the index's 02:01P and miss allele matches.
+    patient = patient_genotype(hla_text, index.reference)
     total, rows = search_registry(
         session=db_session,
-        index=opener(db_session),
+        index=index,
         patient=patient,
         loci=loci,
         max_mismatches=max_mismatches,

@@ -3,10 +3,12 @@
 from models.matching.index import (
     IndexStore,
     MatchRow,
+    hla_tables,
     patient_genotype,
     search_registry,
     typing_columns,
     typing_genotype,
+    use_hla_reference,
 )
 from models.matching.store import IndexFile, IndexStorage, SavedIndex, UnusableIndexError, Watermarks
 
@@ -18,8 +20,10 @@ __all__ = [
     "SavedIndex",
     "UnusableIndexError",
     "Watermarks",
+    "hla_tables",
     "patient_genotype",
     "search_registry",
     "typing_columns",
     "typing_genotype",
+    "use_hla_reference",
 ]
