@@ -25,7 +25,7 @@ from donorflow.settings import Settings
 from hla.likelihood import SHIPPED_HAPLOTYPES, HaplotypeSet, load_haplotypes
 from models.core import ConfigurationError, PiiMaskingFilter, install_record_masking, make_engine
 from models.intake import ImportPolicy, SheetLimits
-from models.matching import IndexFile, IndexStore
+from models.matching import IndexFile, IndexStore, use_hla_reference
 from models.outreach import parse_quiet_hours
 from models.registry import Donor
 from models.reminders import Plan, ReminderConfig, RunResult, plan, run
@@ -47,9 +47,12 @@ __all__ = [
     "dispatch_once",
     "get_engine",
     "get_settings",
+    "hla_cache_dir",
     "hla_haplotypes",
     "hla_index_store",
+    "hla_mac_file",
     "hla_reference",
+    "import_hla_macs",
     "id_salt",
     "id_salt_location",
     "import_policy",
@@ -191,10 +194,41 @@ def import_policy(settings: Settings | None = None) -> ImportPolicy:
 
 
 @lru_cache(maxsize=1)
-def hla_reference() -> hla.Reference | None:
-    """The optional IMGT/HLA and MAC tables (DONORFLOW_HLA_DATA_DIR); None means the built-in rules."""
-    data_dir = get_settings().hla_data_dir
-    return hla.load_reference(data_dir) if data_dir else None
+def hla_reference() -> hla.Reference:
+    """The IMGT/HLA tables: the release shipped in the package, or DONORFLOW_HLA_DATA_DIR (a newer one),
+    with the NMDP MAC table when one was imported (`donorflow hla import-macs`). Parsed once and kept in
+    compact form under var/hla, keyed by the files' fingerprint."""
+    settings = get_settings()
+    data_dir = settings.hla_data_dir or hla.SHIPPED_DIR
+    mac = hla_mac_file(settings)
+    return hla.load_reference(
+        data_dir, mac_file=mac if mac.is_file() else None, cache_dir=hla_cache_dir(settings)
+    )
+
+
+use_hla_reference(hla_reference)  # case grades read typings with the tables the search uses
+
+
+def hla_cache_dir(settings: Settings | None = None) -> Path:
+    return (settings or get_settings()).var_dir / "hla"
+
+
+def hla_mac_file(settings: Settings | None = None) -> Path:
+    """Where `donorflow hla import-macs` keeps the NMDP code table."""
+    return hla_cache_dir(settings) / "mac.txt"
+
+
+def import_hla_macs(source: Path, settings: Settings | None = None) -> int:
+    """Check an NMDP MAC file (numer.v3.txt, alpha.v3.txt or CODE<TAB>subtypes) and keep a copy for
+    hla_reference; returns the number of codes. A file that does not parse replaces nothing."""
+    codes = hla.read_mac_file(source)
+    target = hla_mac_file(settings)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(f"{target.name}.{os.getpid()}.tmp")
+    temporary.write_bytes(source.read_bytes())
+    os.replace(temporary, target)
+    hla_reference.cache_clear()
+    return len(codes)
 
 
 @lru_cache(maxsize=1)

@@ -20,6 +20,7 @@ from sqlmodel import Session
 
 from donorflow import bootstrap
 from donorflow.cli_events import pipeline_app
+from donorflow.cli_hla import hla_app
 from donorflow.cli_notify import notify_app
 from donorflow.cli_reminders import followups_app, reminders_app
 from donorflow.cli_users import users_app
@@ -41,6 +42,7 @@ app.add_typer(pipeline_app, name="pipeline")
 app.add_typer(reminders_app, name="reminders")
 app.add_typer(followups_app, name="followups")
 app.add_typer(users_app, name="users")
+app.add_typer(hla_app, name="hla")
 
 # No markup or emoji codes: what we print is mostly user data (HLA cells, codes, reasons, file names), and
 # "[/x]" in a cell must print as written, not raise MarkupError after the import has committed.
@@ -318,17 +320,36 @@ def search(
         + (f"; 全相合概率 match likelihood: {', '.join(sets)}" if sets else ""),
     )
     for row in rows:
-        grades = row.result.as_dict()["loci"]
-        assert isinstance(grades, dict)
+        shown = row.result.as_dict()
+        grades, nulls = shown["loci"], shown["nulls"]
+        assert isinstance(grades, dict) and isinstance(nulls, dict)
         chances = row.likelihood.levels if row.likelihood else {}
         table.add_row(
             row.code,
             f"{row.result.matched}/{row.result.of}",
             str(row.result.certainty),
-            *(" ".join(grades[locus]) for locus in wanted),
+            *(
+                " ".join(
+                    grade + _NULL_MARKS.get(flag, "")
+                    for grade, flag in zip(grades[locus], nulls.get(locus, [None, None]), strict=True)
+                )
+                for locus in wanted
+            ),
             *(_percent(chances.get(level)) for level in levels),
         )
     out.print(table)
+    if any(row.result.as_dict()["nulls"] for row in rows):
+        out.print(
+            "(无效 null): 该位点含无效等位基因 a null allele at this position, graded as the other typing"
+        )
+
+
+# A position involving a null allele keeps its grade; the mark says so (issue 13: nulls visible).
+_NULL_MARKS = {
+    "expressed_vs_null": "(无效 null)",
+    "null_vs_null": "(均无效 null/null)",
+    "possibly_null": "(或无效 null?)",
+}
 
 
 def _percent(value: float | None) -> str:

@@ -39,7 +39,10 @@ class Settings(BaseSettings):
     import_max_cell_chars: int = Field(default=1000, ge=1, description="longest cell accepted")
     import_max_rows: int = Field(default=200_000, ge=1, description="most non-blank rows in a sheet")
     max_contact_attempts: int = Field(default=3, ge=1, le=10, description="re-mobilisation attempts")
-    hla_data_dir: Path | None = Field(default=None, description="IMGT/HLA and MAC tables (optional)")
+    hla_data_dir: Path | None = Field(
+        default=None,
+        description="IMGT/HLA tables of a newer release; unset: the release shipped in the package",
+    )
     # Match likelihood for low-resolution members (issue 13 item 8): a haplotype-frequency file (ATLAS
     # JSON or an NMDP-style A~C~B~DRB1~DQB1 table, gzipped or not), or "demo" for the shipped SYNTHETIC
     # set; empty: no likelihood is computed.

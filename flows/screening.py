@@ -135,6 +135,8 @@ def _search_here(
     if not hla_text.strip() or opener is None:
         raise ValidationError("no candidate codes and no patient HLA typing to search with")
     index = opener(db_session)
+    # Read the patient with the tables the index was built with (P groups, serology, history): a typing
+    # read without them would compare 02:01 against the index's 02:01P and miss allele matches.
     patient = patient_genotype(hla_text, index.reference)
     haplotypes = flow_config.hla_haplotypes() if flow_config.hla_haplotypes else None
     total, rows = search_registry(

@@ -21,11 +21,17 @@ __all__ = [
     "Certainty",
     "Grade",
     "MatchResult",
+    "NullMatch",
+    "Rule",
     "best_pairing",
     "check_loci",
     "grade",
     "grade_pair",
+    "grade_pair_detail",
     "grade_typing",
+    "grade_typing_rule",
+    "pair_detail",
+    "rule_of",
     "rank_key",
 ]
 
@@ -38,8 +44,8 @@ class Grade(StrEnum):
 
     ALLELE = "allele"  # same protein: two fields equal, or same P group with IMGT tables loaded
     POTENTIAL = "potential"  # consistent, not confirmed: low resolution, serology or ambiguity
-    ANTIGEN = "antigen"  # same allele group, different protein: an allele-level mismatch
-    MISMATCH = "mismatch"  # different allele group: an antigen-level mismatch
+    ANTIGEN = "antigen"  # same antigen (serology, else first field), different protein: allele-level mismatch
+    MISMATCH = "mismatch"  # different antigen: an antigen-level mismatch
 
     @property
     def rank(self) -> int:
@@ -54,6 +60,34 @@ _RANK = {Grade.ALLELE: 0, Grade.POTENTIAL: 1, Grade.ANTIGEN: 2, Grade.MISMATCH: 
 GRADES: tuple[Grade, ...] = tuple(Grade)
 
 
+class Rule(StrEnum):
+    """The rule that decided one position's grade (kept for a WMDA-level ``details`` field)."""
+
+    SAME_PROTEIN = "same_protein"  # allele: the first two fields agree (WHO: same protein)
+    SAME_P_GROUP = "same_p_group"  # allele: same P group (WMDA hla_nom_p)
+    NULL_VS_NULL = "null_vs_null"  # allele: neither side expresses a protein here
+    CONSISTENT = "consistent"  # potential: low resolution, serology or ambiguity that overlaps
+    UNTYPED = "untyped"  # potential: a side was not typed at the locus
+    SAME_ANTIGEN = "same_antigen"  # antigen: same serological antigen (WMDA rel_dna_ser)
+    ASSOCIATED_ANTIGEN = "associated_antigen"  # antigen: associated antigens, B39 and B3901 (rel_ser_ser)
+    BROAD_SPLIT = "broad_split"  # antigen: a broad and its split, B16 and B39 (rel_ser_ser)
+    FIRST_FIELD = "first_field"  # antigen: same allele group, a side has no assigned serology
+    ANTIGEN_MISMATCH = "antigen_mismatch"  # mismatch: serological antigens differ (B62 vs B75)
+    FIRST_FIELD_MISMATCH = "first_field_mismatch"  # mismatch: different allele group, no serology
+    EXPRESSED_VS_NULL = "expressed_vs_null"  # mismatch: a protein against a null (nothing expressed)
+
+
+class NullMatch(StrEnum):
+    """Null alleles at a position (item 4): the grade is that of the expressed typings, this says so."""
+
+    EXPRESSED_VS_NULL = "expressed_vs_null"
+    """ATLAS ExpressingVsNull: one side's typing here is a null, graded as the locus's other typing."""
+    NULL_VS_NULL = "null_vs_null"
+    """Both sides' typings here are nulls."""
+    POSSIBLY_NULL = "possibly_null"
+    """An allele string or code here also lists a null (A*01:01/02N); graded on its expressed alleles."""
+
+
 class Certainty(StrEnum):
     DEFINITE = "definite"  # every position an allele match
     POTENTIAL = "potential"
@@ -65,10 +99,14 @@ class MatchResult:
 
     loci: tuple[str, ...]
     grades: tuple[tuple[Grade, Grade], ...]
+    rules: tuple[tuple[Rule, Rule], ...] = ()
+    """Per locus, per patient position, the rule that decided the grade (empty if not computed)."""
+    nulls: tuple[tuple[NullMatch | None, NullMatch | None], ...] = ()
+    """Per locus, per patient position, whether a null allele is involved (empty if not computed)."""
     allele_mismatches: int = field(init=False, compare=False)
-    """Positions graded ``antigen``: same group, different protein."""
+    """Positions graded ``antigen``: same antigen, different protein."""
     antigen_mismatches: int = field(init=False, compare=False)
-    """Positions graded ``mismatch``: different allele group."""
+    """Positions graded ``mismatch``: different antigen (serological, else first field)."""
     potentials: int = field(init=False, compare=False)
     """Positions graded ``potential``."""
 
@@ -115,6 +153,15 @@ class MatchResult:
             antigen_mismatches=self.antigen_mismatches,
             certainty=str(self.certainty),
             loci={locus: [str(a), str(b)] for locus, (a, b) in zip(self.loci, self.grades, strict=True)},
+            # Added beside the four grades (their shape unchanged): loci where a null allele is involved,
+            # per patient position, e.g. {"C": [null, "expressed_vs_null"]}.
+            nulls={
+                locus: [None if a is None else str(a), None if b is None else str(b)]
+                for locus, (a, b) in zip(
+                    self.loci, self.nulls or [(None, None)] * len(self.loci), strict=True
+                )
+                if a is not None or b is not None
+            },
         )
         return out
 
@@ -135,7 +182,40 @@ def grade_typing(patient: Typing, donor: Typing) -> Grade:
         or not donor.groups.isdisjoint(patient.allele_groups)
     ):
         return Grade.POTENTIAL
-    return Grade.MISMATCH if patient.allele_groups.isdisjoint(donor.allele_groups) else Grade.ANTIGEN
+    # Antigen level (WMDA matching framework): serological antigens from rel_dna_ser, compatible through
+    # broads, splits and associated antigens (rel_ser_ser); the first field where a side has none.
+    if patient.antigens.isdisjoint(donor.antigen_cover) and donor.antigens.isdisjoint(patient.antigen_cover):
+        return Grade.MISMATCH
+    return Grade.ANTIGEN
+
+
+def rule_of(grade: Grade, patient: Typing, donor: Typing) -> Rule:
+    """The rule that gave ``grade`` (from :func:`grade_typing` of the same two typings)."""
+    if grade is Grade.ALLELE:
+        if patient.kind is Kind.NULL:
+            return Rule.NULL_VS_NULL
+        return Rule.SAME_P_GROUP if next(iter(patient.proteins)).endswith("P") else Rule.SAME_PROTEIN
+    if grade is Grade.POTENTIAL:
+        return Rule.UNTYPED if Kind.UNTYPED in (patient.kind, donor.kind) else Rule.CONSISTENT
+    if grade is Grade.MISMATCH:
+        if patient.kind is not donor.kind:
+            return Rule.EXPRESSED_VS_NULL
+        both = patient.serology_keys and donor.serology_keys
+        return Rule.ANTIGEN_MISMATCH if both else Rule.FIRST_FIELD_MISMATCH
+    if not patient.serology_keys.isdisjoint(donor.serology_keys):
+        return Rule.SAME_ANTIGEN
+    links = (patient.serology_keys & donor.antigen_cover) | (donor.serology_keys & patient.antigen_cover)
+    if not links:
+        return Rule.FIRST_FIELD
+    if not links.isdisjoint(patient.associated | donor.associated):
+        return Rule.ASSOCIATED_ANTIGEN
+    return Rule.BROAD_SPLIT
+
+
+def grade_typing_rule(patient: Typing, donor: Typing) -> tuple[Grade, Rule]:
+    """:func:`grade_typing` with the rule that decided it."""
+    grade = grade_typing(patient, donor)
+    return grade, rule_of(grade, patient, donor)
 
 
 def expressed_pair(first: Typing, second: Typing) -> tuple[Typing, Typing]:
@@ -182,6 +262,69 @@ def grade_pair(patient: tuple[Typing, Typing], donor: tuple[Typing, Typing]) -> 
     return _BEST[grade_typing(p1, d1), grade_typing(p2, d2), grade_typing(p1, d2), grade_typing(p2, d1)]
 
 
+def _null_match(patient: Typing, donor: Typing) -> NullMatch | None:
+    p_null, d_null = patient.kind is Kind.NULL, donor.kind is Kind.NULL
+    if p_null and d_null:
+        return NullMatch.NULL_VS_NULL
+    if p_null or d_null:
+        return NullMatch.EXPRESSED_VS_NULL
+    if patient.possibly_null or donor.possibly_null:
+        return NullMatch.POSSIBLY_NULL
+    return None
+
+
+_NULL_ORDER = {None: 0, NullMatch.POSSIBLY_NULL: 1, NullMatch.EXPRESSED_VS_NULL: 2, NullMatch.NULL_VS_NULL: 3}
+
+
+def grade_pair_detail(
+    patient: tuple[Typing, Typing], donor: tuple[Typing, Typing]
+) -> tuple[tuple[Grade, Grade], tuple[Rule, Rule], tuple[NullMatch | None, NullMatch | None]]:
+    """:func:`grade_pair` with, per patient position, the rule that decided and the null involved.
+
+    The donor typing paired with each patient position is the one the best pairing chose; when both
+    pairings give the same grades, the one listing the null flags later wins, so the result does not
+    depend on the order the donor's typings were written in (the grades never do)."""
+    p1, p2 = expressed_pair(*patient)
+    d1, d2 = expressed_pair(*donor)
+    straight = (grade_typing(p1, d1), grade_typing(p2, d2))
+    crossed = (grade_typing(p1, d2), grade_typing(p2, d1))
+    return pair_detail(patient, donor, straight, crossed)
+
+
+def pair_detail(
+    patient: tuple[Typing, Typing],
+    donor: tuple[Typing, Typing],
+    straight: tuple[Grade, Grade],
+    crossed: tuple[Grade, Grade],
+) -> tuple[tuple[Grade, Grade], tuple[Rule, Rule], tuple[NullMatch | None, NullMatch | None]]:
+    """:func:`grade_pair_detail` from the four grades already known (the index has them)."""
+    p1, p2 = expressed_pair(*patient)
+    d1, d2 = expressed_pair(*donor)
+    grades = _BEST[straight[0], straight[1], crossed[0], crossed[1]]
+    options = []
+    for pair, (first, second) in ((straight, (0, 1)), (crossed, (1, 0))):
+        if pair == grades:
+            nulls = (_null_match(patient[0], donor[first]), _null_match(patient[1], donor[second]))
+            options.append(((_NULL_ORDER[nulls[0]], _NULL_ORDER[nulls[1]]), (first, second), nulls))
+    if len(options) == 2 and options[0][0] == options[1][0]:
+        # Same nulls both ways: the rules decide, so that donor order cannot change them either.
+        named = [
+            (
+                option,
+                (
+                    rule_of(grades[0], p1, (d1, d2)[option[1][0]]),
+                    rule_of(grades[1], p2, (d1, d2)[option[1][1]]),
+                ),
+            )
+            for option in options
+        ]
+        (_, _, nulls), rules = min(named, key=lambda item: (item[1][0], item[1][1]))
+        return grades, rules, nulls
+    _, (first, second), nulls = min(options)
+    donors = (d1, d2)
+    return grades, (rule_of(grades[0], p1, donors[first]), rule_of(grades[1], p2, donors[second])), nulls
+
+
 def check_loci(loci: Iterable[str], patient: Genotype | None = None) -> tuple[str, ...]:
     """Validate requested loci (6/6 A,B,DRB1; 8/8 +C; 10/10 +DQB1; 12/12 +DPB1) in LOCI order."""
     wanted = tuple(loci)
@@ -198,7 +341,13 @@ def check_loci(loci: Iterable[str], patient: Genotype | None = None) -> tuple[st
 def grade(patient: Genotype, donor: Genotype, loci: Sequence[str] = DEFAULT_LOCI) -> MatchResult:
     """Grade a donor for a patient over ``loci``; a locus the donor lacks is untyped (potential)."""
     wanted = _checked(tuple(loci), patient.loci)
-    return MatchResult(wanted, tuple(grade_pair(patient[locus], donor[locus]) for locus in wanted))
+    details = [grade_pair_detail(patient[locus], donor[locus]) for locus in wanted]
+    return MatchResult(
+        wanted,
+        tuple(d[0] for d in details),
+        tuple(d[1] for d in details),
+        tuple(d[2] for d in details),
+    )
 
 
 @lru_cache(maxsize=256)

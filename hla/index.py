@@ -17,14 +17,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
 from hla.errors import IndexStateError
 from hla.genotype import Genotype
-from hla.grading import DEFAULT_LOCI, MatchResult, check_loci
+from hla.grading import DEFAULT_LOCI, GRADES, MatchResult, check_loci, pair_detail
 from hla.nomenclature import LOCI, NO_REFERENCE, Typing
 from hla.reference import Reference
 from hla.vocabulary import LocusVocabulary, pair_code_grades
@@ -34,7 +34,7 @@ __all__ = ["Hit", "HlaIndex", "Member", "SearchResult"]
 I64 = npt.NDArray[np.int64]
 U8 = npt.NDArray[np.uint8]
 _CHUNK = 1 << 16  # rows per scan step: a chunk's columns and sums stay in L2
-_FORMAT = 1
+_FORMAT = 2  # 2: pairs keep null typings; typings carry antigen keys
 _POOL: ThreadPoolExecutor | None = None
 
 
@@ -268,21 +268,37 @@ class HlaIndex:
         if max_mismatches < 0 or (limit is not None and limit < 0):
             raise IndexStateError("max_mismatches and limit must not be negative")
         tables = {locus: self.vocabularies[locus].pair_tables(*patient[locus]) for locus in wanted}
-        order = self._scan_order(wanted, {locus: t[0] for locus, t in tables.items()})
+        order = self._scan_order(wanted, {locus: t.packed for locus, t in tables.items()})
         threshold = min(16 * (max_mismatches + 1), 32 * len(wanted) + 1)
-        rows, sums = self._scan(order, {locus: t[0] for locus, t in tables.items()}, threshold)
+        rows, sums = self._scan(order, {locus: t.packed for locus, t in tables.items()}, threshold)
         chosen = self._top(rows, sums, limit)
         hits = []
+        details: dict[tuple[str, int], tuple[Any, ...]] = {}
         for row in chosen.tolist():
-            grades = tuple(
-                pair_code_grades(int(tables[locus][1][self._pairs[locus][row]])) for locus in wanted
-            )
+            grades = []
+            rules = []
+            nulls = []
+            for locus in wanted:
+                pair = int(self._pairs[locus][row])
+                # The scan's grades; the rule and null flags are named from the grades the pair tables
+                # hold and the hit's stored typings, once per distinct pair (hits share pairs).
+                detail = details.get((locus, pair))
+                if detail is None:
+                    vocabulary, table = self.vocabularies[locus], tables[locus]
+                    a, b = vocabulary.expressed_pair_ids(pair)
+                    straight = (GRADES[table.first[a]], GRADES[table.second[b]])
+                    crossed = (GRADES[table.first[b]], GRADES[table.second[a]])
+                    typings = vocabulary.pair_typings(pair)
+                    detail = details[(locus, pair)] = pair_detail(patient[locus], typings, straight, crossed)
+                grades.append(pair_code_grades(int(tables[locus].code[pair])))
+                rules.append(detail[1])
+                nulls.append(detail[2])
             hits.append(
                 Hit(
                     int(self._keys[row]),
                     int(self._sort_keys[row]),
                     int(self._registered[row]),
-                    MatchResult(wanted, grades),
+                    MatchResult(wanted, tuple(grades), tuple(rules), tuple(nulls)),
                 )
             )
         return SearchResult(len(rows), tuple(hits))

@@ -1,10 +1,18 @@
 """WHO HLA nomenclature: read one typing (one of the two at a locus) into a :class:`Typing`.
 
 A typing is a set of candidates for the one allele a person carries at that position:
-``A*02:01`` has one, ``A*02:01/02:06`` and ``A*02:AB`` have several, ``A*02``, ``A*02:XX`` and the
-serological ``A2`` name only an allele group. Candidates are kept as protein names (first two fields,
-or the P group when the IMGT P table is loaded) and allele groups, which is all grading needs
-(WHO nomenclature: fields 3 and 4 are synonymous and non-coding differences, same protein).
+``A*02:01`` has one, ``A*02:01/02:06``, its abbreviated form ``A*02:01/06`` and ``A*02:AB`` have
+several, ``A*02``, ``A*02:XX`` and the serological ``A2`` name only an allele group. Candidates are kept
+as protein names (first two fields, or the P group when the IMGT P table is loaded), allele groups and
+antigens, which is all grading needs (WHO nomenclature: fields 3 and 4 are synonymous and non-coding
+differences, same protein).
+
+Antigens (WMDA matching framework: antigen level is serological): a candidate whose allele has
+serology in rel_dna_ser is keyed ``s:<antigen>`` (``B*15:01`` -> ``s:62``, ``B*15:02`` -> ``s:75``);
+one without (no tables, an allele group, ``?`` in rel_dna_ser) falls back to its first field,
+``g:<group>``. ``antigen_cover`` holds what each candidate is antigen-compatible with: its antigen's
+broads, splits and associated antigens (rel_ser_ser) and its own ``g:`` group, so that two typings are
+antigen-matched when either one's antigens meet the other's cover.
 """
 
 from __future__ import annotations
@@ -45,6 +53,7 @@ _SEROLOGY_LOCI = {
 }
 _SEROLOGY_PREFIX = {"A": "A", "B": "B", "C": "Cw", "DRB1": "DR", "DQB1": "DQ", "DPB1": "DPw"}
 _MAC = re.compile(r"^[A-Z]{2,5}$")
+_SUBTYPE = re.compile(r"^\d{2,3}[NLSCAQ]?$")  # the second field alone, after a first name with two fields
 
 
 class Kind(StrEnum):
@@ -71,8 +80,18 @@ class Typing:
     """The normalised WHO name, e.g. ``A*02:01/A*02:06``."""
     serological: bool = False
     """Read from a serological antigen: never confirms an allele, whatever the tables list."""
+    antigens: frozenset[str] = frozenset()
+    """Antigen keys of the candidates: ``s:62`` (assigned serology) or ``g:15`` (first field)."""
+    antigen_cover: frozenset[str] = frozenset()
+    """Antigen keys the candidates are compatible with (relatives by rel_ser_ser, own ``g:`` group)."""
+    associated: frozenset[str] = field(default=frozenset(), compare=False)
+    """``s:`` keys linked to a candidate's antigen as associated antigens (B39 <-> B3901): names the rule."""
+    possibly_null: bool = False
+    """An allele string or code that also lists a null allele (graded on its expressed alleles)."""
     confirmed: bool = field(default=False, init=False, compare=False)
     """Exactly one protein, typed by DNA, so an equal one is a definite allele match."""
+    serology_keys: frozenset[str] = field(default=frozenset(), init=False, compare=False)
+    """The ``s:`` antigens among ``antigens`` (empty: antigen level by the first field only)."""
 
     def __post_init__(self) -> None:
         confirmed = (
@@ -82,6 +101,7 @@ class Typing:
             and not self.serological
         )
         object.__setattr__(self, "confirmed", confirmed)
+        object.__setattr__(self, "serology_keys", frozenset(k for k in self.antigens if k.startswith("s:")))
 
     def __str__(self) -> str:
         return self.text
@@ -99,6 +119,30 @@ class _Candidate:
     null: bool
     text: str
     serological: bool = False
+    serology: frozenset[str] = frozenset()  # antigens rel_dna_ser assigns to the allele
+
+
+def _antigen_keys(
+    locus: str, chosen: list[_Candidate], ref: Reference
+) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
+    antigens: set[str] = set()
+    cover: set[str] = set()
+    associated: set[str] = set()
+    for candidate in chosen:
+        group = f"g:{candidate.group}"
+        cover.add(group)
+        if not candidate.serology:
+            antigens.add(group)
+            continue
+        for antigen in candidate.serology:
+            antigens.add(f"s:{antigen}")
+            cover.update(f"s:{relative}" for relative in ref.relatives(locus, antigen))
+            associated.update(
+                f"s:{linked}"
+                for linked in ref.relatives(locus, antigen)
+                if ref.is_associated(locus, antigen, linked)
+            )
+    return frozenset(antigens), frozenset(cover), frozenset(associated)
 
 
 def parse_typing(text: str, locus: str | None = None, reference: Reference | None = None) -> Typing:
@@ -137,17 +181,27 @@ def _parse(text: str, column: str | None, ref: Reference) -> Typing:
         raise TypingError(text, column, "one typing expected; use parse_genotype for a GL string")
     locus = column
     candidates: list[_Candidate] = []
-    for part in body.split("/"):
-        part_locus, found = _parse_part(part.strip(), locus, text, ref)
+    parts = body.split("/")
+    first_field: str | None = None
+    for number, raw in enumerate(parts):
+        part = raw.strip()
+        if number and first_field is not None and _SUBTYPE.match(part.upper()):
+            # An allele string of subtypes (WHO/NMDP abbreviation, ATLAS AlleleStringOfSubtypes):
+            # A*01:01/03 is A*01:01/A*01:03, A*01:01/02N is A*01:01/A*01:02N, not "or the A*03 group".
+            part = f"{first_field}:{part}"
+        part_locus, found = _parse_part(part, locus, text, ref)
+        if number == 0:
+            first_field = _leading_field(part)
         locus = part_locus
         candidates.extend(found)
     assert locus is not None
     expressed = [c for c in candidates if not c.null]
     # Ambiguity, MAC and XX expansions ignore null candidates (WMDA matching framework, ATLAS):
-    # the typing is null only when every candidate is.
+    # the typing is null only when every candidate is; possibly_null keeps the dropped null visible.
     kind = Kind.EXPRESSED if expressed else Kind.NULL
     chosen = expressed or candidates
     names = list(dict.fromkeys(c.text for c in candidates))
+    antigens, cover, associated = _antigen_keys(locus, chosen, ref) if expressed else (frozenset(),) * 3
     return Typing(
         locus=locus,
         kind=kind,
@@ -156,7 +210,20 @@ def _parse(text: str, column: str | None, ref: Reference) -> Typing:
         allele_groups=frozenset(c.group for c in chosen) if expressed else frozenset(),
         text="/".join(names),
         serological=any(c.serological for c in chosen) if expressed else False,
+        antigens=antigens,
+        antigen_cover=cover,
+        associated=associated,
+        possibly_null=bool(expressed) and len(expressed) < len(candidates),
     )
+
+
+def _leading_field(part: str) -> str | None:
+    """The first field of a molecular name with at least two fields (``A*01:01`` -> ``A*01``)."""
+    body = part.strip()
+    if ":" not in body:
+        return None
+    head = body.split(":", 1)[0]
+    return head if head.rsplit("*", 1)[-1].isdigit() else None
 
 
 def _parse_part(part: str, locus: str | None, text: str, ref: Reference) -> tuple[str, list[_Candidate]]:
@@ -185,6 +252,25 @@ def _parse_part(part: str, locus: str | None, text: str, ref: Reference) -> tupl
 
 
 def _molecular(rest: str, locus: str, text: str, ref: Reference) -> list[_Candidate]:
+    if ":" not in rest and ref.old_names and len(rest.rstrip(_SUFFIXES)) >= 4:
+        # A name from before the April 2010 colons (Nomenclature_2009.txt): A*0201 is A*02:01.
+        table = ref.old_names.get(locus, {})
+        digits = rest.rstrip(_SUFFIXES)
+        suffix = rest[len(digits) :]
+        new = table.get(rest) or (table[digits] + suffix if digits in table else None)
+        if new is not None:
+            rest = new
+    if ref.history and not ref.known(locus, tuple(rest.rstrip(_SUFFIXES).split(":"))):
+        renamed = ref.current_name(locus, rest)
+        if renamed is not None:
+            new, reason = renamed
+            if not new:
+                raise UnknownAlleleError(
+                    text,
+                    locus,
+                    f"{locus}*{rest} was deleted from IPD-IMGT/HLA ({reason or 'no reason given'})",
+                )
+            rest = new  # renamed (hla_nom.txt): read as the current name
     fields = rest.split(":")
     if len(fields) > 4:
         raise TypingError(text, locus, "more than 4 fields")
@@ -224,7 +310,13 @@ def _allele(fields: tuple[str, ...], suffix: str, locus: str, text: str, ref: Re
     if not ref.known(locus, fields):
         raise UnknownAlleleError(text, locus, f"{locus}*{':'.join(fields)} is not in Allelelist.txt")
     null = suffix == "N" or (not suffix and ref.only_nulls(locus, fields))
-    return _Candidate(fields[0], ref.protein_key(locus, fields), null, f"{locus}*{':'.join(fields)}{suffix}")
+    return _Candidate(
+        fields[0],
+        ref.protein_key(locus, fields),
+        null,
+        f"{locus}*{':'.join(fields)}{suffix}",
+        serology=ref.antigens_of(locus, fields),
+    )
 
 
 def _expand(names: tuple[str, ...], locus: str, text: str, ref: Reference, what: str) -> list[_Candidate]:
@@ -276,6 +368,7 @@ def _serology(antigen: str, locus: str, text: str, ref: Reference) -> list[_Cand
         group = number.zfill(2) if len(number) <= 2 else number[:-2].zfill(2)
         return [_Candidate(group, None, False, label)]
     covered = ref.antigens_covered(locus, str(int(antigen)))
+    typed = frozenset({str(int(antigen))})
     table = ref.serology.get(locus, {})
     alleles = sorted({a for ag in covered for a in table.get(ag, frozenset())})
     if not alleles:
@@ -287,6 +380,9 @@ def _serology(antigen: str, locus: str, text: str, ref: Reference) -> list[_Cand
             False,
             label,
             serological=True,
+            # Typed at antigen level: the antigen is the one the lab reported (B62), whatever else the
+            # tables list for each candidate allele (B*15:08 is B75, B62 only by expert assignment).
+            serology=typed,
         )
         for a in alleles
     ]

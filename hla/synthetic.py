@@ -109,9 +109,26 @@ def _pools(seed: int) -> dict[str, _Pool]:
     return pools
 
 
-def synthetic_reference() -> Reference:
-    """NMDP-style codes and P groups for the synthetic alleles (no allele list: nothing is unknown)."""
+def synthetic_reference(tables: Reference | None = None) -> Reference:
+    """NMDP-style codes and P groups for the synthetic alleles (no allele list: nothing is unknown).
+
+    With ``tables`` (e.g. the shipped IPD-IMGT/HLA release), its P groups, serology and history are used
+    instead of made-up P groups, with the synthetic codes added; its allele list is left out, so
+    synthetic names the release lacks (``02:99N``) still parse and fall back to the first field."""
     pools = _pools(0)
+    if tables is not None:
+        return Reference(
+            p_groups=tables.p_groups,
+            g_groups=tables.g_groups,
+            serology=tables.serology,
+            splits=tables.splits,
+            mac=dict(synthetic_reference().mac),
+            tce=tables.tce,
+            allele_serology=tables.allele_serology,
+            associated=tables.associated,
+            release=tables.release,
+            fingerprint=f"synthetic+{tables.fingerprint}",
+        )
     mac: dict[str, tuple[str, ...]] = {}
     p_groups: dict[str, dict[str, tuple[str, ...]]] = {}
     for locus, pool in pools.items():
@@ -184,7 +201,12 @@ def _catalogue(locus: str, pool: _Pool, reference: Reference) -> tuple[list[Typi
             continue
         ids["group"].append(add(f"{locus}*{group}"))
         ids["xx"].append(add(f"{locus}*{group}:XX"))
-        ids["serology"].append(add(f"{serology}{int(group)}"))
+        antigen = str(int(group))
+        named = antigen in reference.serology.get(locus, {}) or antigen in reference.splits.get(locus, {})
+        if reference.has_serology and not named:  # with real tables only antigens WMDA lists (no Cw12)
+            ids["serology"].append(ids["xx"][-1])
+        else:
+            ids["serology"].append(add(f"{serology}{antigen}"))
         protein = int(name.split(":")[1])
         other = protein + 1 if protein < 3 else protein - 1
         ids["ambiguous"].append(add(f"{locus}*{name}/{group}:{other:02d}"))

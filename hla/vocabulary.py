@@ -9,7 +9,7 @@ gathers one byte per member and locus.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -17,7 +17,7 @@ import numpy.typing as npt
 from hla.grading import GRADES, Grade, expressed_pair, pairing_table
 from hla.nomenclature import Kind, Typing, untyped
 
-__all__ = ["DEAD", "LocusVocabulary", "PACKED_OF_CODE", "pair_code_grades"]
+__all__ = ["DEAD", "LocusVocabulary", "PACKED_OF_CODE", "PairTables", "pair_code_grades"]
 
 U8 = npt.NDArray[np.uint8]
 I64 = npt.NDArray[np.int64]
@@ -55,6 +55,17 @@ DEAD = 40
 """Packed value of a removed member's pair: 40 per locus exceeds any live total (<= 32 per locus)."""
 
 
+class PairTables(NamedTuple):
+    packed: U8
+    """Per pair: 16 * mismatches + potentials."""
+    code: U8
+    """Per pair: rank(grade at patient position 1) * 4 + rank(grade at position 2)."""
+    first: U8
+    """Per typing: the grade rank of the patient's first typing (after the null rule) against it."""
+    second: U8
+    """Per typing: the same for the patient's second typing."""
+
+
 def pair_code_grades(code: int) -> tuple[Grade, Grade]:
     return GRADES[code // 4], GRADES[code % 4]
 
@@ -86,9 +97,11 @@ class LocusVocabulary:
         self._typing_ids: dict[Typing, int] = {}
         self._protein_ids: dict[str, int] = {}
         self._group_ids: dict[str, int] = {}
-        # CSR rows (entry, value id) for the three candidate sets of each typing.
+        self._antigen_ids: dict[str, int] = {}
+        # CSR rows (entry, value id) for the candidate sets of each typing.
         self._rows: dict[str, tuple[_Growable, _Growable]] = {
-            name: (_Growable(), _Growable()) for name in ("proteins", "groups", "allele_groups")
+            name: (_Growable(), _Growable())
+            for name in ("proteins", "groups", "allele_groups", "antigens", "antigen_cover")
         }
         self._confirmed = _Growable()  # protein id of a confirmed typing, else 0
         self._kind = _Growable()
@@ -96,6 +109,7 @@ class LocusVocabulary:
         self.pair_second = _Growable()
         self.pair_count = _Growable()
         self._pair_ids: dict[tuple[int, int], int] = {}
+        self._expressed: tuple[I64, I64] | None = None
         self.typing_id(untyped(locus))
         self._new_pair(0, 0)  # pair 0: removed member (not registered: untyped+untyped is pair 1)
         del self._pair_ids[(0, 0)]
@@ -112,6 +126,8 @@ class LocusVocabulary:
             ("proteins", typing.proteins, self._protein_ids),
             ("groups", typing.groups, self._group_ids),
             ("allele_groups", typing.allele_groups, self._group_ids),
+            ("antigens", typing.antigens, self._antigen_ids),
+            ("antigen_cover", typing.antigen_cover, self._antigen_ids),
         ):
             owners, targets = self._rows[name]
             for value in sorted(values):
@@ -131,20 +147,15 @@ class LocusVocabulary:
         return pair
 
     def pair_id(self, first: Typing, second: Typing) -> int:
-        """The id of a member's pair, after the null rule, unordered (grading does not see order)."""
-        a, b = expressed_pair(first, second)
-        ids = sorted((self.typing_id(a), self.typing_id(b)))
+        """The id of a member's pair, unordered (grading does not see order). Nulls are kept, so a hit can
+        say where one is; :meth:`pair_tables` applies the null rule."""
+        ids = sorted((self.typing_id(first), self.typing_id(second)))
         found = self._pair_ids.get((ids[0], ids[1]))
         return found if found is not None else self._new_pair(ids[0], ids[1])
 
     def pair_ids_from_typing_ids(self, first: I64, second: I64) -> I64:
         """Vectorised :meth:`pair_id` for ids of typings already in this vocabulary."""
-        kinds = self._kind.view()
-        null = list(Kind).index(Kind.NULL)
-        first_null, second_null = kinds[first] == null, kinds[second] == null
-        a = np.where(first_null & ~second_null, second, first)
-        b = np.where(second_null & ~first_null, first, second)
-        low, high = np.minimum(a, b), np.maximum(a, b)
+        low, high = np.minimum(first, second), np.maximum(first, second)
         width = len(self.typings)
         combined = low * width + high
         distinct, inverse = np.unique(combined, return_inverse=True)
@@ -183,9 +194,12 @@ class LocusVocabulary:
             | self._any("allele_groups", p_groups)
             | self._any("groups", p_all)
         )
-        same_group = self._any("allele_groups", p_all)
+        # Antigen level: the patient's antigens meet a donor's cover, or a donor's antigens the patient's.
+        same_antigen = self._any(
+            "antigen_cover", self._mask(patient.antigens, self._antigen_ids)
+        ) | self._any("antigens", self._mask(patient.antigen_cover, self._antigen_ids))
         out = np.full(n, _MISMATCH, dtype=np.uint8)
-        out[same_group] = _ANTIGEN
+        out[same_antigen] = _ANTIGEN
         out[consistent] = _POTENTIAL
         if patient.confirmed:
             protein = self._protein_ids.get(next(iter(patient.proteins)), -1)
@@ -210,16 +224,41 @@ class LocusVocabulary:
         flags[hits] = True
         return flags
 
-    def pair_tables(self, p1: Typing, p2: Typing) -> tuple[U8, U8]:
-        """For every pair here: (packed 16*mismatches+potentials, code rank(p1)*4+rank(p2))."""
+    def _expressed_pairs(self) -> tuple[I64, I64]:
+        """Every stored pair after the WMDA/ATLAS null rule (a null next to an expressed typing is
+        absent), computed again only when pairs were added."""
+        size = self.pair_first.size
+        if self._expressed is None or len(self._expressed[0]) != size:
+            first, second = self.pair_first.view(), self.pair_second.view()
+            kinds = self._kind.view()
+            null = list(Kind).index(Kind.NULL)
+            first_null, second_null = kinds[first] == null, kinds[second] == null
+            self._expressed = (
+                np.where(first_null & ~second_null, second, first),
+                np.where(second_null & ~first_null, first, second),
+            )
+        return self._expressed
+
+    def pair_tables(self, p1: Typing, p2: Typing) -> PairTables:
+        """For every pair here: packed 16*mismatches+potentials and code rank(p1)*4+rank(p2); with the
+        patient's grades against every typing, which a hit's details reuse."""
         p1, p2 = expressed_pair(p1, p2)
         g1, g2 = self.grades_against(p1), self.grades_against(p2)
-        a, b = self.pair_first.view(), self.pair_second.view()
+        a, b = self._expressed_pairs()
         index = ((g1[a].astype(np.intp) * 4 + g2[b]) * 4 + g1[b]) * 4 + g2[a]
         code = PAIRING[index]
         packed = PACKED_OF_CODE[code]
         packed[0] = DEAD
-        return packed, code
+        return PairTables(packed, code, g1, g2)
+
+    def expressed_pair_ids(self, pair: int) -> tuple[int, int]:
+        """The typing ids of a stored pair after the null rule, as :meth:`pair_tables` grades them."""
+        a, b = self._expressed_pairs()
+        return int(a[pair]), int(b[pair])
+
+    def pair_typings(self, pair: int) -> tuple[Typing, Typing]:
+        """The two typings of a stored pair (nulls included), for grading a hit in full."""
+        return self.typings[int(self.pair_first.data[pair])], self.typings[int(self.pair_second.data[pair])]
 
     # -- persistence ------------------------------------------------------------------------------
     def to_state(self) -> dict[str, Any]:
@@ -232,6 +271,10 @@ class LocusVocabulary:
                     sorted(t.allele_groups),
                     t.text,
                     t.serological,
+                    sorted(t.antigens),
+                    sorted(t.antigen_cover),
+                    sorted(t.associated),
+                    t.possibly_null,
                 ]
                 for t in self.typings
             ],
@@ -241,7 +284,9 @@ class LocusVocabulary:
     @classmethod
     def from_state(cls, locus: str, state: dict[str, Any]) -> LocusVocabulary:
         vocabulary = cls(locus)
-        for kind, proteins, groups, allele_groups, text, serological in state["typings"][1:]:
+        for row in state["typings"][1:]:
+            kind, proteins, groups, allele_groups, text, serological = row[:6]
+            antigens, cover, associated, possibly_null = row[6:]
             vocabulary.typing_id(
                 Typing(
                     locus,
@@ -251,6 +296,10 @@ class LocusVocabulary:
                     frozenset(allele_groups),
                     text,
                     serological,
+                    frozenset(antigens),
+                    frozenset(cover),
+                    frozenset(associated),
+                    possibly_null,
                 )
             )
         for first, second in list(zip(*state["pairs"], strict=True))[1:]:

@@ -6,7 +6,7 @@ from sqlmodel import Session, col, select
 
 import hla
 from models.cases.tables import CaseGrade, DonorCase
-from models.matching import typing_genotype
+from models.matching import hla_tables, typing_genotype
 from models.registry import HlaTyping
 
 __all__ = ["grade_case"]
@@ -16,7 +16,8 @@ def grade_case(
     *, session: Session, case_id: str, source: str, reference: hla.Reference | None = None
 ) -> CaseGrade | None:
     """Grade the case's member against its patient on the loci both are typed at; None if either is
-    untyped. Added to the session (the caller's transaction), never replacing an earlier grade."""
+    untyped. Added to the session (the caller's transaction), never replacing an earlier grade.
+    ``reference`` defaults to the tables the search uses (models.matching.hla_tables)."""
     case = session.get(DonorCase, case_id)
     if case is None:
         return None
@@ -26,6 +27,7 @@ def grade_case(
     ).first()
     if patient_typing is None or donor_typing is None:
         return None
+    reference = reference if reference is not None else hla_tables()
     patient = typing_genotype(patient_typing, reference)
     loci = tuple(locus for locus in hla.LOCI if locus in patient.loci)
     if not {"A", "B", "DRB1"} <= set(loci):

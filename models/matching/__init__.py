@@ -3,11 +3,13 @@
 from models.matching.index import (
     IndexStore,
     MatchRow,
+    hla_tables,
     patient_genotype,
     remobilisation_order,
     search_registry,
     typing_columns,
     typing_genotype,
+    use_hla_reference,
 )
 from models.matching.store import IndexFile, IndexStorage, SavedIndex, UnusableIndexError, Watermarks
 
@@ -19,9 +21,11 @@ __all__ = [
     "SavedIndex",
     "UnusableIndexError",
     "Watermarks",
+    "hla_tables",
     "patient_genotype",
     "remobilisation_order",
     "search_registry",
     "typing_columns",
     "typing_genotype",
+    "use_hla_reference",
 ]

@@ -9,7 +9,7 @@ rebuilds 3.5 M members from scratch.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import func
@@ -45,6 +45,26 @@ def typing_genotype(typing: HlaTyping, reference: hla.Reference | None = None) -
         if values:
             source[locus] = values
     return hla.parse_genotype(source, reference)
+
+
+def _no_tables() -> hla.Reference | None:
+    return None
+
+
+_reference_provider: Callable[[], hla.Reference | None] = _no_tables
+
+
+def use_hla_reference(provider: Callable[[], hla.Reference | None]) -> None:
+    """The composition root (donorflow.bootstrap) names where the HLA tables come from, so that services
+    grading outside the search (a case's grade at screening and on the high-res result) read typings
+    with the same tables the search index uses. Unset (unit tests): no tables."""
+    global _reference_provider
+    _reference_provider = provider
+
+
+def hla_tables() -> hla.Reference | None:
+    """The HLA tables the composition root set up (see :func:`use_hla_reference`)."""
+    return _reference_provider()
 
 
 def patient_genotype(text: str, reference: hla.Reference | None = None) -> hla.Genotype:

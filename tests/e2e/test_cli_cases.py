@@ -62,6 +62,24 @@ def test_search_after_the_only_member_withdrew_is_empty_and_exits_0(run: CliRunn
     assert json.loads(result.stdout) == []
 
 
+def test_search_shows_a_null_allele_beside_the_grade(run: CliRunner, tmp_path: Path) -> None:
+    """Issue 13 item 4: a member typed A*02:01+A*24:09N (a null) is graded as homozygous A*02:01, and the
+    search says the second position is graded against a null, in the JSON and in the table."""
+    person = next(signup_rows(1, seed=6, day=date(2021, 6, 14)))
+    typing = {**HLA, sheet_header("a_2"): "A*24:09N"}
+    sheet = tmp_path / "drive.csv"
+    with sheet.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow([*SIGNUP_HEADER, *typing])
+        writer.writerow([*person.cells(), *typing.values()])
+    run("donors", "import", str(sheet), "--json")
+    [row] = json.loads(run("search", "--hla", PATIENT, "--max-mismatches", "1", "--json").stdout)
+    assert row["loci"]["A"] == ["allele", "mismatch"] and row["mismatches"] == 1
+    assert row["nulls"] == {"A": [None, "expressed_vs_null"]}
+    human = run("search", "--hla", PATIENT, "--max-mismatches", "1").stdout
+    assert "allele mismatch(无效 null)" in human and "a null allele at this position" in human
+
+
 def _claimed_case(database_url: str) -> str:
     engine = create_engine(database_url)
     with Session(engine) as session:

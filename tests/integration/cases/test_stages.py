@@ -537,3 +537,33 @@ def test_a_run_that_ends_badly_releases_its_claim_audited_and_only_its_own(sessi
     assert _claim_events(session) == [
         ("released", "remobilising", "flow:remobilise", "run Cancelled", "run-1")
     ]
+
+
+@pytest.mark.parametrize(
+    ("tables", "graded_at_a"), [(True, ["allele", "allele"]), (False, ["antigen", "allele"])]
+)
+def test_case_grades_read_typings_with_the_tables_the_search_uses(
+    session: Session, monkeypatch: pytest.MonkeyPatch, tables: bool, graded_at_a: list[str]
+) -> None:
+    """Issue 13: the search grades with the shipped IPD-IMGT/HLA tables by default; the case's grade
+    must too (models.matching.hla_tables, set by donorflow.bootstrap). A*02:09 shares the 02:01P group
+    with the patient's A*02:01: an allele match with the tables, an antigen match without."""
+    import models.matching.index as matching
+    from hla import SHIPPED_DIR, load_reference
+    from models.cases import CaseGrade, PatientSearchCreate, ensure_search, screen_candidates
+
+    shipped = load_reference(SHIPPED_DIR) if tables else None
+    monkeypatch.setattr(matching, "_reference_provider", lambda: shipped)
+    donor = add_donor(session)
+    session.add(
+        HlaTyping.model_validate({"donor_id": donor.id, "resolution": "high", **TYPING, "a_1": "A*02:09"})
+    )
+    session.commit()
+    search = ensure_search(
+        session=session,
+        data=PatientSearchCreate(patient_code="P-10", centre="c"),
+        hla_text=" ".join(TYPING.values()),
+    )
+    report = screen_candidates(session=session, search_id=search.id, codes=[donor.code], actor="a")
+    grade = session.exec(select(CaseGrade).where(CaseGrade.case_id == report.opened[0]["case_id"])).one()
+    assert grade.loci["A"] == graded_at_a

@@ -10,6 +10,7 @@ The hits it returns are also re-graded with :func:`hla.grade` itself.
 
 from __future__ import annotations
 
+from collections import Counter
 from functools import cache
 
 import numpy as np
@@ -18,7 +19,7 @@ import pytest
 
 from hla import Genotype, Grade, Kind, Typing, grade
 from hla.grading import best_pairing, expressed_pair, grade_typing
-from hla.synthetic import Population, generate
+from hla.synthetic import Population, generate, synthetic_reference
 
 GRADES = list(Grade)
 RANK = {g: i for i, g in enumerate(GRADES)}
@@ -84,16 +85,20 @@ class Reference:
         return len(keep), pop.keys[keep[order[:LIMIT]]].tolist()
 
 
-@pytest.fixture(scope="module")
-def donors() -> Population:
-    return generate(20_000, seed=31)
+@pytest.fixture(scope="module", params=["synthetic", "shipped"])
+def donors(request: pytest.FixtureRequest) -> Population:
+    """The synthetic registry with made-up P groups, and again with the shipped IPD-IMGT/HLA tables
+    (serology by rel_dna_ser/rel_ser_ser, real P groups, history) that donorflow loads by default."""
+    tables = synthetic_reference(request.getfixturevalue("shipped")) if request.param == "shipped" else None
+    return generate(20_000, seed=31, reference=tables)
 
 
 def test_index_search_matches_grader_for_1000_patients(donors: Population) -> None:
     index = donors.index()
     reference = Reference(donors)
-    high = generate(800, seed=32, patients=True)
-    registry_style = generate(400, seed=33)  # low resolution, serology, MACs, nulls as patients too
+    high = generate(800, seed=32, reference=donors.reference, patients=True)
+    # low resolution, serology, MACs, nulls as patients too
+    registry_style = generate(400, seed=33, reference=donors.reference)
     patients = [high.genotype(i) for i in range(len(high))]
     patients += [
         g
@@ -103,6 +108,7 @@ def test_index_search_matches_grader_for_1000_patients(donors: Population) -> No
     assert len(patients) == 1000
     rows = {int(key): row for row, key in enumerate(donors.keys)}
     checked_hits = 0
+    seen: Counter[str] = Counter()
     for number, patient in enumerate(patients):
         loci = (
             ("A", "B", "C", "DRB1", "DQB1")
@@ -118,4 +124,13 @@ def test_index_search_matches_grader_for_1000_patients(donors: Population) -> No
         for hit in found.hits[:3]:
             assert hit.result == grade(patient, donors.genotype(rows[hit.key]), loci)
             checked_hits += 1
+        for hit in found.hits:
+            seen.update(str(rule) for pair in hit.result.rules for rule in pair)
+            seen.update(str(flag) for pair in hit.result.nulls for flag in pair if flag is not None)
     assert checked_hits > 1000  # the property is not vacuous: many patients have donors in range
+    # ... and the hits exercise the rules: antigen level by first field, nulls, and with the shipped
+    # tables serology deciding both ways.
+    expected = {"first_field", "first_field_mismatch", "consistent", "expressed_vs_null", "null_vs_null"}
+    if donors.reference.has_serology:
+        expected |= {"same_antigen", "antigen_mismatch", "broad_split", "associated_antigen"}
+    assert expected <= set(seen), seen

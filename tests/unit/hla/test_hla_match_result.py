@@ -51,6 +51,7 @@ def test_as_dict_is_the_cli_shape() -> None:
             "C": ["allele", "allele"],
             "DRB1": ["allele", "potential"],
         },
+        "nulls": {},  # added by issue 13 beside the unchanged grades: loci where a null is involved
     }
 
 
