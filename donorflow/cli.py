@@ -338,6 +338,13 @@ def search(
             *(_percent(chances.get(level)) for level in levels),
         )
     out.print(table)
+    untyped = [locus for locus in wanted if not patient.typed(locus)]
+    if untyped:
+        # Issue 13 item 7: searched, not refused; the coordinator sees that those grades confirm nothing.
+        out.print(
+            f"注意 warning: 患者未分型位点 {', '.join(untyped)} 按潜在相合计 "
+            f"the patient is not typed at {', '.join(untyped)}: every position there is scored potential"
+        )
     if any(row.result.as_dict()["nulls"] for row in rows):
         out.print(
             "(无效 null): 该位点含无效等位基因 a null allele at this position, graded as the other typing"

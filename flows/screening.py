@@ -151,6 +151,11 @@ def _search_here(
     get_run_logger().info(
         "HLA search: %d members within %d mismatches; screening the best %d", total, max_mismatches, len(rows)
     )
+    untyped = [locus for locus in loci if not patient.typed(locus)]
+    if untyped:  # issue 13 item 7: locus names only, no personal data
+        get_run_logger().warning(
+            "patient not typed at %s: searched as potential at every position there", ", ".join(untyped)
+        )
     called = remobilisation_order(rows)
     call_order = {row.code: n for n, row in enumerate(called, start=1)}
     table: list[dict[str, object]] = []
@@ -162,6 +167,7 @@ def _search_here(
             "match": f"{row.result.matched}/{row.result.of}",
             "certainty": str(row.result.certainty),
             "mismatches": row.result.mismatches,
+            "patient_untyped": ", ".join(row.result.patient_untyped),
         }
         if haplotypes is not None:
             chances = row.likelihood.as_dict() if row.likelihood else {}

@@ -25,6 +25,7 @@ __all__ = [
     "Rule",
     "best_pairing",
     "check_loci",
+    "untyped_loci",
     "grade",
     "grade_pair",
     "grade_pair_detail",
@@ -103,6 +104,8 @@ class MatchResult:
     """Per locus, per patient position, the rule that decided the grade (empty if not computed)."""
     nulls: tuple[tuple[NullMatch | None, NullMatch | None], ...] = ()
     """Per locus, per patient position, whether a null allele is involved (empty if not computed)."""
+    patient_untyped: tuple[str, ...] = ()
+    """Requested loci the patient was not typed at (item 7): every position there is graded potential."""
     allele_mismatches: int = field(init=False, compare=False)
     """Positions graded ``antigen``: same antigen, different protein."""
     antigen_mismatches: int = field(init=False, compare=False)
@@ -162,6 +165,9 @@ class MatchResult:
                 )
                 if a is not None or b is not None
             },
+            # Item 7: requested loci the patient has no typing at, scored potential at both positions;
+            # a warning for the coordinator (the score there confirms nothing).
+            patient_untyped=list(self.patient_untyped),
         )
         return out
 
@@ -325,38 +331,37 @@ def pair_detail(
     return grades, (rule_of(grades[0], p1, donors[first]), rule_of(grades[1], p2, donors[second])), nulls
 
 
-def check_loci(loci: Iterable[str], patient: Genotype | None = None) -> tuple[str, ...]:
+def check_loci(loci: Iterable[str]) -> tuple[str, ...]:
     """Validate requested loci (6/6 A,B,DRB1; 8/8 +C; 10/10 +DQB1; 12/12 +DPB1) in LOCI order."""
     wanted = tuple(loci)
     unknown = [locus for locus in wanted if locus not in LOCI]
     if unknown or not wanted or len(set(wanted)) != len(wanted):
         raise HlaError(f"loci {list(wanted)}: expected distinct names from {', '.join(LOCI)}")
-    if patient is not None:
-        missing = [locus for locus in wanted if not patient.typed(locus)]
-        if missing:
-            raise HlaError(f"the patient is not typed at {', '.join(missing)}: cannot score those loci")
     return tuple(locus for locus in LOCI if locus in wanted)
 
 
+def untyped_loci(patient: Genotype, loci: Sequence[str]) -> tuple[str, ...]:
+    """The requested loci the patient was not typed at. Issue 13 item 7: such a locus is searched as
+    untyped (potential at every position, nothing confirmed) and the result says so, not refused."""
+    return tuple(locus for locus in loci if not patient.typed(locus))
+
+
 def grade(patient: Genotype, donor: Genotype, loci: Sequence[str] = DEFAULT_LOCI) -> MatchResult:
-    """Grade a donor for a patient over ``loci``; a locus the donor lacks is untyped (potential)."""
-    wanted = _checked(tuple(loci), patient.loci)
+    """Grade a donor for a patient over ``loci``; a locus either side lacks is untyped (potential)."""
+    wanted = _checked(tuple(loci))
     details = [grade_pair_detail(patient[locus], donor[locus]) for locus in wanted]
     return MatchResult(
         wanted,
         tuple(d[0] for d in details),
         tuple(d[1] for d in details),
         tuple(d[2] for d in details),
+        untyped_loci(patient, wanted),
     )
 
 
 @lru_cache(maxsize=256)
-def _checked(loci: tuple[str, ...], typed: tuple[str, ...]) -> tuple[str, ...]:
-    wanted = check_loci(loci)
-    missing = [locus for locus in wanted if locus not in typed]
-    if missing:
-        raise HlaError(f"the patient is not typed at {', '.join(missing)}: cannot score those loci")
-    return wanted
+def _checked(loci: tuple[str, ...]) -> tuple[str, ...]:
+    return check_loci(loci)
 
 
 def rank_key(result: MatchResult, sort_key: int, registered: int, key: int) -> tuple[int, ...]:

@@ -24,7 +24,7 @@ import numpy.typing as npt
 
 from hla.errors import IndexStateError
 from hla.genotype import Genotype
-from hla.grading import DEFAULT_LOCI, GRADES, MatchResult, check_loci, pair_detail
+from hla.grading import DEFAULT_LOCI, GRADES, MatchResult, check_loci, pair_detail, untyped_loci
 from hla.nomenclature import LOCI, NO_REFERENCE, Typing
 from hla.reference import Reference
 from hla.vocabulary import LocusVocabulary, pair_code_grades
@@ -71,6 +71,8 @@ class SearchResult:
     total: int
     """Members within the mismatch allowance (``hits`` is the best ``limit`` of them)."""
     hits: tuple[Hit, ...]
+    patient_untyped: tuple[str, ...] = ()
+    """Requested loci the patient was not typed at, searched as potential at every position (item 7)."""
 
 
 class HlaIndex:
@@ -264,7 +266,8 @@ class HlaIndex:
     ) -> SearchResult:
         """Members with at most ``max_mismatches`` over ``loci``, best first, as :func:`hla.grade`
         and :func:`hla.rank_key` would rank them."""
-        wanted = check_loci(loci, patient)
+        wanted = check_loci(loci)
+        untyped = untyped_loci(patient, wanted)
         if max_mismatches < 0 or (limit is not None and limit < 0):
             raise IndexStateError("max_mismatches and limit must not be negative")
         tables = {locus: self.vocabularies[locus].pair_tables(*patient[locus]) for locus in wanted}
@@ -298,10 +301,10 @@ class HlaIndex:
                     int(self._keys[row]),
                     int(self._sort_keys[row]),
                     int(self._registered[row]),
-                    MatchResult(wanted, tuple(grades), tuple(rules), tuple(nulls)),
+                    MatchResult(wanted, tuple(grades), tuple(rules), tuple(nulls), untyped),
                 )
             )
-        return SearchResult(len(rows), tuple(hits))
+        return SearchResult(len(rows), tuple(hits), untyped)
 
     def _scan_order(self, loci: tuple[str, ...], packed: Mapping[str, U8]) -> list[str]:
         """Most discriminating locus first: highest mean packed value over the members."""

@@ -80,6 +80,24 @@ def test_index_search_equals_grading_every_member(session: Session, tmp_path: Pa
     assert best[0].as_dict()["certainty"] == "definite" and best[0].as_dict()["matched"] == 8
 
 
+def test_a_patient_untyped_at_c_is_searched_as_potential_there_not_refused(
+    session: Session, tmp_path: Path
+) -> None:
+    """Issue 13 item 7: an 8/8 search for a patient typed at A, B, DRB1 only runs; C is potential at
+    both positions for every candidate and the JSON carries the warning."""
+    import_signups(session=session, path=_sheet(tmp_path / "a.csv", 8), policy=POLICY)
+    store = IndexStore(IndexFile(tmp_path / "index.npz"))
+    patient = patient_genotype("A*02:01 A*24:02 B*40:01 B*46:01 DRB1*09:01 DRB1*15:01")
+    total, rows = search_registry(session=session, index=store.open(session), patient=patient, limit=100)
+    expected = _brute_force(session, patient, 0)  # the 8/8 and the low-resolution A members
+    assert total == len(rows) == len(expected) >= 2
+    assert {row.code: row.result for row in rows} == expected
+    for row in rows:
+        shown = row.as_dict()
+        assert shown["loci"]["C"] == ["potential", "potential"] and shown["patient_untyped"] == ["C"]
+        assert shown["certainty"] == "potential"
+
+
 def test_index_follows_imports_and_withdrawals_and_reloads_without_rebuilding(
     session: Session, tmp_path: Path
 ) -> None:

@@ -127,6 +127,16 @@ CASES: list[tuple[str, str, Any, Any, tuple[str, ...], dict[str, tuple[Grade, Gr
         ("A", "C"),
         {"A": (AL, AL), "C": (PO, PO)},
     ),
+    # Issue 13 item 7: the patient untyped at a requested locus is searched, potential at both positions
+    # (WMDA matching framework: an untyped locus is neither a match nor a mismatch), with a warning.
+    (
+        "patient-untyped-locus-is-potential",
+        SHIPPED,
+        A24,
+        "A*02:01+A*24:02^C*07:02+C*01:02",
+        ("A", "C"),
+        {"A": (AL, AL), "C": (PO, PO)},
+    ),
     # --- IMGT P groups (WMDA: allele match = same P group when tables are loaded) ---
     ("p-group-makes-allele", SHIPPED, A24, "A*02:09+A*24:02", ("A",), {"A": (AL, AL)}),
     ("p-group-off-without-tables", NONE, A24, "A*02:09+A*24:02", ("A",), {"A": (AN, AL)}),
@@ -300,6 +310,10 @@ DETAILS: dict[str, dict[str, Any]] = {
     "donor-untyped-locus-is-potential": {
         "rules": {"A": (Rule.SAME_PROTEIN, Rule.SAME_PROTEIN), "C": (Rule.UNTYPED, Rule.UNTYPED)}
     },
+    "patient-untyped-locus-is-potential": {
+        "rules": {"A": (Rule.SAME_P_GROUP, Rule.SAME_P_GROUP), "C": (Rule.UNTYPED, Rule.UNTYPED)},
+        "patient_untyped": ("C",),
+    },
     "donor-null-vs-patient-expressed-is-mismatch": {"nulls": {"A": (None, EVN)}},
     "patient-null-vs-heterozygous-donor": {"nulls": {"A": (None, EVN)}},
     "mac-only-null-is-null": {"nulls": {"A": (None, EVN)}},
@@ -338,6 +352,7 @@ def test_grading_table(
     detail = DETAILS.get(case, {})
     if "rules" in detail:
         assert dict(zip(result.loci, result.rules, strict=True)) == detail["rules"], case
+    assert result.patient_untyped == detail.get("patient_untyped", ()), case
     nulls = dict(zip(result.loci, result.nulls, strict=True))
     # A row without null flags expects none: a null is never reported where there is none.
     assert nulls == detail.get("nulls", dict.fromkeys(loci, (None, None))), case

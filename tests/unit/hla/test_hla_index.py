@@ -7,6 +7,7 @@ import pytest
 
 from hla import (
     Genotype,
+    Grade,
     HlaIndex,
     IndexStateError,
     Member,
@@ -142,8 +143,11 @@ def test_search_validates_its_arguments(population: Population) -> None:
     patient = parse_genotype("A*02:01+A*24:02^B*07:02+B*08:01^DRB1*15:01+DRB1*04:01")
     with pytest.raises(IndexStateError, match="negative"):
         index.search(patient, loci=("A", "B", "DRB1"), max_mismatches=-1)
-    with pytest.raises(ValueError, match="not typed at C"):
-        index.search(patient, loci=LOCI_8)
+    # Issue 13 item 7: a patient untyped at a requested locus is searched (potential there), not refused.
+    found = index.search(patient, loci=LOCI_8, max_mismatches=6, limit=5)
+    assert found.patient_untyped == ("C",) and found.total > 0
+    assert all(hit.result.by_locus["C"] == (Grade.POTENTIAL, Grade.POTENTIAL) for hit in found.hits)
+    assert all(hit.result.patient_untyped == ("C",) for hit in found.hits)
 
 
 def test_search_of_an_index_without_members_is_empty_not_an_error(population: Population) -> None:

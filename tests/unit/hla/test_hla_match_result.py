@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from hla import Certainty, HlaError, grade, parse_genotype, rank_key
+from hla import Certainty, Grade, HlaError, grade, parse_genotype, rank_key
 
 PATIENT = parse_genotype(
     "A*02:01+A*24:02^B*40:01+B*46:01^C*01:02+C*03:04^DRB1*15:01+DRB1*09:01"
@@ -52,6 +52,7 @@ def test_as_dict_is_the_cli_shape() -> None:
             "DRB1": ["allele", "potential"],
         },
         "nulls": {},  # added by issue 13 beside the unchanged grades: loci where a null is involved
+        "patient_untyped": [],  # issue 13 item 7: requested loci the patient has no typing at
     }
 
 
@@ -76,9 +77,15 @@ def test_ranking_prefers_fewer_mismatches_then_certainty_then_potentials_then_yo
     assert [k[-1] for k in sorted(keys)] == [4, 5, 3, 2, 1]
 
 
-def test_patient_must_be_typed_at_requested_loci() -> None:
-    with pytest.raises(HlaError, match="not typed at DQB1"):
-        grade(parse_genotype("A*02:01^B*07:02^DRB1*15:01"), PATIENT, ("A", "B", "DRB1", "DQB1"))
+def test_patient_untyped_at_a_requested_locus_is_scored_potential_with_a_warning() -> None:
+    """Issue 13 item 7: searched, not refused; both positions potential and the JSON says which locus."""
+    result = grade(parse_genotype("A*02:01^B*07:02^DRB1*15:01"), PATIENT, ("A", "B", "DRB1", "DQB1"))
+    assert result.by_locus["DQB1"] == (Grade.POTENTIAL, Grade.POTENTIAL)
+    assert result.patient_untyped == ("DQB1",)
+    assert result.certainty is Certainty.POTENTIAL
+    shown = result.as_dict()
+    assert shown["patient_untyped"] == ["DQB1"] and shown["loci"]["DQB1"] == ["potential", "potential"]
+    assert grade(PATIENT, PATIENT, ("A", "DQB1")).as_dict()["patient_untyped"] == []
 
 
 def test_unknown_locus_is_rejected() -> None:
