@@ -20,6 +20,8 @@ __all__ = [
     "DEFAULT_LOCI",
     "Certainty",
     "Grade",
+    "Level",
+    "MatchConfidence",
     "MatchResult",
     "NullMatch",
     "Rule",
@@ -31,6 +33,7 @@ __all__ = [
     "grade_pair_detail",
     "grade_typing",
     "grade_typing_rule",
+    "describe",
     "pair_detail",
     "rule_of",
     "rank_key",
@@ -89,6 +92,31 @@ class NullMatch(StrEnum):
     """An allele string or code here also lists a null (A*01:01/02N); graded on its expressed alleles."""
 
 
+class Level(StrEnum):
+    """The WMDA match level that decided a position (issue 13 item 5; WMDA matching framework, Bochtler
+    et al. 2016; ATLAS MatchGrade): the finest level at which the two typings were compared."""
+
+    GDNA = "gdna"  # allele: the same allele to four fields (same genomic sequence)
+    CDNA = "cdna"  # allele: the same allele to three fields (same coding sequence)
+    PROTEIN = "protein"  # allele: the same first two fields (same protein)
+    P_GROUP = "p_group"  # allele: same P group (same antigen-recognition domain), hla_nom_p
+    SEROLOGY = "serology"  # antigen or mismatch: compared at the serological antigen (rel_dna_ser)
+    SEROLOGY_BROAD = "serology_broad"  # antigen: a broad and its split (rel_ser_ser)
+    SEROLOGY_ASSOCIATED = "serology_associated"  # antigen: associated antigens (rel_ser_ser)
+    FIRST_FIELD = "first_field"  # antigen, mismatch or potential: the allele group only
+    NULL = "null"  # a null allele decided: null against null (allele) or against a protein (mismatch)
+    UNTYPED = "untyped"  # potential: a side is not typed at the locus
+
+
+class MatchConfidence(StrEnum):
+    """ATLAS's match confidence per position (Atlas.MatchingAlgorithm MatchConfidence)."""
+
+    DEFINITE = "definite"  # an allele match of two unambiguous (single-allele) typings
+    EXACT = "exact"  # an allele match where a side is ambiguous within the one P group
+    POTENTIAL = "potential"  # may match: low resolution, serology, ambiguity or untyped
+    MISMATCH = "mismatch"  # an allele- or antigen-level mismatch
+
+
 class Certainty(StrEnum):
     DEFINITE = "definite"  # every position an allele match
     POTENTIAL = "potential"
@@ -106,6 +134,10 @@ class MatchResult:
     """Per locus, per patient position, whether a null allele is involved (empty if not computed)."""
     patient_untyped: tuple[str, ...] = ()
     """Requested loci the patient was not typed at (item 7): every position there is graded potential."""
+    levels: tuple[tuple[Level, Level], ...] = ()
+    """Per locus, per patient position, the WMDA level that decided (item 5; empty if not computed)."""
+    confidences: tuple[tuple[MatchConfidence, MatchConfidence], ...] = ()
+    """Per locus, per patient position, ATLAS's match confidence (item 5; empty if not computed)."""
     allele_mismatches: int = field(init=False, compare=False)
     """Positions graded ``antigen``: same antigen, different protein."""
     antigen_mismatches: int = field(init=False, compare=False)
@@ -168,6 +200,16 @@ class MatchResult:
             # Item 7: requested loci the patient has no typing at, scored potential at both positions;
             # a warning for the coordinator (the score there confirms nothing).
             patient_untyped=list(self.patient_untyped),
+            # Item 5: per patient position the WMDA level that decided, ATLAS's confidence and the rule.
+            details={
+                locus: [
+                    {"level": str(level), "confidence": str(confidence), "rule": str(rule)}
+                    for level, confidence, rule in zip(levels, confidences, rules, strict=True)
+                ]
+                for locus, levels, confidences, rules in zip(
+                    self.loci, self.levels, self.confidences, self.rules, strict=True
+                )
+            },
         )
         return out
 
@@ -222,6 +264,52 @@ def grade_typing_rule(patient: Typing, donor: Typing) -> tuple[Grade, Rule]:
     """:func:`grade_typing` with the rule that decided it."""
     grade = grade_typing(patient, donor)
     return grade, rule_of(grade, patient, donor)
+
+
+_RULE_LEVEL = {
+    Rule.SAME_PROTEIN: Level.PROTEIN,
+    Rule.SAME_P_GROUP: Level.P_GROUP,
+    Rule.NULL_VS_NULL: Level.NULL,
+    Rule.UNTYPED: Level.UNTYPED,
+    Rule.SAME_ANTIGEN: Level.SEROLOGY,
+    Rule.ASSOCIATED_ANTIGEN: Level.SEROLOGY_ASSOCIATED,
+    Rule.BROAD_SPLIT: Level.SEROLOGY_BROAD,
+    Rule.FIRST_FIELD: Level.FIRST_FIELD,
+    Rule.ANTIGEN_MISMATCH: Level.SEROLOGY,
+    Rule.FIRST_FIELD_MISMATCH: Level.FIRST_FIELD,
+    Rule.EXPRESSED_VS_NULL: Level.NULL,
+}
+_FIELD_LEVEL = {4: Level.GDNA, 3: Level.CDNA, 2: Level.PROTEIN}
+
+
+def describe(grade: Grade, rule: Rule, patient: Typing, donor: Typing) -> tuple[Level, MatchConfidence]:
+    """The WMDA level and ATLAS confidence of one position, from its grade, its rule and the two typings
+    paired there (after :func:`expressed_pair`)."""
+    if grade.is_mismatch:
+        return _RULE_LEVEL[rule], MatchConfidence.MISMATCH
+    if grade is Grade.POTENTIAL:
+        if rule is Rule.UNTYPED:
+            return Level.UNTYPED, MatchConfidence.POTENTIAL
+        # The coarsest side is the level the two were found consistent at.
+        if patient.serological or donor.serological:
+            return Level.SEROLOGY, MatchConfidence.POTENTIAL
+        if patient.groups or donor.groups:
+            return Level.FIRST_FIELD, MatchConfidence.POTENTIAL
+        shared = patient.proteins & donor.proteins
+        in_p_group = any(protein.endswith("P") for protein in shared)
+        return (Level.P_GROUP if in_p_group else Level.PROTEIN), MatchConfidence.POTENTIAL
+    if not (patient.allele and donor.allele):
+        # An allele match where a side names more than one allele (a P or G group, an allele string):
+        # ATLAS's "exact" (one P group), at the level the rule found.
+        return _RULE_LEVEL[rule], MatchConfidence.EXACT
+    common = 0
+    for mine, theirs in zip(patient.allele.split(":"), donor.allele.split(":"), strict=False):
+        if mine != theirs:
+            break
+        common += 1
+    if rule is Rule.NULL_VS_NULL:
+        return Level.NULL, MatchConfidence.DEFINITE
+    return _FIELD_LEVEL.get(min(common, 4), Level.P_GROUP), MatchConfidence.DEFINITE
 
 
 def expressed_pair(first: Typing, second: Typing) -> tuple[Typing, Typing]:
@@ -282,10 +370,19 @@ def _null_match(patient: Typing, donor: Typing) -> NullMatch | None:
 _NULL_ORDER = {None: 0, NullMatch.POSSIBLY_NULL: 1, NullMatch.EXPRESSED_VS_NULL: 2, NullMatch.NULL_VS_NULL: 3}
 
 
-def grade_pair_detail(
-    patient: tuple[Typing, Typing], donor: tuple[Typing, Typing]
-) -> tuple[tuple[Grade, Grade], tuple[Rule, Rule], tuple[NullMatch | None, NullMatch | None]]:
-    """:func:`grade_pair` with, per patient position, the rule that decided and the null involved.
+Detail = tuple[
+    tuple[Grade, Grade],
+    tuple[Rule, Rule],
+    tuple[NullMatch | None, NullMatch | None],
+    tuple[Level, Level],
+    tuple[MatchConfidence, MatchConfidence],
+]
+"""One locus: grades, rules, null flags, WMDA levels and ATLAS confidences, in patient order."""
+
+
+def grade_pair_detail(patient: tuple[Typing, Typing], donor: tuple[Typing, Typing]) -> Detail:
+    """:func:`grade_pair` with, per patient position, the rule that decided, the null involved, the
+    WMDA level and ATLAS's confidence.
 
     The donor typing paired with each patient position is the one the best pairing chose; when both
     pairings give the same grades, the one listing the null flags later wins, so the result does not
@@ -302,33 +399,26 @@ def pair_detail(
     donor: tuple[Typing, Typing],
     straight: tuple[Grade, Grade],
     crossed: tuple[Grade, Grade],
-) -> tuple[tuple[Grade, Grade], tuple[Rule, Rule], tuple[NullMatch | None, NullMatch | None]]:
+) -> Detail:
     """:func:`grade_pair_detail` from the four grades already known (the index has them)."""
     p1, p2 = expressed_pair(*patient)
     d1, d2 = expressed_pair(*donor)
+    donors = (d1, d2)
     grades = _BEST[straight[0], straight[1], crossed[0], crossed[1]]
     options = []
     for pair, (first, second) in ((straight, (0, 1)), (crossed, (1, 0))):
         if pair == grades:
             nulls = (_null_match(patient[0], donor[first]), _null_match(patient[1], donor[second]))
-            options.append(((_NULL_ORDER[nulls[0]], _NULL_ORDER[nulls[1]]), (first, second), nulls))
-    if len(options) == 2 and options[0][0] == options[1][0]:
-        # Same nulls both ways: the rules decide, so that donor order cannot change them either.
-        named = [
-            (
-                option,
-                (
-                    rule_of(grades[0], p1, (d1, d2)[option[1][0]]),
-                    rule_of(grades[1], p2, (d1, d2)[option[1][1]]),
-                ),
+            rules = (rule_of(grades[0], p1, donors[first]), rule_of(grades[1], p2, donors[second]))
+            described = (
+                describe(grades[0], rules[0], p1, donors[first]),
+                describe(grades[1], rules[1], p2, donors[second]),
             )
-            for option in options
-        ]
-        (_, _, nulls), rules = min(named, key=lambda item: (item[1][0], item[1][1]))
-        return grades, rules, nulls
-    _, (first, second), nulls = min(options)
-    donors = (d1, d2)
-    return grades, (rule_of(grades[0], p1, donors[first]), rule_of(grades[1], p2, donors[second])), nulls
+            # Same nulls both ways: the rules, then the levels decide, so donor order cannot change them.
+            order = ((_NULL_ORDER[nulls[0]], _NULL_ORDER[nulls[1]]), rules, described)
+            options.append((order, nulls, rules, described))
+    _, nulls, rules, ((l1, c1), (l2, c2)) = min(options, key=lambda option: option[0])
+    return grades, rules, nulls, (l1, l2), (c1, c2)
 
 
 def check_loci(loci: Iterable[str]) -> tuple[str, ...]:
@@ -356,6 +446,8 @@ def grade(patient: Genotype, donor: Genotype, loci: Sequence[str] = DEFAULT_LOCI
         tuple(d[1] for d in details),
         tuple(d[2] for d in details),
         untyped_loci(patient, wanted),
+        tuple(d[3] for d in details),
+        tuple(d[4] for d in details),
     )
 
 

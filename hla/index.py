@@ -34,7 +34,7 @@ __all__ = ["Hit", "HlaIndex", "Member", "SearchResult"]
 I64 = npt.NDArray[np.int64]
 U8 = npt.NDArray[np.uint8]
 _CHUNK = 1 << 16  # rows per scan step: a chunk's columns and sums stay in L2
-_FORMAT = 2  # 2: pairs keep null typings; typings carry antigen keys
+_FORMAT = 3  # 2: pairs keep null typings; typings carry antigen keys; 3: typings name their one allele
 _POOL: ThreadPoolExecutor | None = None
 
 
@@ -281,6 +281,8 @@ class HlaIndex:
             grades = []
             rules = []
             nulls = []
+            levels = []
+            confidences = []
             for locus in wanted:
                 pair = int(self._pairs[locus][row])
                 # The scan's grades; the rule and null flags are named from the grades the pair tables
@@ -296,12 +298,22 @@ class HlaIndex:
                 grades.append(pair_code_grades(int(tables[locus].code[pair])))
                 rules.append(detail[1])
                 nulls.append(detail[2])
+                levels.append(detail[3])
+                confidences.append(detail[4])
             hits.append(
                 Hit(
                     int(self._keys[row]),
                     int(self._sort_keys[row]),
                     int(self._registered[row]),
-                    MatchResult(wanted, tuple(grades), tuple(rules), tuple(nulls), untyped),
+                    MatchResult(
+                        wanted,
+                        tuple(grades),
+                        tuple(rules),
+                        tuple(nulls),
+                        untyped,
+                        tuple(levels),
+                        tuple(confidences),
+                    ),
                 )
             )
         return SearchResult(len(rows), tuple(hits), untyped)

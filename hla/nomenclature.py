@@ -88,6 +88,9 @@ class Typing:
     """``s:`` keys linked to a candidate's antigen as associated antigens (B39 <-> B3901): names the rule."""
     possibly_null: bool = False
     """An allele string or code that also lists a null allele (graded on its expressed alleles)."""
+    allele: str = ""
+    """The fields of the one allele an unambiguous molecular typing names (``02:01:01:01``), else empty:
+    the WMDA match level (gDNA, cDNA, protein) and ATLAS's definite confidence need it (issue 13 item 5)."""
     confirmed: bool = field(default=False, init=False, compare=False)
     """Exactly one protein, typed by DNA, so an equal one is a definite allele match."""
     serology_keys: frozenset[str] = field(default=frozenset(), init=False, compare=False)
@@ -201,6 +204,12 @@ def _parse(text: str, column: str | None, ref: Reference) -> Typing:
     kind = Kind.EXPRESSED if expressed else Kind.NULL
     chosen = expressed or candidates
     names = list(dict.fromkeys(c.text for c in candidates))
+    single = candidates[0] if len(candidates) == 1 else None
+    allele = (
+        single.text.split("*", 1)[1].rstrip(_SUFFIXES)
+        if single is not None and (single.protein is not None or single.null) and not single.serological
+        else ""
+    )
     antigens, cover, associated = _antigen_keys(locus, chosen, ref) if expressed else (frozenset(),) * 3
     return Typing(
         locus=locus,
@@ -214,6 +223,7 @@ def _parse(text: str, column: str | None, ref: Reference) -> Typing:
         antigen_cover=cover,
         associated=associated,
         possibly_null=bool(expressed) and len(expressed) < len(candidates),
+        allele=allele,
     )
 
 

@@ -275,6 +275,7 @@ class LocusVocabulary:
                     sorted(t.antigen_cover),
                     sorted(t.associated),
                     t.possibly_null,
+                    t.allele,
                 ]
                 for t in self.typings
             ],
@@ -286,7 +287,7 @@ class LocusVocabulary:
         vocabulary = cls(locus)
         for row in state["typings"][1:]:
             kind, proteins, groups, allele_groups, text, serological = row[:6]
-            antigens, cover, associated, possibly_null = row[6:]
+            antigens, cover, associated, possibly_null, allele = row[6:]
             vocabulary.typing_id(
                 Typing(
                     locus,
@@ -300,6 +301,7 @@ class LocusVocabulary:
                     frozenset(cover),
                     frozenset(associated),
                     possibly_null,
+                    allele,
                 )
             )
         for first, second in list(zip(*state["pairs"], strict=True))[1:]:

@@ -15,9 +15,15 @@ from typing import Any
 import pytest
 
 from hla import Grade, Reference, grade, parse_genotype
-from hla.grading import NullMatch, Rule
+from hla.grading import Level, MatchConfidence, NullMatch, Rule
 
 AL, PO, AN, MM = Grade.ALLELE, Grade.POTENTIAL, Grade.ANTIGEN, Grade.MISMATCH
+DEF, EXA, POT, MIS = (
+    MatchConfidence.DEFINITE,
+    MatchConfidence.EXACT,
+    MatchConfidence.POTENTIAL,
+    MatchConfidence.MISMATCH,
+)
 EVN, NVN, MAYBE = NullMatch.EXPRESSED_VS_NULL, NullMatch.NULL_VS_NULL, NullMatch.POSSIBLY_NULL
 NONE, SHIPPED, EXCERPT = "none", "shipped", "excerpt"
 A24 = "A*02:01+A*24:02"  # the patient most rows use
@@ -137,6 +143,27 @@ CASES: list[tuple[str, str, Any, Any, tuple[str, ...], dict[str, tuple[Grade, Gr
         ("A", "C"),
         {"A": (AL, AL), "C": (PO, PO)},
     ),
+    # Issue 13 item 5: the WMDA level that decided (WHO nomenclature: field 4 is a non-coding, field 3
+    # a synonymous difference; so four equal fields are the same gDNA, three the same cDNA) and ATLAS's
+    # confidence (MatchConfidences.feature: unambiguous typings match "definite"; a patient typed to one
+    # allele against a donor typed to a single P group match "exact").
+    (
+        "level-gdna-four-fields-equal",
+        SHIPPED,
+        "A*02:01:01:01+A*24:02",
+        "A*02:01:01:01+A*24:02:01:01",
+        ("A",),
+        {"A": (AL, AL)},
+    ),
+    (
+        "level-cdna-fourth-field-differs",
+        SHIPPED,
+        "A*02:01:01:01+A*24:02",
+        "A*02:01:01:02L+A*24:02",
+        ("A",),
+        {"A": (AL, AL)},
+    ),
+    ("atlas-exact-donor-single-p-group", SHIPPED, A24, "A*02:01P+A*24:02", ("A",), {"A": (AL, AL)}),
     # --- IMGT P groups (WMDA: allele match = same P group when tables are loaded) ---
     ("p-group-makes-allele", SHIPPED, A24, "A*02:09+A*24:02", ("A",), {"A": (AL, AL)}),
     ("p-group-off-without-tables", NONE, A24, "A*02:09+A*24:02", ("A",), {"A": (AN, AL)}),
@@ -292,17 +319,58 @@ CASES: list[tuple[str, str, Any, Any, tuple[str, ...], dict[str, tuple[Grade, Gr
 
 # Rules that decided and null flags, per locus in patient order (issue 13 items 2 and 4).
 DETAILS: dict[str, dict[str, Any]] = {
-    "shipped-b16-covers-b38": {"rules": {"B": (Rule.CONSISTENT, Rule.CONSISTENT)}},
-    "p-group-makes-allele": {"rules": {"A": (Rule.SAME_P_GROUP, Rule.SAME_P_GROUP)}},
+    "p-group-makes-allele": {
+        "rules": {"A": (Rule.SAME_P_GROUP, Rule.SAME_P_GROUP)},
+        "levels": {"A": (Level.P_GROUP, Level.PROTEIN)},  # 02:01 vs 02:09: other protein, same P group
+        "confidences": {"A": (DEF, DEF)},
+    },
+    "level-gdna-four-fields-equal": {
+        "levels": {"A": (Level.GDNA, Level.PROTEIN)},
+        "confidences": {"A": (DEF, DEF)},
+    },
+    "level-cdna-fourth-field-differs": {
+        "levels": {"A": (Level.CDNA, Level.PROTEIN)},
+        "confidences": {"A": (DEF, DEF)},
+    },
+    "atlas-exact-donor-single-p-group": {
+        "levels": {"A": (Level.P_GROUP, Level.PROTEIN)},
+        "confidences": {"A": (EXA, DEF)},
+    },
+    "third-field-differs-same-protein": {"levels": {"A": (Level.PROTEIN, Level.PROTEIN)}},
+    "shipped-b16-covers-b38": {
+        "rules": {"B": (Rule.CONSISTENT, Rule.CONSISTENT)},
+        "levels": {"B": (Level.SEROLOGY, Level.SEROLOGY)},
+        "confidences": {"B": (POT, POT)},
+    },
+    # Without tables DR15 is read as the DRB1*15 group: consistent at the first field.
+    "serology-dr15": {
+        "levels": {"DRB1": (Level.FIRST_FIELD, Level.PROTEIN)},
+        "confidences": {"DRB1": (POT, DEF)},
+    },
     "two-field-equal-is-allele": {"rules": {"A": (Rule.SAME_PROTEIN, Rule.SAME_PROTEIN)}},
     "b60-is-not-b61": {"rules": {"B": (Rule.ANTIGEN_MISMATCH, Rule.CONSISTENT)}},
-    "b15-family-b62-vs-b75-is-antigen-mismatch": {"rules": {"B": (Rule.ANTIGEN_MISMATCH, Rule.SAME_P_GROUP)}},
+    "b15-family-b62-vs-b75-is-antigen-mismatch": {
+        "rules": {"B": (Rule.ANTIGEN_MISMATCH, Rule.SAME_P_GROUP)},
+        "levels": {"B": (Level.SEROLOGY, Level.PROTEIN)},
+        "confidences": {"B": (MIS, DEF)},
+    },
     "b15-family-same-antigen-b62": {"rules": {"B": (Rule.SAME_ANTIGEN, Rule.SAME_P_GROUP)}},
-    "b15-family-b70-broad-vs-b72-split": {"rules": {"B": (Rule.BROAD_SPLIT, Rule.SAME_P_GROUP)}},
-    "b3901-associated-with-b39": {"rules": {"B": (Rule.ASSOCIATED_ANTIGEN, Rule.SAME_P_GROUP)}},
+    "b15-family-b70-broad-vs-b72-split": {
+        "rules": {"B": (Rule.BROAD_SPLIT, Rule.SAME_P_GROUP)},
+        "levels": {"B": (Level.SEROLOGY_BROAD, Level.PROTEIN)},
+        "confidences": {"B": (MIS, DEF)},
+    },
+    "b3901-associated-with-b39": {
+        "rules": {"B": (Rule.ASSOCIATED_ANTIGEN, Rule.SAME_P_GROUP)},
+        "levels": {"B": (Level.SEROLOGY_ASSOCIATED, Level.PROTEIN)},
+        "confidences": {"B": (MIS, DEF)},
+    },
     "b3901-vs-b3902-is-antigen-mismatch": {"rules": {"B": (Rule.ANTIGEN_MISMATCH, Rule.SAME_P_GROUP)}},
     "a2403-associated-with-a24": {"rules": {"A": (Rule.SAME_P_GROUP, Rule.ASSOCIATED_ANTIGEN)}},
-    "no-serology-falls-back-to-first-field": {"rules": {"DPB1": (Rule.FIRST_FIELD, Rule.SAME_P_GROUP)}},
+    "no-serology-falls-back-to-first-field": {
+        "rules": {"DPB1": (Rule.FIRST_FIELD, Rule.SAME_P_GROUP)},
+        "levels": {"DPB1": (Level.FIRST_FIELD, Level.PROTEIN)},
+    },
     "no-serology-other-first-field-mismatch": {
         "rules": {"DPB1": (Rule.FIRST_FIELD_MISMATCH, Rule.SAME_P_GROUP)}
     },
@@ -313,6 +381,8 @@ DETAILS: dict[str, dict[str, Any]] = {
     "patient-untyped-locus-is-potential": {
         "rules": {"A": (Rule.SAME_P_GROUP, Rule.SAME_P_GROUP), "C": (Rule.UNTYPED, Rule.UNTYPED)},
         "patient_untyped": ("C",),
+        "levels": {"A": (Level.PROTEIN, Level.PROTEIN), "C": (Level.UNTYPED, Level.UNTYPED)},
+        "confidences": {"A": (DEF, DEF), "C": (POT, POT)},
     },
     "donor-null-vs-patient-expressed-is-mismatch": {"nulls": {"A": (None, EVN)}},
     "patient-null-vs-heterozygous-donor": {"nulls": {"A": (None, EVN)}},
@@ -325,10 +395,20 @@ DETAILS: dict[str, dict[str, Any]] = {
     "null-inside-ambiguity-ignored": {"nulls": {"A": (None, MAYBE)}},
     "atlas-expressing-vs-null-matched": {"nulls": {"C": (None, EVN)}},
     "atlas-expressing-vs-null-mismatched": {"nulls": {"C": (None, EVN)}},
-    "donor-null-opposite-patient-protein": {"nulls": {"A": (None, EVN)}},
+    "donor-null-opposite-patient-protein": {
+        "nulls": {"A": (None, EVN)},
+        # The donor is homozygous A*02:01 under the null rule: A24 against A2 is a serological mismatch.
+        "levels": {"A": (Level.PROTEIN, Level.SEROLOGY)},
+        "confidences": {"A": (DEF, MIS)},
+    },
     "donor-null-vs-homozygous-patient": {"nulls": {"A": (None, EVN)}},
     "patient-null-matched-by-homozygous-donor": {"nulls": {"A": (None, EVN)}},
-    "same-null-both-sides": {"nulls": {"A": (None, NVN)}},
+    "same-null-both-sides": {
+        "nulls": {"A": (None, NVN)},
+        # WMDA null rule: both sides are homozygous A*02:01 here; the null flag says a null was there.
+        "levels": {"A": (Level.PROTEIN, Level.PROTEIN)},
+        "confidences": {"A": (DEF, DEF)},
+    },
     "null-vs-other-null": {"nulls": {"A": (None, NVN)}},
 }
 
@@ -353,6 +433,9 @@ def test_grading_table(
     if "rules" in detail:
         assert dict(zip(result.loci, result.rules, strict=True)) == detail["rules"], case
     assert result.patient_untyped == detail.get("patient_untyped", ()), case
+    for name in ("levels", "confidences"):
+        if name in detail:
+            assert dict(zip(result.loci, getattr(result, name), strict=True)) == detail[name], (case, name)
     nulls = dict(zip(result.loci, result.nulls, strict=True))
     # A row without null flags expects none: a null is never reported where there is none.
     assert nulls == detail.get("nulls", dict.fromkeys(loci, (None, None))), case

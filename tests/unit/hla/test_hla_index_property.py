@@ -126,11 +126,17 @@ def test_index_search_matches_grader_for_1000_patients(donors: Population) -> No
         for hit in found.hits:
             seen.update(str(rule) for pair in hit.result.rules for rule in pair)
             seen.update(str(flag) for pair in hit.result.nulls for flag in pair if flag is not None)
+            seen.update(f"level:{level}" for pair in hit.result.levels for level in pair)
+            seen.update(f"confidence:{c}" for pair in hit.result.confidences for c in pair)
     assert untyped_searches > 20, untyped_searches  # item 7 exercised, with hits to compare
     assert checked_hits > 1000  # the property is not vacuous: many patients have donors in range
     # ... and the hits exercise the rules: antigen level by first field, nulls, and with the shipped
     # tables serology deciding both ways.
     expected = {"first_field", "first_field_mismatch", "consistent", "expressed_vs_null", "null_vs_null"}
+    # Item 5: the WMDA levels and ATLAS confidences the index names equal the grader's (hits re-graded
+    # above) and span the vocabulary.
+    expected |= {f"confidence:{c}" for c in ("definite", "exact", "potential", "mismatch")}
+    expected |= {"level:protein", "level:p_group", "level:first_field", "level:untyped"}
     if donors.reference.has_serology:
         expected |= {"same_antigen", "antigen_mismatch", "broad_split", "associated_antigen"}
     assert expected <= set(seen), seen

@@ -33,6 +33,9 @@ def test_mismatch_counts_split_by_level_and_certainty() -> None:
     assert result.certainty is Certainty.POTENTIAL
 
 
+SAME_PROTEIN = {"level": "protein", "confidence": "definite", "rule": "same_protein"}
+
+
 def test_as_dict_is_the_cli_shape() -> None:
     result = grade(
         PATIENT, parse_genotype("A*02:01+A*24:02^B*40:01+B*46:01^C*01:02+C*03:04^DRB1*15:01+DRB1*09:XX")
@@ -53,6 +56,14 @@ def test_as_dict_is_the_cli_shape() -> None:
         },
         "nulls": {},  # added by issue 13 beside the unchanged grades: loci where a null is involved
         "patient_untyped": [],  # issue 13 item 7: requested loci the patient has no typing at
+        # issue 13 item 5: per position the WMDA level that decided, ATLAS's confidence, the rule
+        "details": {
+            **{locus: [SAME_PROTEIN, SAME_PROTEIN] for locus in ("A", "B", "C")},
+            "DRB1": [
+                SAME_PROTEIN,
+                {"level": "first_field", "confidence": "potential", "rule": "consistent"},
+            ],
+        },
     }
 
 
@@ -84,7 +95,9 @@ def test_patient_untyped_at_a_requested_locus_is_scored_potential_with_a_warning
     assert result.patient_untyped == ("DQB1",)
     assert result.certainty is Certainty.POTENTIAL
     shown = result.as_dict()
-    assert shown["patient_untyped"] == ["DQB1"] and shown["loci"]["DQB1"] == ["potential", "potential"]
+    grades = shown["loci"]
+    assert isinstance(grades, dict) and grades["DQB1"] == ["potential", "potential"]
+    assert shown["patient_untyped"] == ["DQB1"]
     assert grade(PATIENT, PATIENT, ("A", "DQB1")).as_dict()["patient_untyped"] == []
 
 
