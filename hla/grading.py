@@ -19,6 +19,7 @@ from hla.nomenclature import LOCI, Kind, Typing
 __all__ = [
     "DEFAULT_LOCI",
     "Certainty",
+    "Dpb1Tce",
     "Grade",
     "Level",
     "MatchConfidence",
@@ -34,6 +35,7 @@ __all__ = [
     "grade_typing",
     "grade_typing_rule",
     "describe",
+    "dpb1_tce",
     "pair_detail",
     "rule_of",
     "rank_key",
@@ -117,6 +119,19 @@ class MatchConfidence(StrEnum):
     MISMATCH = "mismatch"  # an allele- or antigen-level mismatch
 
 
+class Dpb1Tce(StrEnum):
+    """A DPB1 mismatch by T-cell-epitope group (issue 13 item 6; Fleischhauer et al. 2012 Lancet Oncol
+    13:366, Crivello et al. 2016 BBMT 22:1381): permissive when the most immunogenic TCE group (lowest
+    number) of patient and donor is the same; otherwise non-permissive in the direction of the side
+    with the more immunogenic group (GvH: the patient's, HvG: the donor's)."""
+
+    NO_MISMATCH = "no_mismatch"  # neither DPB1 position is an allele- or antigen-level mismatch
+    PERMISSIVE = "permissive"
+    NON_PERMISSIVE_GVH = "non_permissive_gvh"
+    NON_PERMISSIVE_HVG = "non_permissive_hvg"
+    UNKNOWN = "unknown"  # a side's TCE group is not known (no table, low resolution, mixed groups)
+
+
 class Certainty(StrEnum):
     DEFINITE = "definite"  # every position an allele match
     POTENTIAL = "potential"
@@ -138,6 +153,8 @@ class MatchResult:
     """Per locus, per patient position, the WMDA level that decided (item 5; empty if not computed)."""
     confidences: tuple[tuple[MatchConfidence, MatchConfidence], ...] = ()
     """Per locus, per patient position, ATLAS's match confidence (item 5; empty if not computed)."""
+    dpb1_tce: Dpb1Tce | None = None
+    """DPB1 permissiveness by TCE group when DPB1 is scored (item 6); None otherwise."""
     allele_mismatches: int = field(init=False, compare=False)
     """Positions graded ``antigen``: same antigen, different protein."""
     antigen_mismatches: int = field(init=False, compare=False)
@@ -200,6 +217,8 @@ class MatchResult:
             # Item 7: requested loci the patient has no typing at, scored potential at both positions;
             # a warning for the coordinator (the score there confirms nothing).
             patient_untyped=list(self.patient_untyped),
+            # Item 6: DPB1 permissiveness by TCE group (null when DPB1 is not scored).
+            dpb1_tce=None if self.dpb1_tce is None else str(self.dpb1_tce),
             # Item 5: per patient position the WMDA level that decided, ATLAS's confidence and the rule.
             details={
                 locus: [
@@ -310,6 +329,21 @@ def describe(grade: Grade, rule: Rule, patient: Typing, donor: Typing) -> tuple[
     if rule is Rule.NULL_VS_NULL:
         return Level.NULL, MatchConfidence.DEFINITE
     return _FIELD_LEVEL.get(min(common, 4), Level.P_GROUP), MatchConfidence.DEFINITE
+
+
+def dpb1_tce(
+    patient: tuple[Typing, Typing], donor: tuple[Typing, Typing], grades: tuple[Grade, Grade]
+) -> Dpb1Tce:
+    """:class:`Dpb1Tce` of one DPB1 locus graded ``grades`` (after the WMDA null rule)."""
+    if not (grades[0].is_mismatch or grades[1].is_mismatch):
+        return Dpb1Tce.NO_MISMATCH
+    mine = {typing.tce for typing in expressed_pair(*patient)}
+    theirs = {typing.tce for typing in expressed_pair(*donor)}
+    if 0 in mine or 0 in theirs:
+        return Dpb1Tce.UNKNOWN
+    if min(mine) == min(theirs):
+        return Dpb1Tce.PERMISSIVE
+    return Dpb1Tce.NON_PERMISSIVE_GVH if min(mine) < min(theirs) else Dpb1Tce.NON_PERMISSIVE_HVG
 
 
 def expressed_pair(first: Typing, second: Typing) -> tuple[Typing, Typing]:
@@ -448,7 +482,16 @@ def grade(patient: Genotype, donor: Genotype, loci: Sequence[str] = DEFAULT_LOCI
         untyped_loci(patient, wanted),
         tuple(d[3] for d in details),
         tuple(d[4] for d in details),
+        _dpb1_of(patient, donor, wanted, details),
     )
+
+
+def _dpb1_of(
+    patient: Genotype, donor: Genotype, wanted: tuple[str, ...], details: list[Detail]
+) -> Dpb1Tce | None:
+    if "DPB1" not in wanted:
+        return None
+    return dpb1_tce(patient["DPB1"], donor["DPB1"], details[wanted.index("DPB1")][0])
 
 
 @lru_cache(maxsize=256)

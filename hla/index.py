@@ -24,7 +24,17 @@ import numpy.typing as npt
 
 from hla.errors import IndexStateError
 from hla.genotype import Genotype
-from hla.grading import DEFAULT_LOCI, GRADES, MatchResult, check_loci, pair_detail, untyped_loci
+from hla.grading import (
+    DEFAULT_LOCI,
+    GRADES,
+    Dpb1Tce,
+    Grade,
+    MatchResult,
+    check_loci,
+    dpb1_tce,
+    pair_detail,
+    untyped_loci,
+)
 from hla.nomenclature import LOCI, NO_REFERENCE, Typing
 from hla.reference import Reference
 from hla.vocabulary import LocusVocabulary, pair_code_grades
@@ -313,10 +323,19 @@ class HlaIndex:
                         untyped,
                         tuple(levels),
                         tuple(confidences),
+                        self._dpb1_tce(patient, row, wanted, grades),
                     ),
                 )
             )
         return SearchResult(len(rows), tuple(hits), untyped)
+
+    def _dpb1_tce(
+        self, patient: Genotype, row: int, wanted: tuple[str, ...], grades: list[tuple[Grade, Grade]]
+    ) -> Dpb1Tce | None:
+        if "DPB1" not in wanted:
+            return None
+        typings = self.vocabularies["DPB1"].pair_typings(int(self._pairs["DPB1"][row]))
+        return dpb1_tce(patient["DPB1"], typings, grades[wanted.index("DPB1")])
 
     def _scan_order(self, loci: tuple[str, ...], packed: Mapping[str, U8]) -> list[str]:
         """Most discriminating locus first: highest mean packed value over the members."""

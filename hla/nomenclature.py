@@ -88,6 +88,9 @@ class Typing:
     """``s:`` keys linked to a candidate's antigen as associated antigens (B39 <-> B3901): names the rule."""
     possibly_null: bool = False
     """An allele string or code that also lists a null allele (graded on its expressed alleles)."""
+    tce: int = 0
+    """DPB1 T-cell-epitope group (1 most immunogenic .. 3) shared by every expressed candidate, from the
+    IPD-IMGT/HLA TCE file; 0 when unknown, mixed or not DPB1 (issue 13 item 6)."""
     allele: str = ""
     """The fields of the one allele an unambiguous molecular typing names (``02:01:01:01``), else empty:
     the WMDA match level (gDNA, cDNA, protein) and ATLAS's definite confidence need it (issue 13 item 5)."""
@@ -211,6 +214,7 @@ def _parse(text: str, column: str | None, ref: Reference) -> Typing:
         else ""
     )
     antigens, cover, associated = _antigen_keys(locus, chosen, ref) if expressed else (frozenset(),) * 3
+    tce_groups = {ref.tce.get(_protein_name(c.text), 0) for c in expressed} if ref.tce else {0}
     return Typing(
         locus=locus,
         kind=kind,
@@ -224,7 +228,13 @@ def _parse(text: str, column: str | None, ref: Reference) -> Typing:
         associated=associated,
         possibly_null=bool(expressed) and len(expressed) < len(candidates),
         allele=allele,
+        tce=tce_groups.pop() if locus == "DPB1" and len(tce_groups) == 1 else 0,
     )
+
+
+def _protein_name(text: str) -> str:
+    """``DPB1*04:01:01:02`` -> ``04:01``: the key of the TCE table."""
+    return ":".join(text.split("*", 1)[-1].rstrip(_SUFFIXES).split(":")[:2])
 
 
 def _leading_field(part: str) -> str | None:

@@ -75,6 +75,7 @@ _TABLE_FILES = (
     "rel_dna_ser.txt",
     "rel_ser_ser.txt",
     "dpb1_tce.txt",
+    "dpb_tce.csv",
 )
 _CACHE_FORMAT = 2
 _VERSION = re.compile(r"^#\s*version:\s*(?:IPD-IMGT/HLA\s*)?(\S+)")
@@ -466,6 +467,28 @@ def _read_tce(path: Path) -> dict[str, int]:
     return groups
 
 
+def _read_tce_csv(path: Path) -> dict[str, int]:
+    """IPD-IMGT/HLA ``tce/dpb_tce.csv``: ``Allele,Protein,V1_Assignment,V2_Assignment[,V3_...],Comments``.
+    The latest assignment version the file has is used (V2: Crivello et al. 2016, functional distance
+    scores; V3 where published), per two-field protein; nulls (``NA``, group 0) are left out."""
+    rows = [line for _, line in _data_lines(path)]
+    if not rows:
+        raise ReferenceFileError(f"{path}: empty TCE file")
+    table = list(csv.reader(rows))
+    header = table[0]
+    versions = [name for name in header if name.startswith("V") and name.endswith("_Assignment")]
+    if "Protein" not in header or not versions:
+        raise ReferenceFileError(f"{path}: expected columns Allele,Protein,V*_Assignment, got {header}")
+    protein, column = header.index("Protein"), header.index(max(versions, key=lambda v: int(v[1:-11])))
+    groups: dict[str, int] = {}
+    for row in table[1:]:
+        value = row[column].strip()[:1] if len(row) > column else ""
+        name = row[protein].split("*")[-1]
+        if value in ("1", "2", "3") and ":" in name:
+            groups[_two_fields(name)] = int(value)
+    return groups
+
+
 def load_reference(
     data_dir: str | Path, *, mac_file: str | Path | None = None, cache_dir: str | Path | None = None
 ) -> Reference:
@@ -510,7 +533,13 @@ def load_reference(
         serology=serology,
         splits=splits,
         mac=_read_mac(mac_path) if mac_path else {},
-        tce=_read_tce(path) if (path := p("dpb1_tce.txt")) else {},
+        tce=(
+            _read_tce_csv(path)
+            if (path := p("dpb_tce.csv"))
+            else _read_tce(path)
+            if (path := p("dpb1_tce.txt"))
+            else {}
+        ),
         allele_serology=allele_serology,
         associated=associated,
         history=_read_history(path) if (path := p("hla_nom.txt")) else {},

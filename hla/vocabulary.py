@@ -276,6 +276,7 @@ class LocusVocabulary:
                     sorted(t.associated),
                     t.possibly_null,
                     t.allele,
+                    t.tce,
                 ]
                 for t in self.typings
             ],
@@ -287,7 +288,7 @@ class LocusVocabulary:
         vocabulary = cls(locus)
         for row in state["typings"][1:]:
             kind, proteins, groups, allele_groups, text, serological = row[:6]
-            antigens, cover, associated, possibly_null, allele = row[6:]
+            antigens, cover, associated, possibly_null, allele, tce = row[6:]
             vocabulary.typing_id(
                 Typing(
                     locus,
@@ -301,7 +302,8 @@ class LocusVocabulary:
                     frozenset(cover),
                     frozenset(associated),
                     possibly_null,
-                    allele,
+                    allele=allele,
+                    tce=tce,
                 )
             )
         for first, second in list(zip(*state["pairs"], strict=True))[1:]:

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from hla import Grade, Reference, grade, parse_genotype
-from hla.grading import Level, MatchConfidence, NullMatch, Rule
+from hla.grading import Dpb1Tce, Level, MatchConfidence, NullMatch, Rule
 
 AL, PO, AN, MM = Grade.ALLELE, Grade.POTENTIAL, Grade.ANTIGEN, Grade.MISMATCH
 DEF, EXA, POT, MIS = (
@@ -164,6 +164,50 @@ CASES: list[tuple[str, str, Any, Any, tuple[str, ...], dict[str, tuple[Grade, Gr
         {"A": (AL, AL)},
     ),
     ("atlas-exact-donor-single-p-group", SHIPPED, A24, "A*02:01P+A*24:02", ("A",), {"A": (AL, AL)}),
+    # Issue 13 item 6: DPB1 TCE groups (IPD-IMGT/HLA tce/dpb_tce.csv, V2; Fleischhauer et al. 2012,
+    # Crivello et al. 2016): 09:01 is group 1, 03:01 group 2, 02:01/04:01/04:02 group 3. A mismatch is
+    # permissive when both sides' most immunogenic group is the same, else non-permissive towards the
+    # side with the more immunogenic one. The grades are unchanged.
+    (
+        "dpb1-tce-permissive",
+        SHIPPED,
+        "DPB1*04:01+DPB1*02:01",
+        "DPB1*04:01+DPB1*04:02",
+        ("DPB1",),
+        {"DPB1": (AL, MM)},
+    ),
+    (
+        "dpb1-tce-non-permissive-gvh",
+        SHIPPED,
+        "DPB1*09:01+DPB1*04:01",
+        "DPB1*04:01+DPB1*03:01",
+        ("DPB1",),
+        {"DPB1": (MM, AL)},
+    ),
+    (
+        "dpb1-tce-non-permissive-hvg",
+        SHIPPED,
+        "DPB1*04:01+DPB1*02:01",
+        "DPB1*04:01+DPB1*09:01",
+        ("DPB1",),
+        {"DPB1": (AL, MM)},
+    ),
+    (
+        "dpb1-tce-no-mismatch",
+        SHIPPED,
+        "DPB1*04:01+DPB1*02:01",
+        "DPB1*02:01+DPB1*04:01",
+        ("DPB1",),
+        {"DPB1": (AL, AL)},
+    ),
+    (
+        "dpb1-tce-unknown-at-low-resolution",
+        SHIPPED,
+        "DPB1*04:01+DPB1*02:01",
+        "DPB1*04:01+DPB1*10",
+        ("DPB1",),
+        {"DPB1": (AL, MM)},
+    ),
     # --- IMGT P groups (WMDA: allele match = same P group when tables are loaded) ---
     ("p-group-makes-allele", SHIPPED, A24, "A*02:09+A*24:02", ("A",), {"A": (AL, AL)}),
     ("p-group-off-without-tables", NONE, A24, "A*02:09+A*24:02", ("A",), {"A": (AN, AL)}),
@@ -378,6 +422,11 @@ DETAILS: dict[str, dict[str, Any]] = {
     "donor-untyped-locus-is-potential": {
         "rules": {"A": (Rule.SAME_PROTEIN, Rule.SAME_PROTEIN), "C": (Rule.UNTYPED, Rule.UNTYPED)}
     },
+    "dpb1-tce-permissive": {"dpb1_tce": Dpb1Tce.PERMISSIVE},
+    "dpb1-tce-non-permissive-gvh": {"dpb1_tce": Dpb1Tce.NON_PERMISSIVE_GVH},
+    "dpb1-tce-non-permissive-hvg": {"dpb1_tce": Dpb1Tce.NON_PERMISSIVE_HVG},
+    "dpb1-tce-no-mismatch": {"dpb1_tce": Dpb1Tce.NO_MISMATCH},
+    "dpb1-tce-unknown-at-low-resolution": {"dpb1_tce": Dpb1Tce.UNKNOWN},
     "patient-untyped-locus-is-potential": {
         "rules": {"A": (Rule.SAME_P_GROUP, Rule.SAME_P_GROUP), "C": (Rule.UNTYPED, Rule.UNTYPED)},
         "patient_untyped": ("C",),
@@ -433,6 +482,10 @@ def test_grading_table(
     if "rules" in detail:
         assert dict(zip(result.loci, result.rules, strict=True)) == detail["rules"], case
     assert result.patient_untyped == detail.get("patient_untyped", ()), case
+    if "DPB1" in loci:
+        assert result.dpb1_tce == detail.get("dpb1_tce", result.dpb1_tce) and result.dpb1_tce is not None
+    else:
+        assert result.dpb1_tce is None, case
     for name in ("levels", "confidences"):
         if name in detail:
             assert dict(zip(result.loci, getattr(result, name), strict=True)) == detail[name], (case, name)

@@ -18,6 +18,7 @@ import numpy.typing as npt
 import pytest
 
 from hla import Genotype, Grade, Kind, Typing, grade
+from hla import Reference as ShippedReference
 from hla.grading import best_pairing, expressed_pair, grade_typing
 from hla.synthetic import Population, generate, synthetic_reference
 
@@ -108,7 +109,9 @@ def test_index_search_matches_grader_for_1000_patients(donors: Population) -> No
     seen: Counter[str] = Counter()
     for number, patient in enumerate(patients):
         loci = (
-            ("A", "B", "C", "DRB1", "DQB1")
+            ("A", "B", "C", "DRB1", "DQB1", "DPB1")  # 12/12 with DPB1 permissiveness (item 6)
+            if number % 8 == 0
+            else ("A", "B", "C", "DRB1", "DQB1")
             if number % 4 == 0
             else ("A", "B", "C", "DRB1")
             if number % 4 != 1
@@ -127,6 +130,7 @@ def test_index_search_matches_grader_for_1000_patients(donors: Population) -> No
             seen.update(str(rule) for pair in hit.result.rules for rule in pair)
             seen.update(str(flag) for pair in hit.result.nulls for flag in pair if flag is not None)
             seen.update(f"level:{level}" for pair in hit.result.levels for level in pair)
+            seen.update([f"dpb1:{hit.result.dpb1_tce}"] if hit.result.dpb1_tce else [])
             seen.update(f"confidence:{c}" for pair in hit.result.confidences for c in pair)
     assert untyped_searches > 20, untyped_searches  # item 7 exercised, with hits to compare
     assert checked_hits > 1000  # the property is not vacuous: many patients have donors in range
@@ -140,3 +144,34 @@ def test_index_search_matches_grader_for_1000_patients(donors: Population) -> No
     if donors.reference.has_serology:
         expected |= {"same_antigen", "antigen_mismatch", "broad_split", "associated_antigen"}
     assert expected <= set(seen), seen
+
+
+def test_index_names_dpb1_permissiveness_as_the_grader_does(shipped: ShippedReference) -> None:
+    """Issue 13 item 6: 2,000 members and 100 patients typed at DPB1 with real alleles of the shipped
+    TCE table (the synthetic registry's DPB1 names are mostly made up), some at low resolution; a 12/12
+    search with room for DPB1 mismatches returns hits equal to :func:`hla.grade`, DPB1 permissiveness
+    included, and every outcome occurs."""
+    from hla import HlaIndex, Member, parse_genotype
+    from hla.grading import Dpb1Tce
+
+    rng = np.random.default_rng(35)
+    names = sorted(shipped.tce)
+    fixed = "A*02:01+A*24:02^B*07:02+B*08:01^C*07:01+C*07:02^DRB1*15:01+DRB1*03:01^DQB1*06:02+DQB1*02:01"
+
+    def genotype() -> Genotype:
+        first, second = (f"DPB1*{names[int(k)]}" for k in rng.integers(0, len(names), 2))
+        if rng.random() < 0.1:
+            second = second.split(":")[0]  # low resolution: TCE group unknown
+        return parse_genotype(f"{fixed}^{first}+{second}", shipped)
+
+    members = [Member(key, key % 97, key, genotype()) for key in range(1, 2001)]
+    index = HlaIndex.build(members, shipped)
+    by_key = {m.key: m.genotype for m in members}
+    loci = ("A", "B", "C", "DRB1", "DQB1", "DPB1")
+    seen: Counter[Dpb1Tce | None] = Counter()
+    for number in range(100):
+        patient = genotype()
+        for hit in index.search(patient, loci=loci, max_mismatches=2, limit=40).hits:
+            assert hit.result == grade(patient, by_key[hit.key], loci), number
+            seen[hit.result.dpb1_tce] += 1
+    assert set(Dpb1Tce) <= set(seen), seen

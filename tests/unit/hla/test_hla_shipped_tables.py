@@ -31,6 +31,8 @@ PUBLISHED_MD5 = {
     "rel_dna_ser.txt.gz": "c00c22a1bfeb3f9a1a0e1281888e0f2b",
     "rel_ser_ser.txt.gz": "bcd5b596fe97a36831e5f05989c1e28e",
     "Nomenclature_2009.txt.gz": "7ce5a2d98cbeffd61a30fb1776090a24",
+    # tce/dpb_tce.csv at the release 3.58.0 commit (the release publishes no md5 for it: of the file fetched)
+    "dpb_tce.csv.gz": "30eadf9b535dbbe64d3322dc44f832b3",
 }
 
 
@@ -51,6 +53,9 @@ def test_shipped_release_loads_every_table(shipped: Reference) -> None:
     assert shipped.associated["B"]["39"] == {"3901", "3902"}
     assert shipped.antigens_of("B", ("15", "01")) == {"62"}
     assert shipped.antigens_of("DPB1", ("04", "01")) == frozenset()  # "?" in rel_dna_ser
+    # tce/dpb_tce.csv, V2 assignment (issue 13 item 6): DPB1*09:01 group 1, 03:01 group 2, 04:01 group 3.
+    assert (shipped.tce["09:01"], shipped.tce["03:01"], shipped.tce["04:01"]) == (1, 2, 3)
+    assert "61:01" not in shipped.tce  # DPB1*61:01N: a null has no TCE group
 
 
 def test_relatives_follow_broads_splits_and_associated_but_not_siblings(shipped: Reference) -> None:
