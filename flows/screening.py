@@ -133,7 +133,10 @@ def _search_here(
     flow_config = config()
     opener = flow_config.hla_index
     if not hla_text.strip() or opener is None:
-        raise ValidationError("no candidate codes and no patient HLA typing to search with")
+        raise ValidationError(
+            "既无候选编号也无患者HLA分型，无法检索 "
+            "no candidate codes and no patient HLA typing to search with"
+        )
     index = opener(db_session)
     # Read the patient with the tables the index was built with (P groups, serology, history): a typing
     # read without them would compare 02:01 against the index's 02:01P and miss allele matches.

@@ -311,6 +311,8 @@ def _molecular(rest: str, locus: str, text: str, ref: Reference) -> list[_Candid
             raise TypingError(text, locus, f"field {number} is not a number")
         if len(value) < 2:
             raise TypingError(text, locus, f"field {number} needs at least 2 digits")
+        if len(value) > 4:  # WHO fields have 2–4 digits (A*02:1040); a pre-2010 name is read above
+            raise TypingError(text, locus, f"field {number} has more than 4 digits")
     if len(fields) == 1:
         if suffix:
             raise TypingError(text, locus, "an expression suffix needs at least two fields")

@@ -71,7 +71,7 @@ def patient_genotype(text: str, reference: hla.Reference | None = None) -> hla.G
     """A patient's typing as a coordinator writes it: a GL string, or typings separated by spaces."""
     text = text.strip()
     if not text:
-        raise ValidationError("the patient's HLA typing is empty")
+        raise ValidationError("患者HLA分型为空 the patient's HLA typing is empty")
     try:
         if "^" in text or "+" in text:
             return hla.parse_genotype(text, reference)
@@ -81,7 +81,9 @@ def patient_genotype(text: str, reference: hla.Reference | None = None) -> hla.G
             by_locus.setdefault(typing.locus, []).append(token)
         return hla.parse_genotype({locus: tuple(values) for locus, values in by_locus.items()}, reference)
     except hla.HlaError as exc:
-        raise ValidationError(f"patient HLA typing: {exc}") from exc
+        why = str(exc)  # quotes the typing as written: a pasted page must not become a page-long error
+        why = why if len(why) <= 300 else why[:299] + "…"
+        raise ValidationError(f"患者HLA分型有误 patient HLA typing: {why}") from exc
 
 
 def _sort_key(donor: Donor) -> int:

@@ -144,8 +144,11 @@ def test_an_unusable_index_file_is_rebuilt_from_the_database(session: Session, t
 def test_patient_typing_errors_are_clear() -> None:
     with pytest.raises(ValidationError, match=r'"A\*02:0x" at A: field 2 is not a number'):
         patient_genotype("A*02:0x A*24:02")
-    with pytest.raises(ValidationError, match="empty"):
+    with pytest.raises(ValidationError, match="^患者HLA分型为空 .*empty"):
         patient_genotype("  ")
+    with pytest.raises(ValidationError, match="^患者HLA分型有误 patient HLA typing: ") as pasted:
+        patient_genotype("A*02:0" + "x" * 5000)  # a pasted page is not echoed whole
+    assert len(str(pasted.value)) < 400 and str(pasted.value).endswith("…")
     gl = patient_genotype("A*02:01+A*24:02^B*40:01+B*46:01^DRB1*09:01+DRB1*15:01")
     assert set(gl.loci) >= {"A", "B", "DRB1"}
 

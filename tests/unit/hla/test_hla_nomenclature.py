@@ -52,6 +52,7 @@ def test_expression_suffixes_other_than_n_are_expressed(suffix: str) -> None:
         ("02:0x", "A", '"02:0x" at A: field 2 is not a number'),
         ("A*2:01", None, '"A*2:01" at A: field 1 needs at least 2 digits'),
         ("A*02::01", None, '"A*02::01" at A: field 2 is empty'),
+        ("A*02:0000001", None, '"A*02:0000001" at A: field 2 has more than 4 digits'),
         ("A*02:01:01:01:01", None, '"A*02:01:01:01:01" at A: more than 4 fields'),
         ("A*02N", None, '"A*02N" at A: an expression suffix needs at least two fields'),
         ("X*01:01", None, "unknown locus"),
