@@ -8,8 +8,8 @@ from __future__ import annotations
 
 __all__ = [
     "BalanceExhaustedError",
-    "ConfigurationError",
     "BusyError",
+    "ConfigurationError",
     "ConflictError",
     "DonorflowError",
     "IllegalTransitionError",

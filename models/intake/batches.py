@@ -82,13 +82,12 @@ def _write_with_retry(
         except (IntegrityError, ConcurrentChange, BusyError) as exc:
             # Never the IntegrityError's text: it carries the rows' values. BusyError: PostgreSQL rolled
             # the batch back for a concurrent writer (a deadlock on the audit tallies' rows, say).
-            why = (
-                str(exc)
-                if isinstance(exc, ConcurrentChange)
-                else "the database was busy with another writer"
-                if isinstance(exc, BusyError)
-                else "another import added the same person"
-            )
+            if isinstance(exc, ConcurrentChange):
+                why = str(exc)
+            elif isinstance(exc, BusyError):
+                why = "the database was busy with another writer"
+            else:
+                why = "another import added the same person"
             if attempt < tries:
                 log.info("batch of %d rows: %s; reading it again", len(batch), why)
                 continue
