@@ -285,6 +285,14 @@ def search(
     ] = "A,B,C,DRB1",
     max_mismatches: Annotated[int, typer.Option(min=0, max=6, help="Mismatches allowed.")] = 0,
     limit: Annotated[int, typer.Option(min=1, max=1000, help="How many candidates to list.")] = 20,
+    dpb1_apart: Annotated[
+        bool,
+        typer.Option(
+            "--dpb1-apart",
+            help="DPB1 不计入总分，只报告允许性并用于排序 "
+            "Grade DPB1 and rank by its permissiveness, but leave it out of the total (10/10 + DPB1).",
+        ),
+    ] = False,
     json_: JsonFlag = False,
 ) -> None:
     """Initial screening: registry members ranked against a patient's HLA typing."""
@@ -303,6 +311,7 @@ def search(
             max_mismatches=max_mismatches,
             limit=limit,
             haplotypes=bootstrap.hla_haplotypes(),
+            count_dpb1=not dpb1_apart,
         )
     if json_:
         _print_json([row.as_dict() for row in rows])
@@ -315,8 +324,11 @@ def search(
         "match",
         "certainty",
         *wanted,
+        *(["DPB1 TCE"] if "DPB1" in wanted else []),
         *(f"P({level})" for level in levels),
-        title=f"{total} candidates within {max_mismatches} mismatches"
+        title=f"{total} 位候选，错配不超过 {max_mismatches} "
+        + f"{total} candidates within {max_mismatches} mismatches"
+        + ("；DPB1 不计入总分 DPB1 not counted" if dpb1_apart and "DPB1" in wanted else "")
         + (f"; 全相合概率 match likelihood: {', '.join(sets)}" if sets else ""),
     )
     for row in rows:
@@ -335,6 +347,7 @@ def search(
                 )
                 for locus in wanted
             ),
+            *([_TCE_LABELS.get(str(row.result.dpb1_tce), "")] if "DPB1" in wanted else []),
             *(_percent(chances.get(level)) for level in levels),
         )
     out.print(table)
@@ -350,6 +363,15 @@ def search(
             "(无效 null): 该位点含无效等位基因 a null allele at this position, graded as the other typing"
         )
 
+
+# DPB1 permissiveness by TCE group (issue 13 item 6), zh-CN first.
+_TCE_LABELS = {
+    "no_mismatch": "无错配 no mismatch",
+    "permissive": "允许性 permissive",
+    "non_permissive_gvh": "非允许性 non-permissive (GvH)",
+    "non_permissive_hvg": "非允许性 non-permissive (HvG)",
+    "unknown": "未知 unknown",
+}
 
 # A position involving a null allele keeps its grade; the mark says so (issue 13: nulls visible).
 _NULL_MARKS = {

@@ -58,6 +58,7 @@ def initial_screening(
     top_k: int = 10,
     max_mismatches: int = 1,
     loci: list[Locus] = ["A", "B", "C", "DRB1"],  # noqa: B006
+    dpb1_apart: bool = False,
 ) -> dict[str, int]:
     """Open screened cases for a patient: the national search's candidates, or this registry's best matches.
 
@@ -73,6 +74,8 @@ def initial_screening(
             When searching here, mismatches allowed (8/8 over A, B, C, DRB1 by default).
         loci: 在本库检索时计分的位点（A、B、DRB1 = 6/6 … 全部六个 = 12/12）。
             When searching here, the loci scored (A, B, DRB1 = 6/6 … all six = 12/12).
+        dpb1_apart: 选中时 DPB1 不计入总分：仍分级，按 TCE 允许性排序（允许性错配在前）。
+            When set, DPB1 is graded and ranks by TCE permissiveness but is left out of the total.
     """
     logger = get_run_logger()
     wanted: list[str] = list(loci)
@@ -90,7 +93,9 @@ def initial_screening(
         )
         codes = list(candidate_codes)
         if not codes:
-            codes, ranked = _search_here(db_session, search.hla, wanted, max_mismatches, top_k)
+            codes, ranked = _search_here(
+                db_session, search.hla, wanted, max_mismatches, top_k, count_dpb1=not dpb1_apart
+            )
         report = screen_candidates(
             session=db_session,
             search_id=patient.id,
@@ -126,7 +131,13 @@ def initial_screening(
 
 
 def _search_here(
-    db_session: Session, hla_text: str, loci: list[str], max_mismatches: int, top_k: int
+    db_session: Session,
+    hla_text: str,
+    loci: list[str],
+    max_mismatches: int,
+    top_k: int,
+    *,
+    count_dpb1: bool = True,
 ) -> tuple[list[str], list[dict[str, object]]]:
     """This registry's own search (DESIGN.md §4): the codes in the order their members are to be called
     (most likely full match first, when a haplotype-frequency set is configured) and a masked table."""
@@ -150,6 +161,7 @@ def _search_here(
         max_mismatches=max_mismatches,
         limit=top_k,
         haplotypes=haplotypes,
+        count_dpb1=count_dpb1,
     )
     get_run_logger().info(
         "HLA search: %d members within %d mismatches; screening the best %d", total, max_mismatches, len(rows)
@@ -171,6 +183,14 @@ def _search_here(
             "certainty": str(row.result.certainty),
             "mismatches": row.result.mismatches,
             "patient_untyped": ", ".join(row.result.patient_untyped),
+            # Issue 13 items 4 and 6: where a null allele is involved, and DPB1 permissiveness.
+            "nulls": ", ".join(
+                f"{locus}: {'/'.join(str(flag) for flag in flags if flag is not None)}"
+                for locus, flags in zip(row.result.loci, row.result.nulls, strict=True)
+                if any(flags)
+            ),
+            "dpb1_tce": "" if row.result.dpb1_tce is None else str(row.result.dpb1_tce),
+            "dpb1_counted": "DPB1" in row.result.loci and "DPB1" not in row.result.not_counted,
         }
         if haplotypes is not None:
             chances = row.likelihood.as_dict() if row.likelihood else {}

@@ -36,6 +36,7 @@ __all__ = [
     "grade_typing_rule",
     "describe",
     "dpb1_tce",
+    "not_counted_loci",
     "pair_detail",
     "rule_of",
     "rank_key",
@@ -131,6 +132,21 @@ class Dpb1Tce(StrEnum):
     NON_PERMISSIVE_HVG = "non_permissive_hvg"
     UNKNOWN = "unknown"  # a side's TCE group is not known (no table, low resolution, mixed groups)
 
+    @property
+    def rank(self) -> int:
+        """Ranking (item 6): no DPB1 mismatch and a permissive one alike (0), before a mismatch whose
+        permissiveness is unknown (1), before a non-permissive one in either direction (2)."""
+        return _TCE_RANK[self]
+
+
+_TCE_RANK = {
+    Dpb1Tce.NO_MISMATCH: 0,
+    Dpb1Tce.PERMISSIVE: 0,
+    Dpb1Tce.UNKNOWN: 1,
+    Dpb1Tce.NON_PERMISSIVE_GVH: 2,
+    Dpb1Tce.NON_PERMISSIVE_HVG: 2,
+}
+
 
 class Certainty(StrEnum):
     DEFINITE = "definite"  # every position an allele match
@@ -154,7 +170,10 @@ class MatchResult:
     confidences: tuple[tuple[MatchConfidence, MatchConfidence], ...] = ()
     """Per locus, per patient position, ATLAS's match confidence (item 5; empty if not computed)."""
     dpb1_tce: Dpb1Tce | None = None
-    """DPB1 permissiveness by TCE group when DPB1 is scored (item 6); None otherwise."""
+    """DPB1 permissiveness by TCE group when DPB1 is graded (item 6); None otherwise."""
+    not_counted: tuple[str, ...] = ()
+    """Loci graded and shown but left out of the total (item 6: DPB1, as registries report 10/10 and
+    DPB1 permissiveness apart): their grades count in neither ``matched``/``of`` nor the certainty."""
     allele_mismatches: int = field(init=False, compare=False)
     """Positions graded ``antigen``: same antigen, different protein."""
     antigen_mismatches: int = field(init=False, compare=False)
@@ -163,7 +182,12 @@ class MatchResult:
     """Positions graded ``potential``."""
 
     def __post_init__(self) -> None:
-        flat = [g for pair in self.grades for g in pair]
+        flat = [
+            g
+            for locus, pair in zip(self.loci, self.grades, strict=True)
+            if locus not in self.not_counted
+            for g in pair
+        ]
         object.__setattr__(self, "allele_mismatches", flat.count(Grade.ANTIGEN))
         object.__setattr__(self, "antigen_mismatches", flat.count(Grade.MISMATCH))
         object.__setattr__(self, "potentials", flat.count(Grade.POTENTIAL))
@@ -174,7 +198,7 @@ class MatchResult:
 
     @property
     def of(self) -> int:
-        return 2 * len(self.loci)
+        return 2 * (len(self.loci) - len(self.not_counted))
 
     @property
     def mismatches(self) -> int:
@@ -219,6 +243,8 @@ class MatchResult:
             patient_untyped=list(self.patient_untyped),
             # Item 6: DPB1 permissiveness by TCE group (null when DPB1 is not scored).
             dpb1_tce=None if self.dpb1_tce is None else str(self.dpb1_tce),
+            # Item 6: loci graded above but left out of matched/of/mismatches/certainty (["DPB1"] or []).
+            not_counted=list(self.not_counted),
             # Item 5: per patient position the WMDA level that decided, ATLAS's confidence and the rule.
             details={
                 locus: [
@@ -470,9 +496,14 @@ def untyped_loci(patient: Genotype, loci: Sequence[str]) -> tuple[str, ...]:
     return tuple(locus for locus in loci if not patient.typed(locus))
 
 
-def grade(patient: Genotype, donor: Genotype, loci: Sequence[str] = DEFAULT_LOCI) -> MatchResult:
-    """Grade a donor for a patient over ``loci``; a locus either side lacks is untyped (potential)."""
+def grade(
+    patient: Genotype, donor: Genotype, loci: Sequence[str] = DEFAULT_LOCI, *, count_dpb1: bool = True
+) -> MatchResult:
+    """Grade a donor for a patient over ``loci``; a locus either side lacks is untyped (potential).
+    ``count_dpb1=False``: DPB1, when among ``loci``, is graded and its permissiveness named, but it is
+    left out of the total (``not_counted``)."""
     wanted = _checked(tuple(loci))
+    not_counted = not_counted_loci(wanted, count_dpb1)
     details = [grade_pair_detail(patient[locus], donor[locus]) for locus in wanted]
     return MatchResult(
         wanted,
@@ -483,7 +514,20 @@ def grade(patient: Genotype, donor: Genotype, loci: Sequence[str] = DEFAULT_LOCI
         tuple(d[3] for d in details),
         tuple(d[4] for d in details),
         _dpb1_of(patient, donor, wanted, details),
+        not_counted,
     )
+
+
+def not_counted_loci(loci: tuple[str, ...], count_dpb1: bool) -> tuple[str, ...]:
+    """The loci of ``loci`` left out of the total: DPB1 when ``count_dpb1`` is false. At least one locus
+    must count (DPB1 alone, not counted, would be a search that matches everyone)."""
+    if count_dpb1 or "DPB1" not in loci:
+        return ()
+    if loci == ("DPB1",):
+        raise HlaError(
+            "DPB1 不计入总分时须另选至少一个位点 with DPB1 not counted, choose at least one other locus"
+        )
+    return ("DPB1",)
 
 
 def _dpb1_of(
@@ -500,10 +544,13 @@ def _checked(loci: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def rank_key(result: MatchResult, sort_key: int, registered: int, key: int) -> tuple[int, ...]:
-    """Ranking: fewest mismatches, definite before potential, fewer potentials, then the caller's
-    ``sort_key`` (younger first, optionally sex), registration order, and the member key."""
+    """Ranking: fewest mismatches; then, when DPB1 is graded, no or a permissive DPB1 mismatch before an
+    unknown one before a non-permissive one (item 6: :attr:`Dpb1Tce.rank`, whether or not DPB1 counts in
+    the total); definite before potential, fewer potentials, then the caller's ``sort_key`` (younger
+    first, optionally sex), registration order, and the member key."""
     return (
         result.mismatches,
+        0 if result.dpb1_tce is None else result.dpb1_tce.rank,
         result.certainty is not Certainty.DEFINITE,
         result.potentials,
         sort_key,

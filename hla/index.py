@@ -32,6 +32,7 @@ from hla.grading import (
     MatchResult,
     check_loci,
     dpb1_tce,
+    not_counted_loci,
     pair_detail,
     untyped_loci,
 )
@@ -273,18 +274,26 @@ class HlaIndex:
         loci: Sequence[str] = DEFAULT_LOCI,
         max_mismatches: int = 0,
         limit: int | None = 20,
+        count_dpb1: bool = True,
     ) -> SearchResult:
         """Members with at most ``max_mismatches`` over ``loci``, best first, as :func:`hla.grade`
-        and :func:`hla.rank_key` would rank them."""
+        and :func:`hla.rank_key` would rank them. ``count_dpb1=False``: DPB1 (when among ``loci``) is
+        graded and ranks by permissiveness, but neither counts in the total nor in the allowance."""
         wanted = check_loci(loci)
+        not_counted = not_counted_loci(wanted, count_dpb1)
+        counted = tuple(locus for locus in wanted if locus not in not_counted)
         untyped = untyped_loci(patient, wanted)
         if max_mismatches < 0 or (limit is not None and limit < 0):
             raise IndexStateError("max_mismatches and limit must not be negative")
         tables = {locus: self.vocabularies[locus].pair_tables(*patient[locus]) for locus in wanted}
-        order = self._scan_order(wanted, {locus: t.packed for locus, t in tables.items()})
-        threshold = min(16 * (max_mismatches + 1), 32 * len(wanted) + 1)
-        rows, sums = self._scan(order, {locus: t.packed for locus, t in tables.items()}, threshold)
-        chosen = self._top(rows, sums, limit)
+        packed = {locus: tables[locus].packed for locus in counted}
+        order = self._scan_order(counted, packed)
+        threshold = min(16 * (max_mismatches + 1), 32 * len(counted) + 1)
+        rows, sums = self._scan(order, packed, threshold)
+        tce_ranks = None
+        if "DPB1" in wanted:  # item 6: ranking prefers permissive DPB1 mismatches
+            tce_ranks = self.vocabularies["DPB1"].tce_ranks(*patient["DPB1"], tables["DPB1"].code)
+        chosen = self._top(rows, sums, limit, tce_ranks)
         hits = []
         details: dict[tuple[str, int], tuple[Any, ...]] = {}
         for row in chosen.tolist():
@@ -324,6 +333,7 @@ class HlaIndex:
                         tuple(levels),
                         tuple(confidences),
                         self._dpb1_tce(patient, row, wanted, grades),
+                        not_counted,
                     ),
                 )
             )
@@ -389,19 +399,25 @@ class HlaIndex:
             found_sums.append(sums[keep])
         return np.concatenate(found_rows).astype(np.int64), np.concatenate(found_sums)
 
-    def _top(self, rows: I64, sums: U8, limit: int | None) -> I64:
-        """The best ``limit`` rows by (sum, sort_key, registered, key). Sorted rows are already in
-        that order within one sum; tail rows are ordered explicitly."""
+    def _top(self, rows: I64, sums: U8, limit: int | None, tce_ranks: U8 | None = None) -> I64:
+        """The best ``limit`` rows by (mismatches, DPB1 permissiveness rank, potentials, sort_key,
+        registered, key). Sorted rows are already in order within one such key; tail rows are ordered
+        explicitly. ``sums`` are ``16 * mismatches + potentials`` (potentials < 16), so the key is
+        ``64 * mismatches + 16 * rank + potentials``, with the rank of each row's DPB1 pair or 0."""
+        keys = sums.astype(np.uint16)
+        if tce_ranks is not None and len(rows):
+            ranks = tce_ranks[self._pairs["DPB1"][rows]].astype(np.uint16)
+            keys = ((keys >> 4) << 6) | (ranks << 4) | (keys & 15)
         if limit is not None and len(rows) > limit:
-            cumulative = np.cumsum(np.bincount(sums, minlength=256))
-            cut = int(np.searchsorted(cumulative, limit))  # the sum at which the limit is reached
-            below = rows[sums < cut]
-            at_cut = rows[sums == cut]
+            cumulative = np.cumsum(np.bincount(keys, minlength=1024))
+            cut = int(np.searchsorted(cumulative, limit))  # the key at which the limit is reached
+            below = rows[keys < cut]
+            at_cut = rows[keys == cut]
             need = limit - len(below)
             in_sorted = at_cut[at_cut < self._n_sorted][:need]
             rows = np.concatenate([below, in_sorted, at_cut[at_cut >= self._n_sorted]])
-            sums = np.concatenate([sums[sums < cut], np.full(len(rows) - len(below), cut, dtype=np.uint8)])
-        order = np.lexsort((self._keys[rows], self._registered[rows], self._sort_keys[rows], sums))
+            keys = np.concatenate([keys[keys < cut], np.full(len(rows) - len(below), cut, dtype=np.uint16)])
+        order = np.lexsort((self._keys[rows], self._registered[rows], self._sort_keys[rows], keys))
         chosen: I64 = rows[order]
         return chosen if limit is None else chosen[:limit]
 

@@ -105,6 +105,7 @@ class LocusVocabulary:
         }
         self._confirmed = _Growable()  # protein id of a confirmed typing, else 0
         self._kind = _Growable()
+        self._tce = _Growable()  # DPB1 TCE group of a typing (0: unknown)
         self.pair_first = _Growable()
         self.pair_second = _Growable()
         self.pair_count = _Growable()
@@ -136,6 +137,7 @@ class LocusVocabulary:
         confirmed = self._protein_ids[next(iter(typing.proteins))] if typing.confirmed else 0
         self._confirmed.append(confirmed)
         self._kind.append(list(Kind).index(typing.kind))
+        self._tce.append(typing.tce)
         return entry
 
     def _new_pair(self, first: int, second: int) -> int:
@@ -250,6 +252,20 @@ class LocusVocabulary:
         packed = PACKED_OF_CODE[code]
         packed[0] = DEAD
         return PairTables(packed, code, g1, g2)
+
+    def tce_ranks(self, p1: Typing, p2: Typing, code: U8) -> U8:
+        """For every pair here, :attr:`hla.grading.Dpb1Tce.rank` of the patient's DPB1 against it, from
+        the pairs' grade codes (``PairTables.code``): the vectorised twin of :func:`hla.grading.dpb1_tce`."""
+        p1, p2 = expressed_pair(p1, p2)
+        a, b = self._expressed_pairs()
+        tce = self._tce.view()
+        donor_a, donor_b = tce[a], tce[b]
+        unknown = (donor_a == 0) | (donor_b == 0) | (p1.tce == 0) | (p2.tce == 0)
+        permissive = np.minimum(donor_a, donor_b) == min(p1.tce, p2.tce)
+        mismatch = (code // 4 >= _ANTIGEN) | (code % 4 >= _ANTIGEN)
+        ranks = np.where(unknown, 1, np.where(permissive, 0, 2)).astype(np.uint8)
+        ranks[~mismatch] = 0
+        return ranks
 
     def expressed_pair_ids(self, pair: int) -> tuple[int, int]:
         """The typing ids of a stored pair after the null rule, as :meth:`pair_tables` grades them."""

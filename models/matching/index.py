@@ -228,11 +228,15 @@ def search_registry(
     max_mismatches: int = 0,
     limit: int = 20,
     haplotypes: HaplotypeSet | None = None,
+    count_dpb1: bool = True,
 ) -> tuple[int, list[MatchRow]]:
     """Ranked candidates for a patient: (how many are within the allowance, the best `limit` of them),
-    each with its match likelihood when a haplotype-frequency set is given (issue 13 item 8)."""
+    each with its match likelihood when a haplotype-frequency set is given (issue 13 item 8).
+    ``count_dpb1=False``: DPB1 graded and ranked by permissiveness, left out of the total (item 6)."""
     try:
-        found = index.search(patient, loci=tuple(loci), max_mismatches=max_mismatches, limit=limit)
+        found = index.search(
+            patient, loci=tuple(loci), max_mismatches=max_mismatches, limit=limit, count_dpb1=count_dpb1
+        )
     except hla.HlaError as exc:
         raise ValidationError(str(exc)) from exc
     keys = [hit.key for hit in found.hits]

@@ -80,6 +80,54 @@ def test_search_shows_a_null_allele_beside_the_grade(run: CliRunner, tmp_path: P
     assert "allele mismatch(无效 null)" in human and "a null allele at this position" in human
 
 
+def _import_members(run: CliRunner, sheet: Path, typings: list[dict[str, str]], seed: int) -> list[str]:
+    with sheet.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow([*SIGNUP_HEADER, *typings[0]])
+        for person, typing in zip(
+            signup_rows(len(typings), seed=seed, day=date(2021, 6, 14)), typings, strict=True
+        ):
+            writer.writerow([*person.cells(), *typing.values()])
+    return [
+        row["code"] for row in json.loads(run("donors", "import", str(sheet), "--json").stdout)["accepted"]
+    ]
+
+
+def test_search_with_dpb1_apart_ranks_permissive_first_and_counts_8_of_8(
+    run: CliRunner, tmp_path: Path
+) -> None:
+    """Issue 13 item 6: DPB1 graded, its TCE permissiveness shown and used for ranking, but left out of
+    the total with --dpb1-apart. DPB1 TCE groups (3.58.0): 09:01 → 1, 04:01/04:02/02:01 → 3."""
+    # The second sign-up row (seed 9) is the younger member, ranked first on age alone: non-permissive.
+    dpb1 = {"permissive": ("DPB1*04:01", "DPB1*04:02"), "non-permissive": ("DPB1*04:01", "DPB1*09:01")}
+    typings = [{**HLA, "DPB1_1": first, "DPB1_2": second} for first, second in dpb1.values()]
+    codes = dict(zip(dpb1, _import_members(run, tmp_path / "drive.csv", typings, seed=9), strict=True))
+    patient = f"{PATIENT} DPB1*04:01 DPB1*02:01"
+    loci = ["--loci", "A,B,C,DRB1,DPB1"]
+    rows = json.loads(run("search", "--hla", patient, *loci, "--dpb1-apart", "--json").stdout)
+    assert [row["code"] for row in rows] == [codes["permissive"], codes["non-permissive"]]
+    assert [(row["matched"], row["of"], row["not_counted"]) for row in rows] == [(8, 8, ["DPB1"])] * 2
+    assert [row["dpb1_tce"] for row in rows] == ["permissive", "non_permissive_hvg"]
+    # Counted (12/12 style), a DPB1 mismatch is a mismatch: neither is within 0.
+    assert json.loads(run("search", "--hla", patient, *loci, "--json").stdout) == []
+    human = run("search", "--hla", patient, *loci, "--dpb1-apart").stdout
+    assert "DPB1 不计入总分" in human and "允许性 permissive" in human and "非允许性" in human
+
+
+def test_search_of_a_patient_untyped_at_c_warns_and_lists_members(run: CliRunner, tmp_path: Path) -> None:
+    """Issue 13 item 7 through the CLI: no C typing for the patient → searched, potential at C, a warning."""
+    [code] = _import_members(run, tmp_path / "drive.csv", [HLA], seed=10)
+    patient = " ".join(value for header, value in HLA.items() if not header.startswith("C_"))
+    [row] = json.loads(run("search", "--hla", patient, "--json").stdout)
+    assert (row["code"], row["patient_untyped"], row["loci"]["C"]) == (
+        code,
+        ["C"],
+        ["potential", "potential"],
+    )
+    human = run("search", "--hla", patient).stdout
+    assert "患者未分型位点 C" in human and "not typed at C" in human
+
+
 def _claimed_case(database_url: str) -> str:
     engine = create_engine(database_url)
     with Session(engine) as session:

@@ -243,6 +243,47 @@ def test_screening_opens_cases_in_match_likelihood_order_most_likely_full_match_
     assert [c.donor_id for c in cases] == [likely.id, unlikely.id]
 
 
+def test_screening_with_dpb1_apart_ranks_permissive_first_and_tables_permissiveness(
+    wired: Session, tmp_path: Path
+) -> None:
+    """Issue 13 item 6 in the flow: a 10/10-style search with DPB1 graded but not counted; the member
+    with a non-permissive DPB1 mismatch is the younger (ranked first on age alone) yet is called second;
+    the ranked artifact names each member's DPB1 permissiveness, and no personal data."""
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    from flows.screening import PatientSearchForm, initial_screening
+    from hla import SHIPPED_DIR, load_reference
+    from models.matching import IndexFile, IndexStore
+
+    # The shipped tables, as bootstrap gives the served flows: they hold the DPB1 TCE groups.
+    store = IndexStore(IndexFile(tmp_path / "index.npz"), load_reference(SHIPPED_DIR))
+    runtime.configure(replace(runtime.config(), hla_index=store.open))
+    older, younger = add_donor(wired), add_donor(wired)
+    older.birth_date = younger.birth_date.replace(year=younger.birth_date.year - 5)
+    # DPB1 TCE groups (IPD-IMGT/HLA 3.58.0): 04:01/04:02/02:01 group 3, 09:01 group 1.
+    for donor, dpb1 in ((older, "DPB1*04:02"), (younger, "DPB1*09:01")):
+        columns = {**PATIENT_COLUMNS, "dpb1_1": "DPB1*04:01", "dpb1_2": dpb1}
+        wired.add(HlaTyping.model_validate({"donor_id": donor.id, "resolution": "high", **columns}))
+    wired.commit()
+    code = f"P21-{uuid4().hex[:6]}"
+    hla_text = " ".join([*PATIENT_COLUMNS.values(), "DPB1*04:01", "DPB1*02:01"])
+    search = PatientSearchForm(patient_code=code, centre="河南省肿瘤医院", hla=hla_text)
+    loci: list[Any] = ["A", "B", "C", "DRB1", "DPB1"]
+    state = initial_screening(search, "李老师", loci=loci, dpb1_apart=True, return_state=True)
+    assert state.result() == {"opened": 2, "already_open": 0, "refused": 0}
+    cases = wired.exec(select(DonorCase).order_by(col(DonorCase.stage_entered_at), col(DonorCase.id))).all()
+    assert [c.donor_id for c in cases] == [older.id, younger.id]
+    key = f"screening-{code.lower()}-ranked"
+    with get_client(sync_client=True) as client:
+        (artifact,) = client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])))
+    rows = json.loads(artifact.data) if isinstance(artifact.data, str) else artifact.data
+    assert [(r["match"], r["dpb1_tce"], r["dpb1_counted"]) for r in rows] == [
+        ("8/8", "permissive", False),
+        ("8/8", "non_permissive_hvg", False),
+    ]
+    assert "王小明" not in json.dumps(rows, ensure_ascii=False)
+
+
 def _with_sample(session: Session, case: DonorCase) -> None:
     session.add(
         CaseRecord(

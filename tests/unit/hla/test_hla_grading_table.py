@@ -535,3 +535,60 @@ def test_rules_and_null_flags_do_not_depend_on_donor_order(shipped: Reference) -
             assert grade(patient, donor) == grade(patient, swapped), (number, row)
             checked += 1
     assert checked > 2000
+
+
+# --- issue 13 item 6: DPB1 left out of the total, and ranking by permissiveness ---
+# Registries report a 10/10 (A, B, C, DRB1, DQB1) with DPB1 permissiveness beside it, not a 12/12: ATLAS
+# "scores" DPB1 without matching on it (Atlas.MatchingAlgorithm MatchCategorisationForDPB1.feature: "scoring
+# is enabled at locus DPB1"), and the NMDP/CIBMTR donor-selection guidelines (Dehn et al. 2019, BBMT 25:1277)
+# prefer a TCE-permissive DPB1 mismatch to a non-permissive one among otherwise equal donors.
+TEN = "A*02:01+A*24:02^B*07:02+B*08:01^C*07:01+C*07:02^DRB1*15:01+DRB1*03:01^DQB1*06:02+DQB1*02:01"
+TWELVE = ("A", "B", "C", "DRB1", "DQB1", "DPB1")
+# DPB1 TCE groups (3.58.0 dpb_tce.csv, V2): 09:01 group 1, 03:01 group 2, 02:01/04:01/04:02 group 3.
+DPB1_DONORS = {
+    "no_mismatch": "DPB1*04:01+DPB1*02:01",
+    "permissive": "DPB1*04:01+DPB1*04:02",
+    "unknown": "DPB1*04:01+DPB1*10",
+    "non_permissive_hvg": "DPB1*04:01+DPB1*09:01",
+}
+
+
+def test_dpb1_graded_but_left_out_of_the_total(shipped: Reference) -> None:
+    patient = parse_genotype(f"{TEN}^DPB1*04:01+DPB1*02:01", shipped)
+    donor = parse_genotype(f"{TEN}^{DPB1_DONORS['non_permissive_hvg']}", shipped)
+    counted = grade(patient, donor, TWELVE)
+    apart = grade(patient, donor, TWELVE, count_dpb1=False)
+    assert (counted.score, counted.mismatches, str(counted.certainty)) == ("11/12", 1, "potential")
+    assert (apart.score, apart.mismatches, str(apart.certainty)) == ("10/10", 0, "definite")
+    assert apart.by_locus["DPB1"] == counted.by_locus["DPB1"] == (AL, MM)  # still graded and shown
+    assert apart.dpb1_tce is counted.dpb1_tce is Dpb1Tce.NON_PERMISSIVE_HVG
+    assert apart.as_dict()["not_counted"] == ["DPB1"] and counted.as_dict()["not_counted"] == []
+    # Without DPB1 among the loci the option changes nothing.
+    assert grade(patient, donor, TWELVE[:5], count_dpb1=False) == grade(patient, donor, TWELVE[:5])
+
+
+def test_dpb1_alone_cannot_be_left_out(shipped: Reference) -> None:
+    from hla import HlaError
+
+    patient = parse_genotype("DPB1*04:01+DPB1*02:01", shipped)
+    with pytest.raises(HlaError, match="DPB1 不计入总分"):
+        grade(patient, patient, ("DPB1",), count_dpb1=False)
+
+
+@pytest.mark.parametrize("count_dpb1", [True, False])
+def test_ranking_prefers_a_permissive_dpb1_mismatch(shipped: Reference, count_dpb1: bool) -> None:
+    """Four donors 10/10 at A–DQB1; the non-permissive one is the youngest (sort key 0) and would rank
+    first on age; permissiveness ranks it last, the unknown one before it; with DPB1 not counted, no
+    mismatch and a permissive one alike first (then by age)."""
+    from hla import rank_key
+
+    patient = parse_genotype(f"{TEN}^DPB1*04:01+DPB1*02:01", shipped)
+    ages = {"non_permissive_hvg": 0, "unknown": 1, "permissive": 2, "no_mismatch": 3}
+    keys = {}
+    for name, dpb1 in DPB1_DONORS.items():
+        result = grade(patient, parse_genotype(f"{TEN}^{dpb1}", shipped), TWELVE, count_dpb1=count_dpb1)
+        assert str(result.dpb1_tce) == name
+        keys[name] = rank_key(result, ages[name], 0, ages[name])
+    # Counted, the DPB1 match is the only 12/12; the three 11/12 follow by permissiveness, not age.
+    first = ["permissive", "no_mismatch"] if not count_dpb1 else ["no_mismatch", "permissive"]
+    assert sorted(keys, key=keys.__getitem__) == [*first, "unknown", "non_permissive_hvg"]

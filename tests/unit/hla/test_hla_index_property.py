@@ -19,7 +19,7 @@ import pytest
 
 from hla import Genotype, Grade, Kind, Typing, grade
 from hla import Reference as ShippedReference
-from hla.grading import best_pairing, expressed_pair, grade_typing
+from hla.grading import best_pairing, dpb1_tce, expressed_pair, grade_typing
 from hla.synthetic import Population, generate, synthetic_reference
 
 GRADES = list(Grade)
@@ -59,15 +59,40 @@ class Reference:
             [RANK[grade_typing(patient, donor)] for donor in self.population.typings[locus]], dtype=np.int16
         )
 
-    def ranked(self, patient: Genotype, loci: tuple[str, ...], allowance: int) -> tuple[int, list[int]]:
+    def tce_ranks(self, patient: Genotype, mismatched: npt.NDArray[np.bool_]) -> npt.NDArray[np.int16]:
+        """Per member, ``Dpb1Tce.rank`` of its DPB1 against the patient's: the scalar
+        :func:`dpb1_tce` once per distinct pair of typings, asked as if the locus were mismatched, and
+        no mismatch (rank 0) where the grades say none."""
+        first, second = self.population.columns["DPB1"]
+        typings = self.population.typings["DPB1"]
+        width = len(typings)
+        distinct, inverse = np.unique(first.astype(np.int64) * width + second, return_inverse=True)
+        as_mismatch = (Grade.MISMATCH, Grade.MISMATCH)
+        by_pair = np.array(
+            [
+                dpb1_tce(patient["DPB1"], (typings[v // width], typings[v % width]), as_mismatch).rank
+                for v in distinct.tolist()
+            ],
+            dtype=np.int16,
+        )
+        return np.where(mismatched, by_pair[inverse.reshape(-1)], 0).astype(np.int16)
+
+    def ranked(
+        self, patient: Genotype, loci: tuple[str, ...], allowance: int, count_dpb1: bool = True
+    ) -> tuple[int, list[int]]:
         mismatches = np.zeros(len(self.population), dtype=np.int16)
         potentials = np.zeros(len(self.population), dtype=np.int16)
+        tce = np.zeros(len(self.population), dtype=np.int16)
         mismatch_table, potential_table = self.pairing
         for locus in loci:
             p1, p2 = expressed_pair(*patient[locus])
             g1, g2 = self.grades(locus, p1), self.grades(locus, p2)
             a, b = self.donor_columns[locus]
             flat = ((g1[a] * 4 + g2[b]) * 4 + g1[b]) * 4 + g2[a]
+            if locus == "DPB1":
+                tce = self.tce_ranks(patient, mismatch_table[flat] > 0)
+                if not count_dpb1:  # item 6: graded and ranked by permissiveness, not counted
+                    continue
             mismatches += mismatch_table[flat]
             potentials += potential_table[flat]
         keep = np.flatnonzero(mismatches <= allowance)
@@ -80,6 +105,7 @@ class Reference:
                 pop.sort_keys[keep],
                 potentials[keep],
                 ~definite[keep],
+                tce[keep],
                 mismatches[keep],
             )
         )
@@ -118,13 +144,15 @@ def test_index_search_matches_grader_for_1000_patients(donors: Population) -> No
             else ("A", "B", "DRB1")
         )
         allowance = number % 3
-        found = index.search(patient, loci=loci, max_mismatches=allowance, limit=LIMIT)
-        total, keys = reference.ranked(patient, loci, allowance)
+        # Item 6: every other 12/12 search leaves DPB1 out of the total (graded, ranked by permissiveness).
+        count_dpb1 = number % 16 != 8
+        found = index.search(patient, loci=loci, max_mismatches=allowance, limit=LIMIT, count_dpb1=count_dpb1)
+        total, keys = reference.ranked(patient, loci, allowance, count_dpb1)
         assert found.patient_untyped == tuple(locus for locus in loci if not patient.typed(locus))
         untyped_searches += bool(found.patient_untyped and found.hits)
         assert (found.total, [hit.key for hit in found.hits]) == (total, keys), number
         for hit in found.hits[:3]:
-            assert hit.result == grade(patient, donors.genotype(rows[hit.key]), loci)
+            assert hit.result == grade(patient, donors.genotype(rows[hit.key]), loci, count_dpb1=count_dpb1)
             checked_hits += 1
         for hit in found.hits:
             seen.update(str(rule) for pair in hit.result.rules for rule in pair)
@@ -151,7 +179,7 @@ def test_index_names_dpb1_permissiveness_as_the_grader_does(shipped: ShippedRefe
     TCE table (the synthetic registry's DPB1 names are mostly made up), some at low resolution; a 12/12
     search with room for DPB1 mismatches returns hits equal to :func:`hla.grade`, DPB1 permissiveness
     included, and every outcome occurs."""
-    from hla import HlaIndex, Member, parse_genotype
+    from hla import HlaIndex, Member, parse_genotype, rank_key
     from hla.grading import Dpb1Tce
 
     rng = np.random.default_rng(35)
@@ -175,3 +203,28 @@ def test_index_names_dpb1_permissiveness_as_the_grader_does(shipped: ShippedRefe
             assert hit.result == grade(patient, by_key[hit.key], loci), number
             seen[hit.result.dpb1_tce] += 1
     assert set(Dpb1Tce) <= set(seen), seen
+    # Ranking prefers permissive DPB1 mismatches, DPB1 counted or not (10/10 + DPB1 as registries
+    # report): the index's ranked list == every member graded one by one and sorted by rank_key.
+    reordered = 0
+    for number in range(12):
+        patient = genotype()
+        for count_dpb1, allowance in ((True, 1), (False, 0)):
+            found = index.search(
+                patient, loci=loci, max_mismatches=allowance, limit=40, count_dpb1=count_dpb1
+            )
+            graded = [(grade(patient, m.genotype, loci, count_dpb1=count_dpb1), m) for m in members]
+            within = sorted(
+                (rank_key(result, m.sort_key, m.registered, m.key), m.key)
+                for result, m in graded
+                if result.mismatches <= allowance
+            )
+            assert (found.total, [hit.key for hit in found.hits]) == (
+                len(within),
+                [key for _, key in within[:40]],
+            ), (number, count_dpb1)
+            for hit in found.hits:
+                assert hit.result.not_counted == (() if count_dpb1 else ("DPB1",))
+            # the permissiveness term moved someone: ranked by (mismatches, sort key) alone differs
+            plain = sorted(within, key=lambda item: (item[0][0], *item[0][2:]))
+            reordered += [key for _, key in plain[:40]] != [key for _, key in within[:40]]
+    assert reordered > 12, reordered

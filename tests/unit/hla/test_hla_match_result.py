@@ -57,6 +57,7 @@ def test_as_dict_is_the_cli_shape() -> None:
         "nulls": {},  # added by issue 13 beside the unchanged grades: loci where a null is involved
         "patient_untyped": [],  # issue 13 item 7: requested loci the patient has no typing at
         "dpb1_tce": None,  # issue 13 item 6: DPB1 permissiveness, when DPB1 is scored
+        "not_counted": [],  # item 6: loci graded but left out of the total (DPB1 on request)
         # issue 13 item 5: per position the WMDA level that decided, ATLAS's confidence, the rule
         "details": {
             **{locus: [SAME_PROTEIN, SAME_PROTEIN] for locus in ("A", "B", "C")},
