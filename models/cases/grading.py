@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlmodel import Session, col, select
 
 import hla
@@ -10,6 +12,11 @@ from models.matching import hla_tables, typing_genotype
 from models.registry import HlaTyping
 
 __all__ = ["grade_case"]
+
+# What a case's grade keeps of the grader's answer beside the score (issue 13 items 4–7): per-position
+# null alleles, WMDA level / ATLAS confidence / rule, patient loci untyped, DPB1 permissiveness by TCE
+# group, and loci graded but left out of the total. Grades and rule names only: never a typing.
+_DETAIL_KEYS = ("nulls", "details", "patient_untyped", "dpb1_tce", "not_counted")
 
 
 def grade_case(
@@ -42,6 +49,20 @@ def grade_case(
         mismatches=result.mismatches,
         certainty=str(result.certainty),
         loci=summary["loci"] if isinstance(summary["loci"], dict) else {},
+        details=_details(summary),
     )
     session.add(grade)
     return grade
+
+
+def _details(summary: dict[str, object]) -> dict[str, Any]:
+    """The _DETAIL_KEYS of ``hla.MatchResult.as_dict()``; a key the grader does not give (``not_counted``
+    until DPB1 may be left out of the total) is stored empty rather than missing."""
+    empty: dict[str, Any] = {
+        "nulls": {},
+        "details": {},
+        "patient_untyped": [],
+        "dpb1_tce": None,
+        "not_counted": [],
+    }
+    return {key: summary.get(key, empty[key]) for key in _DETAIL_KEYS}
