@@ -20,6 +20,7 @@ from models.cases import (
     CaseStatus,
     ContactDetails,
     drive_choices,
+    grade_details,
     list_reveals,
     reveal_contact,
     search_cases,
@@ -73,6 +74,7 @@ def case_page(
         "case.html",
         status_code=status_code,
         file=file,
+        grade_details=[grade_details(grade) for grade in file.grades],  # beside file.grades, in its order
         now=config_of(request).clock(),
         error=error,
         flash=flash if isinstance(flash, list) and len(flash) == 2 else None,

@@ -58,7 +58,7 @@ from models.cases.funnel import (
     list_overdue,
     overdue_cases,
 )
-from models.cases.grading import grade_case
+from models.cases.grading import GradeDetails, PositionLevel, grade_case, grade_details
 from models.cases.pipeline import (
     CASE_MOVES,
     CMDP_HIGH_RES_RESERVATION_WORKING_DAYS,
@@ -149,6 +149,8 @@ __all__ = [
     "StepKey",
     "apply_answer",
     "CaseGrade",
+    "GradeDetails",
+    "PositionLevel",
     "CaseRecord",
     "CaseStage",
     "CaseSummary",
@@ -197,6 +199,7 @@ __all__ = [
     "funnel_period",
     "get_case",
     "grade_case",
+    "grade_details",
     "list_overdue",
     "masked_answer",
     "open_case",

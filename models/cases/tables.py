@@ -145,4 +145,8 @@ class CaseGrade(SQLModel, table=True):
     mismatches: int
     certainty: str = Field(max_length=10)
     loci: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    # Issue 13 items 4–7 beside the score (migration 0013): nulls, per-position WMDA level and ATLAS
+    # confidence, patient loci untyped, DPB1 permissiveness, loci left out of the total. Grades only,
+    # never a typing. NULL for grades written before 0013.
+    details: dict[str, Any] | None = Field(default=None, sa_type=JSON)
     at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)

@@ -133,3 +133,49 @@ def test_0011_gives_rows_written_before_it_the_time_their_case_entered_the_stage
     assert [row[2] for row in backfilled] == [pytest.approx(row[2], abs=1e-5) for row in written]
     stays = sorted(days for state, _since, days in written if state is not None)
     assert stays == pytest.approx([5.0, 5.0, 10.0], abs=1e-3)  # screened, re-mobilising, high-res
+
+
+# The grade table as revision 0012 left it (no details).
+_grade_at_0012 = sa.table(
+    "case_grade",
+    *(sa.column(name) for name in ("case_id", "source", "certainty")),
+    *(sa.column(name, sa.Integer) for name in ("matched", "of", "mismatches")),
+    sa.column("loci", sa.JSON),
+    sa.column("at", sa.DateTime),
+)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_0013_adds_grade_details_leaves_earlier_grades_null_and_goes_down_again(
+    backend: str, tmp_path: Path
+) -> None:
+    from tests.e2e.served import screened_case
+
+    with fresh_database(backend, tmp_path) as url:
+        engine = make_engine(url)
+        case_id = screened_case(engine)
+        config = alembic_config(url)
+        command.downgrade(config, "0012")  # from head: 0013's downgrade drops the column
+        before = {column["name"] for column in sa.inspect(engine).get_columns("case_grade")}
+        with engine.begin() as connection:
+            connection.execute(
+                insert(_grade_at_0012),
+                {
+                    "case_id": case_id,
+                    "source": "screening",
+                    "certainty": "potential",
+                    "matched": 8,
+                    "of": 8,
+                    "mismatches": 0,
+                    "loci": {"A": ["allele", "potential"]},
+                    "at": datetime.now(UTC),
+                },
+            )
+        command.upgrade(config, "head")
+        after = {column["name"]: column for column in sa.inspect(engine).get_columns("case_grade")}
+        with engine.connect() as connection:
+            old = connection.execute(sa.text("SELECT details FROM case_grade")).scalar_one()
+        engine.dispose()
+    assert "details" not in before
+    assert after["details"]["nullable"] is True
+    assert old is None  # a grade written before 0013 has no details: the page shows "—"
