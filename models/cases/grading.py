@@ -40,7 +40,9 @@ def grade_case(
     loci = tuple(locus for locus in hla.LOCI if locus in patient.loci)
     if not {"A", "B", "DRB1"} <= set(loci):
         return None
-    result = hla.grade(patient, typing_genotype(donor_typing, reference), loci)
+    # DPB1 is graded and its permissiveness kept, but left out of the score: a case reads "10/10, DPB1
+    # permissive" as registries report it (issue 13 item 6), whichever way the search counted it.
+    result = hla.grade(patient, typing_genotype(donor_typing, reference), loci, count_dpb1=False)
     summary = result.as_dict()
     grade = CaseGrade(
         case_id=case_id,

@@ -259,6 +259,7 @@ def test_screening_with_dpb1_apart_ranks_permissive_first_and_tables_permissiven
     store = IndexStore(IndexFile(tmp_path / "index.npz"), load_reference(SHIPPED_DIR))
     runtime.configure(replace(runtime.config(), hla_index=store.open))
     older, younger = add_donor(wired), add_donor(wired)
+    assert younger.birth_date is not None
     older.birth_date = younger.birth_date.replace(year=younger.birth_date.year - 5)
     # DPB1 TCE groups (IPD-IMGT/HLA 3.58.0): 04:01/04:02/02:01 group 3, 09:01 group 1.
     for donor, dpb1 in ((older, "DPB1*04:02"), (younger, "DPB1*09:01")):
@@ -276,7 +277,8 @@ def test_screening_with_dpb1_apart_ranks_permissive_first_and_tables_permissiven
     key = f"screening-{code.lower()}-ranked"
     with get_client(sync_client=True) as client:
         (artifact,) = client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])))
-    rows = json.loads(artifact.data) if isinstance(artifact.data, str) else artifact.data
+    assert isinstance(artifact.data, str)  # a table artifact's rows, as JSON
+    rows = json.loads(artifact.data)
     assert [(r["match"], r["dpb1_tce"], r["dpb1_counted"]) for r in rows] == [
         ("8/8", "permissive", False),
         ("8/8", "non_permissive_hvg", False),

@@ -52,17 +52,15 @@ def test_a_grade_stores_the_null_allele_the_dpb1_permissiveness_and_each_positio
     grade_id = _graded_case(session, MEMBER, shipped)
     with Session(engine) as fresh:  # read back from the database, not the identity map
         stored = fresh.exec(select(CaseGrade).where(CaseGrade.id == grade_id)).one()
-    assert (stored.matched, stored.of, stored.mismatches) == (
-        8,
-        10,
-        2,
-    )  # A, B, C, DRB1, DPB1: the patient has no DQB1
+    # A, B, C, DRB1 counted (the patient has no DQB1): 7/8 for the null at C; DPB1 graded (a permissive
+    # mismatch) but left out of the score, as registries report it.
+    assert (stored.matched, stored.of, stored.mismatches) == (7, 8, 1)
     assert stored.details is not None
     assert set(stored.details) == {"nulls", "details", "patient_untyped", "dpb1_tce", "not_counted"}
     assert stored.details["nulls"] == {"C": [None, "expressed_vs_null"]}
     assert stored.details["dpb1_tce"] == "permissive"
     assert stored.details["patient_untyped"] == []
-    assert isinstance(stored.details["not_counted"], list)
+    assert stored.details["not_counted"] == ["DPB1"]
     assert list(stored.details["details"]) == ["A", "B", "C", "DRB1", "DPB1"]
     assert stored.details["details"]["DPB1"][0] == {
         "level": "first_field",
